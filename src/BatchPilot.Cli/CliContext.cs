@@ -1,0 +1,140 @@
+using BatchPilot.Cli.Config;
+using BatchPilot.Emulator;
+using BatchPilot.Errors;
+using BatchPilot.Jobs;
+using BatchPilot.Providers;
+using BatchPilot.Running;
+using BatchPilot.Storage;
+using BatchPilot.Storage.Sqlite;
+
+namespace BatchPilot.Cli;
+
+/// <summary>Options every verb accepts.</summary>
+internal sealed record GlobalOptions(string? Db, bool Json, bool Verbose);
+
+/// <summary>
+/// What a verb needs: settings, the store, the embedded emulator when a job uses it, and provider clients.
+/// Opened lazily, disposed at the end of the verb.
+/// </summary>
+internal sealed class CliContext : IAsyncDisposable
+{
+    /// <summary>The endpoint name of jobs run on the embedded emulator.</summary>
+    public const string EmulatorEndpoint = "emulator";
+
+    /// <summary>The key used with the embedded emulator (it accepts any key).</summary>
+    public const string EmulatorKey = "sk-emulator-0000000000000000000000";
+
+    private IJobStore? _store;
+    private EmulatorServer? _emulator;
+
+    public CliContext(GlobalOptions globals, Ui.Ui ui, Settings settings, TimeProvider time)
+    {
+        Globals = globals;
+        Ui = ui;
+        Settings = settings;
+        Time = time;
+    }
+
+    public GlobalOptions Globals { get; }
+
+    public Ui.Ui Ui { get; }
+
+    public Settings Settings { get; }
+
+    public TimeProvider Time { get; }
+
+    /// <summary>The store (opened on first use).</summary>
+    public IJobStore Store => _store ??= SqliteJobStore.Open(Settings.Database(Globals.Db).Value!, Time);
+
+    /// <summary>Seconds each embedded-emulator batch takes (flag, then BATCHPILOT_EMULATOR_BATCH_DURATION, then 5).</summary>
+    public double? EmulatorBatchSeconds { get; set; }
+
+    /// <summary>Starts the in-process emulator once, with its state under the data folder so reruns find their batches.</summary>
+    public async Task<Uri> EmulatorAsync(CancellationToken cancellationToken)
+    {
+        if (_emulator is null)
+        {
+            var seconds = EmulatorBatchSeconds
+                ?? (double.TryParse(Environment.GetEnvironmentVariable("BATCHPILOT_EMULATOR_BATCH_DURATION"), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var s) ? s : 5);
+            _emulator = await EmulatorServer.StartAsync(
+                new EmulatorOptions
+                {
+                    Urls = "http://127.0.0.1:0",
+                    BatchDuration = TimeSpan.FromSeconds(seconds),
+                    DataDirectory = Path.Combine(Settings.DataDirectory(), "emulator"),
+                },
+                cancellationToken).ConfigureAwait(false);
+        }
+
+        return _emulator.BaseAddress;
+    }
+
+    /// <summary>Resolves the API key of a provider or fails with the one-line missing-key message.</summary>
+    public string RequireKey(string provider, string model, string? flag)
+    {
+        var setting = Settings.ApiKey(provider, flag);
+        if (string.IsNullOrWhiteSpace(setting.Value))
+        {
+            throw new InputException(
+                $"no API key for model {model} (provider {provider}): set {Settings.KeyYamlPath(provider)} in config/user.yaml or the {Settings.KeyVariable(provider)} environment variable, or add --emulator to try offline",
+                exitCode: ExitCodes.MissingKey);
+        }
+
+        var prefix = Secrets.ExpectedPrefix(provider);
+        if (!setting.Value.StartsWith(prefix, StringComparison.Ordinal))
+        {
+            Ui.Warn($"the {provider} key from {setting.Origin} ({Secrets.Mask(setting.Value)}) does not start with '{prefix}' as {provider} keys do.");
+        }
+
+        return setting.Value;
+    }
+
+    /// <summary>A batch client for a job's provider and endpoint.</summary>
+    public async Task<IBatchClient> ClientAsync(JobSpec spec, string? apiKeyFlag, int? maxRequestsPerBatch, CancellationToken cancellationToken)
+    {
+        Uri baseUrl;
+        string key;
+        if (spec.Endpoint == EmulatorEndpoint)
+        {
+            var root = await EmulatorAsync(cancellationToken).ConfigureAwait(false);
+            baseUrl = spec.Provider == ProviderNames.Anthropic ? root : new Uri(root, "v1");
+            key = EmulatorKey;
+        }
+        else
+        {
+            baseUrl = new Uri(spec.Endpoint);
+            key = RequireKey(spec.Provider, spec.Model, apiKeyFlag);
+        }
+
+        return BatchClients.Create(
+            new BatchClientOptions
+            {
+                Provider = spec.Provider,
+                BaseUrl = baseUrl,
+                ApiKey = key,
+                SpoolDirectory = Path.Combine(Settings.DataDirectory(), "spool"),
+                MaxRequestsPerBatch = maxRequestsPerBatch,
+                OnRetry = (attempt, delay, reason) => Ui.Warn($"{spec.Provider}: {reason}; retry {attempt} in {delay.TotalSeconds:0.#} s."),
+            },
+            Time);
+    }
+
+    /// <summary>Finds a job or fails with a not-found line.</summary>
+    public async Task<JobRecord> RequireJobAsync(string idOrName, CancellationToken cancellationToken)
+    {
+        return await Store.GetJobAsync(idOrName, cancellationToken).ConfigureAwait(false)
+            ?? throw new InputException($"no job '{idOrName}' in {Store.Location}", field: "JOB", hint: "see 'batchpilot jobs' for the ids", exitCode: ExitCodes.NotFound);
+    }
+
+    /// <summary>An engine for a job.</summary>
+    public JobEngine Engine(IBatchClient client) => new(Store, client, Time, Ui);
+
+    public async ValueTask DisposeAsync()
+    {
+        _store?.Dispose();
+        if (_emulator is not null)
+        {
+            await _emulator.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}

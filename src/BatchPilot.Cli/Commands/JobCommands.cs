@@ -1,0 +1,314 @@
+using System.CommandLine;
+using BatchPilot.Batches;
+using BatchPilot.Cli.Ui;
+using BatchPilot.Errors;
+using BatchPilot.Exports;
+using BatchPilot.Jobs;
+using Spectre.Console;
+
+namespace BatchPilot.Cli.Commands;
+
+/// <summary>The verbs that act on stored jobs.</summary>
+internal static class JobCommands
+{
+    private static readonly Argument<string> Job = new("JOB") { Description = "Job id (or a unique prefix of it, or the job name)." };
+    private static readonly Option<string?> ApiKey = new("--api-key") { Description = "API key (default: environment, .env, then config/user.yaml)." };
+
+    public delegate Task<int> Host(ParseResult pr, Func<CliContext, CancellationToken, Task<int>> body, CancellationToken ct);
+
+    public static Command Jobs(Host host)
+    {
+        var limit = new Option<int>("--limit") { Description = "How many jobs to list, newest first.", DefaultValueFactory = _ => 50 };
+        var cmd = new Command("jobs", "List the job history: id, name, provider, model, status, items ok/failed/pending, cost, created.") { limit };
+        cmd.SetAction((pr, ct) => host(pr, async (ctx, token) =>
+        {
+            var views = new List<JobView>();
+            foreach (var j in await ctx.Store.ListJobsAsync(pr.GetValue(limit), token).ConfigureAwait(false))
+            {
+                views.Add(await JobFlow.ViewAsync(ctx, j, false, token).ConfigureAwait(false));
+            }
+
+            if (ctx.Ui.Json)
+            {
+                ctx.Ui.WriteJson(views, CliJson.Default.ListJobView);
+            }
+            else if (views.Count == 0)
+            {
+                ctx.Ui.Line($"No jobs yet in {ctx.Store.Location}. Start one with 'batchpilot run'.");
+            }
+            else
+            {
+                ctx.Ui.Write(JobTables.Jobs(views));
+            }
+
+            return ExitCodes.Success;
+        }, ct));
+        return cmd;
+    }
+
+    public static Command Status(Host host)
+    {
+        var refresh = new Option<bool>("--refresh") { Description = "Ask the provider for fresh statuses (and collect ended batches) first." };
+        var cmd = new Command("status", "Show a job's progress, ETA and per-batch detail.") { Job, refresh, ApiKey };
+        cmd.SetAction((pr, ct) => host(pr, async (ctx, token) =>
+        {
+            var job = await ctx.RequireJobAsync(pr.GetValue(Job)!, token).ConfigureAwait(false);
+            if (pr.GetValue(refresh))
+            {
+                using var client = await ctx.ClientAsync(job.Spec, pr.GetValue(ApiKey), null, token).ConfigureAwait(false);
+                job = await JobFlow.RefreshAsync(ctx.Engine(client), job, token).ConfigureAwait(false);
+            }
+
+            return await ShowStatusAsync(ctx, job, token).ConfigureAwait(false);
+        }, ct));
+        return cmd;
+    }
+
+    private static async Task<int> ShowStatusAsync(CliContext ctx, JobRecord job, CancellationToken token)
+    {
+        var view = await JobFlow.ViewAsync(ctx, job, true, token).ConfigureAwait(false);
+        if (ctx.Ui.Json)
+        {
+            ctx.Ui.WriteJson(view, CliJson.Default.JobView);
+        }
+        else
+        {
+            ctx.Ui.Write(JobTables.Summary(view));
+            var batches = await ctx.Store.ListBatchesAsync(job.Id, token).ConfigureAwait(false);
+            if (batches.Count > 0)
+            {
+                ctx.Ui.Write(JobTables.Batches(batches, ctx.Time.GetUtcNow()));
+            }
+
+            foreach (var b in batches.Where(b => b.Errors is not null))
+            {
+                ctx.Ui.Line($"Batch {b.Number} errors: {b.Errors}");
+            }
+        }
+
+        return JobFlow.ExitCodeOf(view);
+    }
+
+    public static Command Watch(Host host)
+    {
+        var interval = new Option<double>("--check-interval") { Description = "Longest wait between status checks, in seconds.", DefaultValueFactory = _ => 30 };
+        var timeout = new Option<double>("--timeout") { Description = "Stop watching after this many hours.", DefaultValueFactory = _ => 26 };
+        var cmd = new Command("watch", "Follow a job live until every batch has ended and been collected.") { Job, interval, timeout, ApiKey };
+        cmd.SetAction((pr, ct) => host(pr, async (ctx, token) =>
+        {
+            var job = await ctx.RequireJobAsync(pr.GetValue(Job)!, token).ConfigureAwait(false);
+            using var client = await ctx.ClientAsync(job.Spec, pr.GetValue(ApiKey), null, token).ConfigureAwait(false);
+            var seconds = job.Spec.Endpoint == CliContext.EmulatorEndpoint ? Math.Min(pr.GetValue(interval), 1) : pr.GetValue(interval);
+            job = await JobFlow.WaitAsync(ctx, ctx.Engine(client), job, TimeSpan.FromSeconds(seconds), TimeSpan.FromHours(pr.GetValue(timeout)), token).ConfigureAwait(false);
+            return await ShowStatusAsync(ctx, job, token).ConfigureAwait(false);
+        }, ct));
+        return cmd;
+    }
+
+    public static Command Collect(Host host)
+    {
+        var job = new Argument<string?>("JOB") { Description = "Job id (omit with --all).", Arity = ArgumentArity.ZeroOrOne };
+        var all = new Option<bool>("--all") { Description = "Collect every job with batches in flight." };
+        var cmd = new Command("collect", "Fetch the results of every ended batch (one job, or --all).") { job, all, ApiKey };
+        cmd.SetAction((pr, ct) => host(pr, async (ctx, token) =>
+        {
+            var id = pr.GetValue(job);
+            if (id is null == !pr.GetValue(all))
+            {
+                throw new InputException("give a JOB or --all (not both)", field: "JOB");
+            }
+
+            var targets = id is not null
+                ? [await ctx.RequireJobAsync(id, token).ConfigureAwait(false)]
+                : (await ctx.Store.ListJobsAsync(int.MaxValue, token).ConfigureAwait(false)).ToList();
+            var results = new List<ActionView>();
+            foreach (var j in targets)
+            {
+                var batches = await ctx.Store.ListBatchesAsync(j.Id, token).ConfigureAwait(false);
+                if (id is null && !batches.Any(b => b.State is BatchState.Submitted or BatchState.Ended or BatchState.Submitting))
+                {
+                    continue;
+                }
+
+                using var client = await ctx.ClientAsync(j.Spec, pr.GetValue(ApiKey), null, token).ConfigureAwait(false);
+                var engine = ctx.Engine(client);
+                await engine.ReconcileAsync(j, token).ConfigureAwait(false);
+                await engine.PollAsync(j, token).ConfigureAwait(false);
+                var report = await engine.CollectAsync(j, token).ConfigureAwait(false);
+                var updated = await engine.RefreshJobStatusAsync(j, token).ConfigureAwait(false);
+                results.Add(new ActionView(j.Id, "collect", updated.Status.ToString(), report.Batches));
+                ctx.Ui.Info($"{j.Id}: {JobFlow.Plural(report.Batches, "batch")} collected ({report.Applied} results); job is {updated.Status}.");
+            }
+
+            if (ctx.Ui.Json)
+            {
+                ctx.Ui.WriteJson(results, CliJson.Default.ListActionView);
+            }
+            else if (results.Count == 0)
+            {
+                ctx.Ui.Line("Nothing to collect.");
+            }
+
+            return ExitCodes.Success;
+        }, ct));
+        return cmd;
+    }
+
+    public static Command Resume(Host host)
+    {
+        var includeInvalid = new Option<bool>("--include-invalid") { Description = "Also resend items that failed for a reason a retry cannot fix (invalid request, context too long)." };
+        var detach = new Option<bool>("--detach") { Description = "Return right after submission." };
+        var interval = new Option<double?>("--check-interval") { Description = "Longest wait between status checks, in seconds." };
+        var outOpt = new Option<string?>("--out", "-o") { Description = "Write the merged output here when done." };
+        var cmd = new Command("resume", "Send the failed, expired and cancelled items of a job again as new batch(es); earlier attempts stay in the history.") { Job, includeInvalid, detach, interval, outOpt, ApiKey };
+        cmd.SetAction((pr, ct) => host(pr, async (ctx, token) =>
+        {
+            var started = ctx.Time.GetUtcNow();
+            var job = await ctx.RequireJobAsync(pr.GetValue(Job)!, token).ConfigureAwait(false);
+            if (job.Status == JobStatus.Preparing)
+            {
+                throw new InputException($"job {job.Id} is still reading its input", field: "JOB", hint: "rerun the original 'batchpilot run' command to finish it");
+            }
+
+            using var client = await ctx.ClientAsync(job.Spec, pr.GetValue(ApiKey), null, token).ConfigureAwait(false);
+            var engine = ctx.Engine(client);
+            job = await JobFlow.RefreshAsync(engine, job, token).ConfigureAwait(false);
+            var n = await engine.ResumeAsync(job, pr.GetValue(includeInvalid), token).ConfigureAwait(false);
+            if (n == 0)
+            {
+                var c = await ctx.Store.GetCountsAsync(job.Id, token).ConfigureAwait(false);
+                ctx.Ui.Info(c.NotSucceeded > 0
+                    ? $"Nothing to resume: the {c.NotSucceeded} failed item(s) failed for reasons a retry cannot fix; fix the input, or use --include-invalid."
+                    : "Nothing to resume: every item succeeded or is still in flight.");
+            }
+            else
+            {
+                ctx.Ui.Info($"{JobFlow.Plural(n, "item")} will be sent again.");
+            }
+
+            job = (await ctx.Store.GetJobAsync(job.Id, token).ConfigureAwait(false))!;
+            await JobFlow.SubmitAsync(ctx, engine, job, token).ConfigureAwait(false);
+            if (pr.GetValue(detach))
+            {
+                ctx.Ui.Line(job.Id);
+                return ExitCodes.Success;
+            }
+
+            var seconds = pr.GetValue(interval) ?? (job.Spec.Endpoint == CliContext.EmulatorEndpoint ? 1 : 30);
+            job = await JobFlow.WaitAsync(ctx, engine, job, TimeSpan.FromSeconds(seconds), TimeSpan.FromHours(26), token).ConfigureAwait(false);
+            return await JobFlow.FinishAsync(ctx, job, pr.GetValue(outOpt), "response", started, token).ConfigureAwait(false);
+        }, ct));
+        return cmd;
+    }
+
+    public static Command Cancel(Host host)
+    {
+        var wait = new Option<double>("--wait") { Description = "Seconds to wait for the provider to finish cancelling and collect partial results (0: don't wait).", DefaultValueFactory = _ => 30 };
+        var cmd = new Command("cancel", "Cancel a job: unsent items are cancelled, batches in flight are cancelled at the provider and their partial results collected.") { Job, wait, ApiKey };
+        cmd.SetAction((pr, ct) => host(pr, async (ctx, token) =>
+        {
+            var job = await ctx.RequireJobAsync(pr.GetValue(Job)!, token).ConfigureAwait(false);
+            if (job.Status is JobStatus.Completed or JobStatus.CompletedWithErrors or JobStatus.Failed or JobStatus.Cancelled)
+            {
+                ctx.Ui.Info($"Job {job.Id} has already ended ({job.Status}); nothing to cancel.");
+                if (ctx.Ui.Json)
+                {
+                    ctx.Ui.WriteJson(new ActionView(job.Id, "cancel", job.Status.ToString()), CliJson.Default.ActionView);
+                }
+
+                return ExitCodes.Success;
+            }
+
+            using var client = await ctx.ClientAsync(job.Spec, pr.GetValue(ApiKey), null, token).ConfigureAwait(false);
+            var engine = ctx.Engine(client);
+            await engine.ReconcileAsync(job, token).ConfigureAwait(false);
+            var asked = await engine.CancelAsync(job, token).ConfigureAwait(false);
+            ctx.Ui.Info($"Job {job.Id} cancelled; {JobFlow.Plural(asked, "batch")} asked to stop at the provider.");
+            var deadline = ctx.Time.GetUtcNow() + TimeSpan.FromSeconds(pr.GetValue(wait));
+            var delay = TimeSpan.FromMilliseconds(250);
+            while (true)
+            {
+                await engine.PollAsync(job, token).ConfigureAwait(false);
+                await engine.CollectAsync(job, token).ConfigureAwait(false);
+                var batches = await ctx.Store.ListBatchesAsync(job.Id, token).ConfigureAwait(false);
+                if (!JobFlow.HasActive(batches) || ctx.Time.GetUtcNow() >= deadline)
+                {
+                    if (JobFlow.HasActive(batches))
+                    {
+                        ctx.Ui.Info($"Some batches are still cancelling; 'batchpilot collect {job.Id}' fetches their partial results later.");
+                    }
+
+                    break;
+                }
+
+                await Task.Delay(delay, ctx.Time, token).ConfigureAwait(false);
+                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 5000));
+            }
+
+            if (ctx.Ui.Json)
+            {
+                ctx.Ui.WriteJson(new ActionView(job.Id, "cancel", "Cancelled", asked), CliJson.Default.ActionView);
+            }
+
+            return ExitCodes.Success;
+        }, ct));
+        return cmd;
+    }
+
+    public static Command Delete(Host host)
+    {
+        var force = new Option<bool>("--force") { Description = "Delete even if batches are still in flight (they are cancelled at the provider first)." };
+        var cmd = new Command("delete", "Delete a job and its results from the store.") { Job, force, ApiKey };
+        cmd.SetAction((pr, ct) => host(pr, async (ctx, token) =>
+        {
+            var job = await ctx.RequireJobAsync(pr.GetValue(Job)!, token).ConfigureAwait(false);
+            var batches = await ctx.Store.ListBatchesAsync(job.Id, token).ConfigureAwait(false);
+            var inFlight = batches.Where(b => b.State is BatchState.Submitted or BatchState.Submitting).ToList();
+            if (inFlight.Count > 0)
+            {
+                if (!pr.GetValue(force))
+                {
+                    throw new InputException($"job {job.Id} has {JobFlow.Plural(inFlight.Count, "batch")} in flight at the provider", field: "JOB",
+                        hint: $"cancel it first ('batchpilot cancel {job.Id}') or add --force");
+                }
+
+                using var client = await ctx.ClientAsync(job.Spec, pr.GetValue(ApiKey), null, token).ConfigureAwait(false);
+                await ctx.Engine(client).CancelAsync(job, token).ConfigureAwait(false);
+            }
+
+            await ctx.Store.DeleteJobAsync(job.Id, token).ConfigureAwait(false);
+            ctx.Ui.Info($"Job {job.Id} ({job.Name}) deleted.");
+            if (ctx.Ui.Json)
+            {
+                ctx.Ui.WriteJson(new ActionView(job.Id, "delete", "Deleted"), CliJson.Default.ActionView);
+            }
+
+            return ExitCodes.Success;
+        }, ct));
+        return cmd;
+    }
+
+    public static Command Export(Host host)
+    {
+        var format = new Option<string>("--format", "-f") { Description = "csv or jsonl.", DefaultValueFactory = _ => "csv" };
+        format.AcceptOnlyFromAmong("csv", "jsonl");
+        var outOpt = new Option<string>("--out", "-o") { Description = "Output file.", Required = true };
+        var column = new Option<string>("--output-column") { Description = "Name of the response column (csv).", DefaultValueFactory = _ => "response" };
+        var cmd = new Command("export", "Write a job's items and results to a file (from the store: works after the provider deleted its files).") { Job, format, outOpt, column };
+        cmd.SetAction((pr, ct) => host(pr, async (ctx, token) =>
+        {
+            var job = await ctx.RequireJobAsync(pr.GetValue(Job)!, token).ConfigureAwait(false);
+            var fmt = pr.GetValue(format) == "jsonl" ? ExportFormat.Jsonl : ExportFormat.Csv;
+            var path = pr.GetValue(outOpt)!;
+            var rows = await JobExporter.ExportAsync(ctx.Store, job, fmt, path, new ExportOptions { ResponseColumn = pr.GetValue(column)! }, token).ConfigureAwait(false);
+            ctx.Ui.Info($"{rows} rows written to {Path.GetFullPath(path)}.");
+            if (ctx.Ui.Json)
+            {
+                ctx.Ui.WriteJson(new ActionView(job.Id, "export", "Written", rows, Path.GetFullPath(path)), CliJson.Default.ActionView);
+            }
+
+            return ExitCodes.Success;
+        }, ct));
+        return cmd;
+    }
+}

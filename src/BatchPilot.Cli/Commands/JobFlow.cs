@@ -1,0 +1,222 @@
+using System.Globalization;
+using BatchPilot.Batches;
+using BatchPilot.Cli.Ui;
+using BatchPilot.Errors;
+using BatchPilot.Exports;
+using BatchPilot.Jobs;
+using BatchPilot.Providers;
+using BatchPilot.Running;
+using Spectre.Console;
+using Spectre.Console.Rendering;
+
+namespace BatchPilot.Cli.Commands;
+
+/// <summary>Steps shared by run, resume, watch and collect.</summary>
+internal static class JobFlow
+{
+    /// <summary>Plans and submits what is pending, after reconciling interrupted submissions.</summary>
+    public static async Task SubmitAsync(CliContext ctx, JobEngine engine, JobRecord job, CancellationToken ct)
+    {
+        await engine.ReconcileAsync(job, ct).ConfigureAwait(false);
+        await engine.PlanAsync(job, ct).ConfigureAwait(false);
+        await engine.SubmitPlannedAsync(job, ct).ConfigureAwait(false);
+        await engine.RefreshJobStatusAsync(job, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>One refresh: reconcile, poll, collect ended batches, recompute the job status.</summary>
+    public static async Task<JobRecord> RefreshAsync(JobEngine engine, JobRecord job, CancellationToken ct)
+    {
+        await engine.ReconcileAsync(job, ct).ConfigureAwait(false);
+        var batches = await engine.PollAsync(job, ct).ConfigureAwait(false);
+        if (batches.Any(b => b.State == BatchState.Ended))
+        {
+            await engine.CollectAsync(job, ct).ConfigureAwait(false);
+        }
+
+        return await engine.RefreshJobStatusAsync(job, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>True while a batch of the job is still with the provider or waiting to be sent.</summary>
+    public static bool HasActive(IReadOnlyList<BatchRecord> batches) => batches.Any(b => b.IsActive);
+
+    /// <summary>Polls until no batch is active, with a live display, a bounded backoff and an overall bound.</summary>
+    public static async Task<JobRecord> WaitAsync(CliContext ctx, JobEngine engine, JobRecord job, TimeSpan interval, TimeSpan timeout, CancellationToken ct)
+    {
+        var started = ctx.Time.GetUtcNow();
+        var delay = TimeSpan.FromMilliseconds(Math.Min(1000, interval.TotalMilliseconds));
+        var messages = new Queue<string>();
+        var lastLine = string.Empty;
+        var lastPrinted = DateTimeOffset.MinValue;
+
+        async Task<(JobRecord Job, IReadOnlyList<BatchRecord> Batches, JobCounts Counts)> Step()
+        {
+            var j = await RefreshAsync(engine, job, ct).ConfigureAwait(false);
+            var b = await ctx.Store.ListBatchesAsync(job.Id, ct).ConfigureAwait(false);
+            var c = await ctx.Store.GetCountsAsync(job.Id, ct).ConfigureAwait(false);
+            return (j, b, c);
+        }
+
+        IRenderable Render(JobRecord j, IReadOnlyList<BatchRecord> b, JobCounts c)
+        {
+            var header = new Markup($"[bold]{Markup.Escape(j.Id)}[/] {Markup.Escape(j.Name)}: {JobTables.StatusMarkup(j.Status.ToString())}  "
+                + $"{Format.Number(c.Ended)}/{Format.Number(c.Total)} ({Format.Percent(c.Ended, c.Total)})  ok {Format.Number(c.Succeeded)}  failed {Format.Number(c.NotSucceeded)}  "
+                + $"elapsed {Format.Duration(ctx.Time.GetUtcNow() - started)}");
+            var rows = new List<IRenderable> { header, JobTables.Batches(b, ctx.Time.GetUtcNow()) };
+            lock (messages)
+            {
+                rows.AddRange(messages.Select(m => new Markup("[grey]" + Markup.Escape(m) + "[/]")));
+            }
+
+            return new Rows(rows);
+        }
+
+        void Plain(JobRecord j, IReadOnlyList<BatchRecord> b, JobCounts c, bool force)
+        {
+            var active = b.Where(x => x.IsActive).Select(x => $"#{x.Number} {x.ProviderStatus ?? x.State.ToString()} {x.DoneCount}/{x.RequestCount}");
+            var line = $"{j.Id}: {j.Status} {c.Ended}/{c.Total} ({Format.Percent(c.Ended, c.Total)}) ok {c.Succeeded} failed {c.NotSucceeded}; " + string.Join(", ", active);
+            var now = ctx.Time.GetUtcNow();
+            if (force || (line != lastLine && now - lastPrinted > TimeSpan.FromSeconds(2)) || now - lastPrinted > TimeSpan.FromSeconds(30))
+            {
+                ctx.Ui.Err.WriteLine(line);
+                lastLine = line;
+                lastPrinted = now;
+            }
+        }
+
+        async Task<JobRecord> Loop(Action<JobRecord, IReadOnlyList<BatchRecord>, JobCounts> show)
+        {
+            while (true)
+            {
+                var (j, b, c) = await Step().ConfigureAwait(false);
+                show(j, b, c);
+                if (!HasActive(b))
+                {
+                    return j;
+                }
+
+                if (ctx.Time.GetUtcNow() - started > timeout)
+                {
+                    throw new InputException($"the job is still running after {Format.Duration(timeout)}", field: "--timeout",
+                        hint: $"it goes on at the provider: check later with 'batchpilot status {j.Id} --refresh' or rerun the same command", exitCode: ExitCodes.Pending);
+                }
+
+                await Task.Delay(delay, ctx.Time, ct).ConfigureAwait(false);
+                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 1.5, interval.TotalMilliseconds));
+            }
+        }
+
+        if (ctx.Ui.Interactive && !ctx.Ui.Json)
+        {
+            JobRecord result = job;
+            ctx.Ui.LiveSink = m =>
+            {
+                lock (messages)
+                {
+                    messages.Enqueue(m);
+                    while (messages.Count > 6)
+                    {
+                        messages.Dequeue();
+                    }
+                }
+            };
+            try
+            {
+                await ctx.Ui.Err.Live(new Markup("Starting…")).AutoClear(false).StartAsync(async live =>
+                {
+                    result = await Loop((j, b, c) =>
+                    {
+                        live.UpdateTarget(Render(j, b, c));
+                        live.Refresh();
+                    }).ConfigureAwait(false);
+                }).ConfigureAwait(false);
+            }
+            finally
+            {
+                ctx.Ui.LiveSink = null;
+            }
+
+            return result;
+        }
+
+        var final = await Loop((j, b, c) => Plain(j, b, c, force: false)).ConfigureAwait(false);
+        var fb = await ctx.Store.ListBatchesAsync(job.Id, ct).ConfigureAwait(false);
+        var fc = await ctx.Store.GetCountsAsync(job.Id, ct).ConfigureAwait(false);
+        Plain(final, fb, fc, force: true);
+        return final;
+    }
+
+    /// <summary>The job's view with counts and batches.</summary>
+    public static async Task<JobView> ViewAsync(CliContext ctx, JobRecord job, bool withBatches, CancellationToken ct)
+    {
+        var counts = await ctx.Store.GetCountsAsync(job.Id, ct).ConfigureAwait(false);
+        var batches = await ctx.Store.ListBatchesAsync(job.Id, ct).ConfigureAwait(false);
+        return JobView.Of(job, counts, batches, withBatches);
+    }
+
+    /// <summary>Exit code of a finished job: 0 only when every item succeeded.</summary>
+    public static int ExitCodeOf(JobView view) =>
+        view.Pending > 0 ? ExitCodes.Pending : (view.Succeeded == view.Total ? ExitCodes.Success : ExitCodes.ItemsFailed);
+
+    /// <summary>Writes the merged output and prints the summary; returns the exit code.</summary>
+    public static async Task<int> FinishAsync(CliContext ctx, JobRecord job, string? outPath, string responseColumn, DateTimeOffset started, CancellationToken ct)
+    {
+        string? written = null;
+        if (outPath is not null)
+        {
+            var format = outPath.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase) ? ExportFormat.Jsonl : ExportFormat.Csv;
+            await JobExporter.ExportAsync(ctx.Store, job, format, outPath, new ExportOptions { ResponseColumn = responseColumn }, ct).ConfigureAwait(false);
+            written = Path.GetFullPath(outPath);
+        }
+
+        var view = await ViewAsync(ctx, job, withBatches: true, ct).ConfigureAwait(false);
+        view = view with { Output = written, ElapsedSeconds = Math.Round((ctx.Time.GetUtcNow() - started).TotalSeconds, 3) };
+        if (ctx.Ui.Json)
+        {
+            ctx.Ui.WriteJson(view, CliJson.Default.JobView);
+        }
+        else
+        {
+            ctx.Ui.Write(JobTables.Summary(view));
+            if (view.Failed + view.Expired + view.Cancelled > 0)
+            {
+                ctx.Ui.Info($"{view.Failed + view.Expired + view.Cancelled} item(s) did not succeed: see 'batchpilot status {job.Id}', then 'batchpilot resume {job.Id}' to send them again.");
+            }
+
+            if (view.CostUsd is null)
+            {
+                ctx.Ui.Warn($"no price is known for model {job.Spec.Model}: cost shown as unknown.");
+            }
+        }
+
+        return ExitCodeOf(view);
+    }
+
+    /// <summary>A new short job id.</summary>
+    public static string NewJobId() => "job-" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(3));
+
+    /// <summary>Parses the provider flag or derives it from the model.</summary>
+    public static string ProviderFor(string model, string? flag)
+    {
+        if (flag is not null)
+        {
+            var p = flag.Trim().ToLowerInvariant();
+            if (p is not (ProviderNames.OpenAI or ProviderNames.Anthropic))
+            {
+                throw new InputException($"unknown provider '{flag}'", field: "--provider", hint: "use openai or anthropic");
+            }
+
+            return p;
+        }
+
+        if (model.Contains('/', StringComparison.Ordinal))
+        {
+            var prefix = model[..model.IndexOf('/', StringComparison.Ordinal)];
+            throw new InputException($"the model id '{model}' has a provider prefix ('{prefix}/'), which only OpenRouter uses; batch jobs go to OpenAI or Anthropic directly",
+                field: "--model", hint: $"drop the prefix (e.g. --model {model[(model.IndexOf('/', StringComparison.Ordinal) + 1)..]})");
+        }
+
+        return ProviderNames.FromModel(model);
+    }
+
+    public static string Plural(long n, string word) => n.ToString(CultureInfo.InvariantCulture) + " " + word + (n == 1 ? string.Empty : "s");
+}

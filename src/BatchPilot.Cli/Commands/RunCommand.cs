@@ -1,0 +1,262 @@
+using System.CommandLine;
+using System.Globalization;
+using BatchPilot.Errors;
+using BatchPilot.Exports;
+using BatchPilot.Inputs;
+using BatchPilot.Jobs;
+using BatchPilot.Running;
+
+namespace BatchPilot.Cli.Commands;
+
+/// <summary><c>batchpilot run</c>: create (or continue) a job, submit, wait, collect, write the merged output.</summary>
+internal static class RunCommand
+{
+    public static readonly Argument<string> Input = new("INPUT") { Description = "CSV or JSONL file with one request per row ('-' for standard input)." };
+    public static readonly Option<string> Model = new("--model", "-m") { Description = "Model id, e.g. gpt-4o-mini or claude-haiku-4-5. claude* goes to Anthropic, anything else to OpenAI.", Required = true };
+    public static readonly Option<string?> Prompt = new("--prompt", "-p") { Description = "Prompt template; {{column}} placeholders are filled from each row." };
+    public static readonly Option<string?> PromptFile = new("--prompt-file") { Description = "File holding the prompt template." };
+    public static readonly Option<string?> System = new("--system") { Description = "System prompt (a template too)." };
+    public static readonly Option<int?> MaxTokens = new("--max-tokens") { Description = "Maximum output tokens per request (sent as max_completion_tokens to models that need it)." };
+    public static readonly Option<double?> Temperature = new("--temperature") { Description = "Sampling temperature." };
+    public static readonly Option<string?> Out = new("--out", "-o") { Description = "Merged output file (.csv, or .jsonl). Default: <input name>.results.csv in the current folder." };
+    public static readonly Option<string> OutputColumn = new("--output-column") { Description = "Name of the response column in the output.", DefaultValueFactory = _ => "response" };
+    public static readonly Option<string?> IdColumn = new("--id-column") { Description = "Column with unique ids, used as each request's custom_id (letters, digits, - and _, up to 64). Default: row-N." };
+    public static readonly Option<long?> StartRow = new("--start-row") { Description = "First data row to send (1 = the first row after the header)." };
+    public static readonly Option<long?> EndRow = new("--end-row") { Description = "Last data row to send (inclusive)." };
+    public static readonly Option<int?> BatchSize = new("--batch-size") { Description = "Most requests per provider batch (provider limits always apply: OpenAI 50,000 / 200 MB, Anthropic 100,000 / 256 MB)." };
+    public static readonly Option<string?> Name = new("--name") { Description = "Job name shown in the history. Default: the input file name." };
+    public static readonly Option<double?> CheckInterval = new("--check-interval") { Description = "Longest wait between status checks, in seconds. Default: 30 (1 on the emulator)." };
+    public static readonly Option<bool> Detach = new("--detach") { Description = "Return right after submission and print the job id; check later with status/watch." };
+    public static readonly Option<bool> New = new("--new") { Description = "Start a fresh job even if the same command ran before (default: continue it)." };
+    public static readonly Option<string?> Provider = new("--provider") { Description = "openai or anthropic (default: from the model name)." };
+    public static readonly Option<bool> Emulator = new("--emulator") { Description = "Use the built-in provider emulator (no key, no network)." };
+    public static readonly Option<double?> EmulatorBatchDuration = new("--emulator-batch-duration") { Description = "With --emulator: seconds each batch takes (default 5)." };
+    public static readonly Option<string?> ApiKey = new("--api-key") { Description = "API key (default: environment, .env, then config/user.yaml)." };
+    public static readonly Option<string?> BaseUrl = new("--base-url") { Description = "Provider base URL (default: OPENAI_BASE_URL / ANTHROPIC_BASE_URL, config, then the public API)." };
+    public static readonly Option<string?> Delimiter = new("--delimiter") { Description = "CSV delimiter (default: detected)." };
+    public static readonly Option<string?> Encoding = new("--encoding") { Description = "Input encoding, e.g. latin1 (default: UTF-8)." };
+    public static readonly Option<double> Timeout = new("--timeout") { Description = "Stop waiting after this many hours (the job goes on at the provider).", DefaultValueFactory = _ => 26 };
+
+    public static Command Create(Func<ParseResult, Func<CliContext, CancellationToken, Task<int>>, CancellationToken, Task<int>> host)
+    {
+        var cmd = new Command("run", "Run a prompt over every row of a table through a provider Batch API, wait, and write the merged results. Rerunning the same command continues the same job.")
+        {
+            Input, Model, Prompt, PromptFile, System, MaxTokens, Temperature, Out, OutputColumn, IdColumn, StartRow, EndRow, BatchSize, Name,
+            CheckInterval, Detach, New, Provider, Emulator, EmulatorBatchDuration, ApiKey, BaseUrl, Delimiter, Encoding, Timeout,
+        };
+        cmd.SetAction((pr, ct) => host(pr, (ctx, token) => ExecuteAsync(pr, ctx, token), ct));
+        return cmd;
+    }
+
+    private static async Task<int> ExecuteAsync(ParseResult pr, CliContext ctx, CancellationToken ct)
+    {
+        var started = ctx.Time.GetUtcNow();
+        var inputArg = pr.GetValue(Input)!;
+        var model = pr.GetValue(Model)!.Trim();
+        var prompt = pr.GetValue(Prompt);
+        var promptFile = pr.GetValue(PromptFile);
+        if (prompt is null == (promptFile is null))
+        {
+            throw new InputException("give exactly one of --prompt and --prompt-file", field: "--prompt", hint: "e.g. --prompt \"Classify: {{review_text}}\"");
+        }
+
+        if (promptFile is not null)
+        {
+            prompt = ReadTextFile(promptFile, "--prompt-file");
+        }
+
+        if (string.IsNullOrWhiteSpace(prompt))
+        {
+            throw new InputException("the prompt is empty", field: promptFile is null ? "--prompt" : "--prompt-file", hint: "write the instruction to send for each row");
+        }
+
+        var batchSize = pr.GetValue(BatchSize);
+        if (batchSize is < 1)
+        {
+            throw new InputException("must be at least 1", field: "--batch-size");
+        }
+
+        if (pr.GetValue(StartRow) is < 1 || pr.GetValue(EndRow) is < 1)
+        {
+            throw new InputException("row numbers start at 1 (the first row after the header)", field: pr.GetValue(StartRow) is < 1 ? "--start-row" : "--end-row");
+        }
+
+        if (pr.GetValue(StartRow) is { } s && pr.GetValue(EndRow) is { } e && e < s)
+        {
+            throw new InputException($"--end-row {e} is before --start-row {s}", field: "--end-row");
+        }
+
+        var provider = JobFlow.ProviderFor(model, pr.GetValue(Provider));
+        var useEmulator = pr.GetValue(Emulator);
+        ctx.EmulatorBatchSeconds = pr.GetValue(EmulatorBatchDuration);
+        string endpoint;
+        if (useEmulator)
+        {
+            endpoint = CliContext.EmulatorEndpoint;
+        }
+        else
+        {
+            ctx.RequireKey(provider, model, pr.GetValue(ApiKey));
+            endpoint = ctx.Settings.BaseUrl(provider, pr.GetValue(BaseUrl)).Value!;
+            if (!Uri.TryCreate(endpoint, UriKind.Absolute, out var u) || (u.Scheme != "http" && u.Scheme != "https"))
+            {
+                throw new InputException($"'{endpoint}' is not an http(s) URL", field: "--base-url");
+            }
+        }
+
+        var stdinSpool = inputArg == "-" ? await SpoolStdinAsync(ct).ConfigureAwait(false) : null;
+        try
+        {
+            var inputPath = stdinSpool ?? inputArg;
+            var readOptions = new TableReadOptions { Delimiter = pr.GetValue(Delimiter), Encoding = pr.GetValue(Encoding) };
+            string sha;
+            IReadOnlyList<string> columns;
+            using (var probe = TableReader.Open(inputPath, readOptions))
+            {
+                columns = probe.Columns;
+                sha = InputFingerprint.ComputeSha256(inputPath);
+            }
+
+            var outPath = pr.GetValue(Out) ?? Path.Combine(ctx.Settings.WorkingDirectory, StemOf(inputArg) + ".results.csv");
+            AtomicFile.EnsureWritable(outPath);
+
+            var spec = new JobSpec
+            {
+                InputPath = inputArg == "-" ? "<stdin>" : inputArg,
+                InputSha256 = sha,
+                Provider = provider,
+                Model = model,
+                Prompt = prompt!,
+                System = pr.GetValue(System),
+                MaxTokens = pr.GetValue(MaxTokens),
+                Temperature = pr.GetValue(Temperature),
+                IdColumn = pr.GetValue(IdColumn),
+                StartRow = pr.GetValue(StartRow),
+                EndRow = pr.GetValue(EndRow),
+                Delimiter = pr.GetValue(Delimiter),
+                Encoding = pr.GetValue(Encoding),
+                Endpoint = endpoint,
+            };
+
+            // Validate the templates against the columns before anything is stored or sent.
+            _ = new Planning.RequestFactory(spec, columns, spec.InputPath);
+
+            var job = pr.GetValue(New) ? null : await ctx.Store.FindJobByFingerprintAsync(spec.Fingerprint(), ct).ConfigureAwait(false);
+            using var client = await ctx.ClientAsync(spec, pr.GetValue(ApiKey), batchSize, ct).ConfigureAwait(false);
+            if (job is null)
+            {
+                job = new JobRecord
+                {
+                    Id = JobFlow.NewJobId(),
+                    Name = pr.GetValue(Name) ?? StemOf(inputArg),
+                    Spec = spec,
+                    Fingerprint = spec.Fingerprint(),
+                    Status = JobStatus.Preparing,
+                    Columns = columns,
+                    CreatedAt = ctx.Time.GetUtcNow(),
+                    UpdatedAt = ctx.Time.GetUtcNow(),
+                };
+                await ctx.Store.CreateJobAsync(job, ct).ConfigureAwait(false);
+                ctx.Ui.Info($"Job {job.Id} created ({provider} / {model}{(useEmulator ? ", on the built-in emulator" : string.Empty)}).");
+                await IngestAsync(ctx, job, inputPath, readOptions, client, deleteOnError: true, ct).ConfigureAwait(false);
+            }
+            else
+            {
+                ctx.Ui.Info($"Continuing job {job.Id} ({job.Status}, created {Ui.Format.Time(job.CreatedAt)}); use --new to start over.");
+                if (job.Status == JobStatus.Preparing)
+                {
+                    await IngestAsync(ctx, job, inputPath, readOptions, client, deleteOnError: false, ct).ConfigureAwait(false);
+                }
+            }
+
+            job = (await ctx.Store.GetJobAsync(job.Id, ct).ConfigureAwait(false))!;
+            var engine = ctx.Engine(client);
+            if (job.Status != JobStatus.Cancelled)
+            {
+                await JobFlow.SubmitAsync(ctx, engine, job, ct).ConfigureAwait(false);
+            }
+
+            if (pr.GetValue(Detach))
+            {
+                if (ctx.Ui.Json)
+                {
+                    ctx.Ui.WriteJson(await JobFlow.ViewAsync(ctx, job, true, ct).ConfigureAwait(false), Ui.CliJson.Default.JobView);
+                }
+                else
+                {
+                    ctx.Ui.Line(job.Id);
+                    ctx.Ui.Info($"Submitted. Follow it with 'batchpilot watch {job.Id}'; rerun the same command to collect and write the output.");
+                }
+
+                return ExitCodes.Success;
+            }
+
+            var interval = TimeSpan.FromSeconds(pr.GetValue(CheckInterval) ?? (useEmulator ? 1 : 30));
+            job = await JobFlow.WaitAsync(ctx, engine, job, interval, TimeSpan.FromHours(pr.GetValue(Timeout)), ct).ConfigureAwait(false);
+            return await JobFlow.FinishAsync(ctx, job, outPath, pr.GetValue(OutputColumn)!, started, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (stdinSpool is not null)
+            {
+                File.Delete(stdinSpool);
+            }
+        }
+    }
+
+    private static async Task IngestAsync(CliContext ctx, JobRecord job, string inputPath, TableReadOptions options, Providers.IBatchClient client, bool deleteOnError, CancellationToken ct)
+    {
+        try
+        {
+            using var reader = TableReader.Open(inputPath, options);
+            var rows = reader.ReadRows(ct).Select(r => new SourceRow(r.Index, r.Row, r.Values));
+            var n = await JobIngest.IngestAsync(ctx.Store, job, rows, client, ct).ConfigureAwait(false);
+            ctx.Ui.Info($"{n} items ready.");
+        }
+        catch (InputException)
+        {
+            if (deleteOnError)
+            {
+                await ctx.Store.DeleteJobAsync(job.Id, CancellationToken.None).ConfigureAwait(false);
+            }
+
+            throw;
+        }
+    }
+
+    internal static string ReadTextFile(string path, string option)
+    {
+        try
+        {
+            return File.ReadAllText(path);
+        }
+        catch (FileNotFoundException ex)
+        {
+            throw new InputException("file not found", ex, file: path, field: option, hint: "check the path");
+        }
+        catch (DirectoryNotFoundException ex)
+        {
+            throw new InputException("file not found", ex, file: path, field: option, hint: "check the path");
+        }
+        catch (UnauthorizedAccessException ex)
+        {
+            throw new InputException("the file cannot be read (permission denied)", ex, file: path, field: option);
+        }
+        catch (IOException ex)
+        {
+            throw new InputException($"the file cannot be read ({ex.Message})", ex, file: path, field: option);
+        }
+    }
+
+    private static string StemOf(string input) =>
+        input == "-" ? "stdin" : Path.GetFileNameWithoutExtension(input.TrimEnd('/', '\\')) is { Length: > 0 } s ? s : "job";
+
+    private static async Task<string> SpoolStdinAsync(CancellationToken ct)
+    {
+        var path = Path.Combine(Path.GetTempPath(), "batchpilot-stdin-" + Guid.NewGuid().ToString("N", CultureInfo.InvariantCulture) + ".csv");
+        await using var file = File.Create(path);
+        await using var stdin = Console.OpenStandardInput();
+        await stdin.CopyToAsync(file, ct).ConfigureAwait(false);
+        return path;
+    }
+}

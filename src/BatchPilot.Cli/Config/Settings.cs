@@ -1,0 +1,241 @@
+using BatchPilot.Errors;
+using BatchPilot.Providers;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace BatchPilot.Cli.Config;
+
+/// <summary>Where a setting's value came from.</summary>
+public enum SettingSource
+{
+    /// <summary>Not set.</summary>
+    None,
+
+    /// <summary>A command-line flag.</summary>
+    Flag,
+
+    /// <summary>An environment variable.</summary>
+    Environment,
+
+    /// <summary>The <c>.env</c> file in the working directory.</summary>
+    DotEnv,
+
+    /// <summary><c>config/user.yaml</c>.</summary>
+    UserYaml,
+
+    /// <summary>The built-in default.</summary>
+    Default,
+}
+
+/// <summary>A resolved setting.</summary>
+/// <param name="Value">The value, trimmed.</param>
+/// <param name="Source">Where it came from.</param>
+/// <param name="Origin">The variable, key or file it was read from.</param>
+public sealed record Setting(string? Value, SettingSource Source, string Origin);
+
+/// <summary>
+/// Configuration with the precedence flag &gt; environment &gt; .env &gt; config/user.yaml &gt; defaults.
+/// Keys are trimmed; they are never printed whole.
+/// </summary>
+public sealed class Settings
+{
+    private readonly IReadOnlyDictionary<string, string> _dotEnv;
+    private readonly YamlMappingNode? _yaml;
+    private readonly Func<string, string?> _env;
+
+    private Settings(string workingDirectory, IReadOnlyDictionary<string, string> dotEnv, YamlMappingNode? yaml, string yamlPath, Func<string, string?> env)
+    {
+        WorkingDirectory = workingDirectory;
+        _dotEnv = dotEnv;
+        _yaml = yaml;
+        UserYamlPath = yamlPath;
+        _env = env;
+    }
+
+    /// <summary>The working directory settings were read from.</summary>
+    public string WorkingDirectory { get; }
+
+    /// <summary>The config file path (may not exist).</summary>
+    public string UserYamlPath { get; }
+
+    /// <summary>True when config/user.yaml exists and was read.</summary>
+    public bool HasUserYaml => _yaml is not null;
+
+    /// <summary>True when a .env file was read.</summary>
+    public bool HasDotEnv => _dotEnv.Count > 0;
+
+    /// <summary>Loads .env and config/user.yaml from the working directory.</summary>
+    /// <exception cref="InputException">A malformed config file (with line and column).</exception>
+    public static Settings Load(string? workingDirectory = null, Func<string, string?>? environment = null)
+    {
+        var wd = workingDirectory ?? Directory.GetCurrentDirectory();
+        var env = environment ?? Environment.GetEnvironmentVariable;
+        var dotEnv = ReadDotEnv(Path.Combine(wd, ".env"));
+        var yamlPath = env("BATCHPILOT_CONFIG") is { Length: > 0 } p ? Path.GetFullPath(p, wd) : Path.Combine(wd, "config", "user.yaml");
+        var yaml = ReadYaml(yamlPath);
+        return new Settings(wd, dotEnv, yaml, yamlPath, env);
+    }
+
+    private static Dictionary<string, string> ReadDotEnv(string path)
+    {
+        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (!File.Exists(path))
+        {
+            return result;
+        }
+
+        var n = 0;
+        foreach (var raw in File.ReadLines(path))
+        {
+            n++;
+            var line = raw.Trim();
+            if (line.Length == 0 || line[0] == '#')
+            {
+                continue;
+            }
+
+            if (line.StartsWith("export ", StringComparison.Ordinal))
+            {
+                line = line[7..].TrimStart();
+            }
+
+            var eq = line.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0)
+            {
+                throw new InputException("this line is not KEY=VALUE", file: path, row: n, hint: "fix or remove the line");
+            }
+
+            var key = line[..eq].Trim();
+            var value = line[(eq + 1)..].Trim();
+            if (value.Length >= 2 && ((value[0] == '"' && value[^1] == '"') || (value[0] == '\'' && value[^1] == '\'')))
+            {
+                value = value[1..^1];
+            }
+            else
+            {
+                var hash = value.IndexOf(" #", StringComparison.Ordinal);
+                if (hash >= 0)
+                {
+                    value = value[..hash].TrimEnd();
+                }
+            }
+
+            result[key] = value.Trim();
+        }
+
+        return result;
+    }
+
+    private static YamlMappingNode? ReadYaml(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+
+        try
+        {
+            var stream = new YamlStream();
+            using var reader = new StreamReader(path);
+            stream.Load(reader);
+            if (stream.Documents.Count == 0)
+            {
+                return null;
+            }
+
+            return stream.Documents[0].RootNode as YamlMappingNode
+                ?? throw new InputException("the top level must be a mapping (key: value lines)", file: path, row: stream.Documents[0].RootNode.Start.Line, hint: "see config/user.example.yaml");
+        }
+        catch (YamlException ex)
+        {
+            var message = ex.InnerException?.Message ?? ex.Message;
+            var idx = message.IndexOf("): ", StringComparison.Ordinal);
+            if (message.StartsWith('(') && idx > 0)
+            {
+                message = message[(idx + 3)..];
+            }
+
+            throw new InputException($"invalid YAML at line {ex.Start.Line}, column {ex.Start.Column}: {message.TrimEnd('.')}", ex, file: path, hint: "fix the file (indent with spaces, quote values containing ':' or '#')");
+        }
+    }
+
+    /// <summary>A string under a YAML path such as <c>api_keys.openai_api_key</c>.</summary>
+    public string? Yaml(string dottedPath)
+    {
+        YamlNode? node = _yaml;
+        foreach (var part in dottedPath.Split('.'))
+        {
+            if (node is not YamlMappingNode map || !map.Children.TryGetValue(new YamlScalarNode(part), out var next))
+            {
+                return null;
+            }
+
+            node = next;
+        }
+
+        return node is YamlScalarNode s && !string.IsNullOrWhiteSpace(s.Value) ? s.Value.Trim() : null;
+    }
+
+    /// <summary>Resolves a value by precedence.</summary>
+    public Setting Resolve(string? flagValue, string flagName, string? envName, string? yamlPath, string? defaultValue = null)
+    {
+        if (!string.IsNullOrWhiteSpace(flagValue))
+        {
+            return new Setting(flagValue.Trim(), SettingSource.Flag, flagName);
+        }
+
+        if (envName is not null)
+        {
+            if (_env(envName) is { } e && !string.IsNullOrWhiteSpace(e))
+            {
+                return new Setting(e.Trim(), SettingSource.Environment, envName);
+            }
+
+            if (_dotEnv.TryGetValue(envName, out var d) && !string.IsNullOrWhiteSpace(d))
+            {
+                return new Setting(d.Trim(), SettingSource.DotEnv, ".env " + envName);
+            }
+        }
+
+        if (yamlPath is not null && Yaml(yamlPath) is { } y)
+        {
+            return new Setting(y, SettingSource.UserYaml, "config/user.yaml " + yamlPath);
+        }
+
+        return defaultValue is null ? new Setting(null, SettingSource.None, flagName) : new Setting(defaultValue, SettingSource.Default, "default");
+    }
+
+    /// <summary>The environment variable holding a provider's key.</summary>
+    public static string KeyVariable(string provider) => provider == ProviderNames.Anthropic ? "ANTHROPIC_API_KEY" : "OPENAI_API_KEY";
+
+    /// <summary>The YAML path of a provider's key.</summary>
+    public static string KeyYamlPath(string provider) => provider == ProviderNames.Anthropic ? "api_keys.anthropic_api_key" : "api_keys.openai_api_key";
+
+    /// <summary>A provider's API key.</summary>
+    public Setting ApiKey(string provider, string? flag) => Resolve(flag, "--api-key", KeyVariable(provider), KeyYamlPath(provider));
+
+    /// <summary>A provider's base URL.</summary>
+    public Setting BaseUrl(string provider, string? flag) => provider == ProviderNames.Anthropic
+        ? Resolve(flag, "--base-url", "ANTHROPIC_BASE_URL", "base_urls.anthropic", BatchClients.AnthropicDefaultBaseUrl.ToString().TrimEnd('/'))
+        : Resolve(flag, "--base-url", "OPENAI_BASE_URL", "base_urls.openai", BatchClients.OpenAIDefaultBaseUrl.ToString().TrimEnd('/'));
+
+    /// <summary>The store path.</summary>
+    public Setting Database(string? flag) => Resolve(flag, "--db", "BATCHPILOT_DB", "store.path", Path.Combine(DataDirectory(), "batchpilot.db"));
+
+    /// <summary>The per-user data folder (<c>BATCHPILOT_HOME</c>, else the platform's local application data).</summary>
+    public string DataDirectory()
+    {
+        if (_env("BATCHPILOT_HOME") is { Length: > 0 } home)
+        {
+            return Path.GetFullPath(home);
+        }
+
+        var baseDir = Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.DoNotVerify);
+        if (string.IsNullOrEmpty(baseDir))
+        {
+            baseDir = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".local", "share");
+        }
+
+        return Path.Combine(baseDir, "batchpilot");
+    }
+}

@@ -1,0 +1,3 @@
+using BatchPilot.Cli;
+
+return await CliApp.RunAsync(args, CliApp.Environment.Process()).ConfigureAwait(false);

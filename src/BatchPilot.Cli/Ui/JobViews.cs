@@ -1,0 +1,198 @@
+using System.Text.Json.Serialization;
+using BatchPilot.Batches;
+using BatchPilot.Jobs;
+using BatchPilot.Pricing;
+using Spectre.Console;
+
+namespace BatchPilot.Cli.Ui;
+
+/// <summary>A job as shown to scripts (<c>--json</c>).</summary>
+internal sealed record JobView
+{
+    public required string Id { get; init; }
+    public required string Name { get; init; }
+    public required string Provider { get; init; }
+    public required string Model { get; init; }
+    public required string Mode { get; init; }
+    public required string Endpoint { get; init; }
+    public required string Status { get; init; }
+    public required long Total { get; init; }
+    public required long Succeeded { get; init; }
+    public required long Failed { get; init; }
+    public required long Expired { get; init; }
+    public required long Cancelled { get; init; }
+    public required long Pending { get; init; }
+    public required double Progress { get; init; }
+    public required long InputTokens { get; init; }
+    public required long OutputTokens { get; init; }
+    public required long CachedTokens { get; init; }
+    public decimal? CostUsd { get; init; }
+    public required int Batches { get; init; }
+    public required DateTimeOffset CreatedAt { get; init; }
+    public DateTimeOffset? CompletedAt { get; init; }
+    public string? Output { get; init; }
+    public double? ElapsedSeconds { get; init; }
+    public IReadOnlyList<BatchView>? BatchDetails { get; init; }
+
+    public static JobView Of(JobRecord job, JobCounts c, IReadOnlyList<BatchRecord> batches, bool withBatches) => new()
+    {
+        Id = job.Id,
+        Name = job.Name,
+        Provider = job.Spec.Provider,
+        Model = job.Spec.Model,
+        Mode = job.Spec.Mode.ToString().ToLowerInvariant(),
+        Endpoint = job.Spec.Endpoint,
+        Status = job.Status.ToString(),
+        Total = c.Total,
+        Succeeded = c.Succeeded,
+        Failed = c.Failed,
+        Expired = c.Expired,
+        Cancelled = c.Cancelled,
+        Pending = c.Pending + c.InBatch,
+        Progress = c.Total == 0 ? 0 : Math.Round((double)c.Ended / c.Total, 4),
+        InputTokens = c.InputTokens,
+        OutputTokens = c.OutputTokens,
+        CachedTokens = c.CachedTokens,
+        CostUsd = PriceTable.Default.Cost(job.Spec.Model, new Items.TokenUsage(c.InputTokens, c.OutputTokens, c.CachedTokens), job.Spec.Mode == JobMode.Batch) is { } cost ? Math.Round(cost, 6) : null,
+        Batches = batches.Count,
+        CreatedAt = job.CreatedAt,
+        CompletedAt = job.CompletedAt,
+        BatchDetails = withBatches ? batches.Select(BatchView.Of).ToList() : null,
+    };
+}
+
+/// <summary>A batch as shown to scripts.</summary>
+internal sealed record BatchView
+{
+    public required int Number { get; init; }
+    public required string State { get; init; }
+    public string? ProviderBatchId { get; init; }
+    public string? ProviderStatus { get; init; }
+    public required int Requests { get; init; }
+    public required int Done { get; init; }
+    public required int Failed { get; init; }
+    public DateTimeOffset? SubmittedAt { get; init; }
+    public DateTimeOffset? EndedAt { get; init; }
+    public DateTimeOffset? CollectedAt { get; init; }
+    public string? Errors { get; init; }
+
+    public static BatchView Of(BatchRecord b) => new()
+    {
+        Number = b.Number,
+        State = b.State.ToString(),
+        ProviderBatchId = b.ProviderBatchId,
+        ProviderStatus = b.ProviderStatus,
+        Requests = b.RequestCount,
+        Done = b.State == BatchState.Collected ? b.RequestCount : b.DoneCount,
+        Failed = b.FailedCount,
+        SubmittedAt = b.SubmittedAt,
+        EndedAt = b.EndedAt,
+        CollectedAt = b.CollectedAt,
+        Errors = b.Errors,
+    };
+}
+
+/// <summary>A short result line for verbs that act (cancel, delete, resume, collect, export).</summary>
+internal sealed record ActionView(string Job, string Action, string Result, long? Count = null, string? Output = null);
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, WriteIndented = true)]
+[JsonSerializable(typeof(JobView))]
+[JsonSerializable(typeof(List<JobView>))]
+[JsonSerializable(typeof(ActionView))]
+[JsonSerializable(typeof(List<ActionView>))]
+internal sealed partial class CliJson : JsonSerializerContext;
+
+/// <summary>Tables for human output.</summary>
+internal static class JobTables
+{
+    public static Table Jobs(IEnumerable<JobView> jobs)
+    {
+        var t = new Table().Border(TableBorder.Rounded);
+        foreach (var h in new[] { "Job", "Name", "Provider", "Model", "Status", "OK", "Failed", "Pending", "Cost", "Created" })
+        {
+            t.AddColumn(h);
+        }
+
+        foreach (var j in jobs)
+        {
+            t.AddRow(
+                Markup.Escape(j.Id), Markup.Escape(j.Name), Markup.Escape(j.Provider), Markup.Escape(j.Model), StatusMarkup(j.Status),
+                Format.Number(j.Succeeded), Format.Number(j.Failed + j.Expired + j.Cancelled), Format.Number(j.Pending),
+                Format.Money(j.CostUsd), Format.Time(j.CreatedAt));
+        }
+
+        return t;
+    }
+
+    public static string StatusMarkup(string status) => status switch
+    {
+        "Completed" => "[green]Completed[/]",
+        "CompletedWithErrors" => "[yellow]CompletedWithErrors[/]",
+        "Failed" => "[red]Failed[/]",
+        "Cancelled" => "[grey]Cancelled[/]",
+        _ => "[blue]" + status + "[/]",
+    };
+
+    public static Table Batches(IReadOnlyList<BatchRecord> batches, DateTimeOffset now)
+    {
+        var t = new Table().Border(TableBorder.Rounded);
+        foreach (var h in new[] { "Batch", "Provider batch", "Provider status", "Done/Total", "%", "ETA", "State" })
+        {
+            t.AddColumn(h);
+        }
+
+        foreach (var b in batches)
+        {
+            var done = b.State == BatchState.Collected ? b.RequestCount : b.DoneCount;
+            var eta = b.State is BatchState.Collected or BatchState.Ended or BatchState.Rejected ? "done" : Format.Eta(b.SubmittedAt, done, b.RequestCount, now);
+            t.AddRow(
+                b.Number.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                Markup.Escape(b.ProviderBatchId ?? "-"),
+                Markup.Escape(b.ProviderStatus ?? "-"),
+                $"{Format.Number(done)}/{Format.Number(b.RequestCount)}",
+                Format.Percent(done, b.RequestCount),
+                eta,
+                Markup.Escape(b.State.ToString()));
+        }
+
+        return t;
+    }
+
+    public static Table Summary(JobView j)
+    {
+        var t = new Table().Border(TableBorder.Rounded).AddColumn("Job " + Markup.Escape(j.Id)).AddColumn(Markup.Escape(j.Name));
+        t.AddRow("Status", StatusMarkup(j.Status));
+        t.AddRow("Provider / model", Markup.Escape($"{j.Provider} / {j.Model} ({j.Mode})"));
+        t.AddRow("Items succeeded", Format.Number(j.Succeeded));
+        t.AddRow("Items failed", Format.Number(j.Failed));
+        if (j.Expired > 0)
+        {
+            t.AddRow("Items expired", Format.Number(j.Expired));
+        }
+
+        if (j.Cancelled > 0)
+        {
+            t.AddRow("Items cancelled", Format.Number(j.Cancelled));
+        }
+
+        if (j.Pending > 0)
+        {
+            t.AddRow("Items pending", Format.Number(j.Pending));
+        }
+
+        t.AddRow("Batches", Format.Number(j.Batches));
+        t.AddRow("Tokens in / out", $"{Format.Number(j.InputTokens)} / {Format.Number(j.OutputTokens)}");
+        t.AddRow(j.Mode == "batch" ? "Cost (batch price)" : "Cost", Format.Money(j.CostUsd));
+        if (j.ElapsedSeconds is { } e)
+        {
+            t.AddRow("Elapsed", Format.Duration(TimeSpan.FromSeconds(e)));
+        }
+
+        if (j.Output is { } o)
+        {
+            t.AddRow("Output", Markup.Escape(o));
+        }
+
+        return t;
+    }
+}

@@ -1,0 +1,127 @@
+using System.Text.Json;
+using BatchPilot.Running;
+using Spectre.Console;
+
+namespace BatchPilot.Cli.Ui;
+
+/// <summary>
+/// All terminal I/O. stdout is data (tables, JSON), stderr is talk (progress, notes, errors).
+/// With <c>--json</c> only JSON reaches stdout.
+/// </summary>
+public sealed class Ui : IEngineObserver
+{
+    private readonly Lock _gate = new();
+
+    /// <summary>Creates the UI over the given writers.</summary>
+    public Ui(TextWriter stdout, TextWriter stderr, bool json, bool verbose, bool interactive)
+    {
+        Json = json;
+        Verbose = verbose;
+        Interactive = interactive;
+        StdOut = stdout;
+        Out = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(stdout),
+            Ansi = interactive ? AnsiSupport.Detect : AnsiSupport.No,
+            ColorSystem = interactive ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
+            Interactive = interactive ? InteractionSupport.Detect : InteractionSupport.No,
+        });
+        Err = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(stderr),
+            Ansi = interactive ? AnsiSupport.Detect : AnsiSupport.No,
+            ColorSystem = interactive ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
+            Interactive = interactive ? InteractionSupport.Detect : InteractionSupport.No,
+        });
+        if (!interactive)
+        {
+            Out.Profile.Width = 200;
+            Err.Profile.Width = 200;
+        }
+    }
+
+    /// <summary>Machine output requested.</summary>
+    public bool Json { get; }
+
+    /// <summary>Stack traces and details requested.</summary>
+    public bool Verbose { get; }
+
+    /// <summary>A terminal is attached and CI is not set: live displays allowed.</summary>
+    public bool Interactive { get; }
+
+    /// <summary>Raw stdout.</summary>
+    public TextWriter StdOut { get; }
+
+    /// <summary>Data console (stdout).</summary>
+    public IAnsiConsole Out { get; }
+
+    /// <summary>Talk console (stderr).</summary>
+    public IAnsiConsole Err { get; }
+
+    /// <summary>Set while a live display owns the terminal: messages are queued for it.</summary>
+    public Action<string>? LiveSink { get; set; }
+
+    /// <summary>A note for the user.</summary>
+    public void Info(string message)
+    {
+        lock (_gate)
+        {
+            if (LiveSink is { } sink)
+            {
+                sink(message);
+                return;
+            }
+
+            Err.MarkupLine(Markup.Escape(message));
+        }
+    }
+
+    /// <summary>A warning.</summary>
+    public void Warn(string message)
+    {
+        lock (_gate)
+        {
+            if (LiveSink is { } sink)
+            {
+                sink("warning: " + message);
+                return;
+            }
+
+            Err.MarkupLine("[yellow]warning:[/] " + Markup.Escape(message));
+        }
+    }
+
+    /// <summary>An error line.</summary>
+    public void Error(string message)
+    {
+        lock (_gate)
+        {
+            Err.MarkupLine("[red]error:[/] " + Markup.Escape(message));
+        }
+    }
+
+    /// <summary>Writes a JSON document to stdout.</summary>
+    public void WriteJson<T>(T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> info)
+    {
+        StdOut.WriteLine(JsonSerializer.Serialize(value, info));
+        StdOut.Flush();
+    }
+
+    /// <summary>Writes a renderable to stdout (human mode only).</summary>
+    public void Write(Spectre.Console.Rendering.IRenderable renderable)
+    {
+        if (!Json)
+        {
+            Out.Write(renderable);
+        }
+    }
+
+    /// <summary>Writes a line to stdout (human mode only).</summary>
+    public void Line(string text)
+    {
+        if (!Json)
+        {
+            Out.WriteLine(text);
+        }
+    }
+}

@@ -1,0 +1,173 @@
+using System.Globalization;
+using System.Security.Cryptography;
+
+namespace BatchPilot.Jobs;
+
+/// <summary>Our lifecycle state of a job (not the provider's status).</summary>
+public enum JobStatus
+{
+    /// <summary>Rows are being read into the store; a rerun continues reading.</summary>
+    Preparing,
+
+    /// <summary>All items are in the store; nothing sent yet.</summary>
+    Pending,
+
+    /// <summary>Some items are planned, submitted or waiting for results.</summary>
+    Running,
+
+    /// <summary>Every item succeeded.</summary>
+    Completed,
+
+    /// <summary>Every item ended; some failed, expired or were cancelled.</summary>
+    CompletedWithErrors,
+
+    /// <summary>Every item ended and none succeeded.</summary>
+    Failed,
+
+    /// <summary>The user cancelled the job.</summary>
+    Cancelled,
+}
+
+/// <summary>How a job's requests are sent.</summary>
+public enum JobMode
+{
+    /// <summary>Provider batch APIs (half price, results within 24 h).</summary>
+    Batch,
+
+    /// <summary>Synchronous APIs (immediate, rate-limited).</summary>
+    Sync,
+}
+
+/// <summary>Everything that defines what a job sends. Its fingerprint identifies "the same run command".</summary>
+public sealed record JobSpec
+{
+    /// <summary>The input file as the user named it.</summary>
+    public required string InputPath { get; init; }
+
+    /// <summary>SHA-256 of the input bytes.</summary>
+    public required string InputSha256 { get; init; }
+
+    /// <summary>Provider name (<c>openai</c>, <c>anthropic</c>).</summary>
+    public required string Provider { get; init; }
+
+    /// <summary>Model id.</summary>
+    public required string Model { get; init; }
+
+    /// <summary>The user prompt template.</summary>
+    public required string Prompt { get; init; }
+
+    /// <summary>The system prompt template, if any.</summary>
+    public string? System { get; init; }
+
+    /// <summary>Maximum output tokens.</summary>
+    public int? MaxTokens { get; init; }
+
+    /// <summary>Sampling temperature.</summary>
+    public double? Temperature { get; init; }
+
+    /// <summary>Column holding item ids, if any.</summary>
+    public string? IdColumn { get; init; }
+
+    /// <summary>First data row to include (1-based), if any.</summary>
+    public long? StartRow { get; init; }
+
+    /// <summary>Last data row to include (1-based, inclusive), if any.</summary>
+    public long? EndRow { get; init; }
+
+    /// <summary>CSV delimiter override.</summary>
+    public string? Delimiter { get; init; }
+
+    /// <summary>Input encoding override.</summary>
+    public string? Encoding { get; init; }
+
+    /// <summary>Where the provider is reached: a base URL, or <c>emulator</c> for the embedded emulator.</summary>
+    public required string Endpoint { get; init; }
+
+    /// <summary>How requests are sent.</summary>
+    public JobMode Mode { get; init; } = JobMode.Batch;
+
+    /// <summary>A stable hash of everything that changes what is sent.</summary>
+    public string Fingerprint()
+    {
+        var text = string.Join('\u001f', "v1", InputSha256, Provider, Model, Prompt, System ?? "\u2400",
+            MaxTokens?.ToString(CultureInfo.InvariantCulture) ?? "-",
+            Temperature?.ToString("R", CultureInfo.InvariantCulture) ?? "-",
+            IdColumn ?? "-", StartRow?.ToString(CultureInfo.InvariantCulture) ?? "-",
+            EndRow?.ToString(CultureInfo.InvariantCulture) ?? "-", Endpoint, Mode.ToString());
+        return Convert.ToHexStringLower(SHA256.HashData(global::System.Text.Encoding.UTF8.GetBytes(text)));
+    }
+}
+
+/// <summary>A job as stored.</summary>
+public sealed record JobRecord
+{
+    /// <summary>Short id such as <c>job-7f3a9c</c>.</summary>
+    public required string Id { get; init; }
+
+    /// <summary>Display name.</summary>
+    public required string Name { get; init; }
+
+    /// <summary>What the job sends.</summary>
+    public required JobSpec Spec { get; init; }
+
+    /// <summary>Fingerprint of <see cref="Spec"/>.</summary>
+    public required string Fingerprint { get; init; }
+
+    /// <summary>Current state.</summary>
+    public required JobStatus Status { get; init; }
+
+    /// <summary>Input column names in file order.</summary>
+    public required IReadOnlyList<string> Columns { get; init; }
+
+    /// <summary>Number of items.</summary>
+    public long TotalItems { get; init; }
+
+    /// <summary>Creation time.</summary>
+    public DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>Last change.</summary>
+    public DateTimeOffset UpdatedAt { get; init; }
+
+    /// <summary>When every item reached a final state.</summary>
+    public DateTimeOffset? CompletedAt { get; init; }
+}
+
+/// <summary>Item counts of a job by state, plus token totals.</summary>
+public sealed record JobCounts
+{
+    /// <summary>Items in total.</summary>
+    public long Total { get; init; }
+
+    /// <summary>Items not yet in a batch.</summary>
+    public long Pending { get; init; }
+
+    /// <summary>Items in a planned or submitted batch.</summary>
+    public long InBatch { get; init; }
+
+    /// <summary>Items that succeeded.</summary>
+    public long Succeeded { get; init; }
+
+    /// <summary>Items that failed.</summary>
+    public long Failed { get; init; }
+
+    /// <summary>Items whose batch expired before they ran.</summary>
+    public long Expired { get; init; }
+
+    /// <summary>Items cancelled.</summary>
+    public long Cancelled { get; init; }
+
+    /// <summary>Input tokens reported by the provider.</summary>
+    public long InputTokens { get; init; }
+
+    /// <summary>Cached input tokens reported by the provider.</summary>
+    public long CachedTokens { get; init; }
+
+    /// <summary>Output tokens reported by the provider.</summary>
+    public long OutputTokens { get; init; }
+
+    /// <summary>Items in a final state.</summary>
+    public long Ended => Succeeded + Failed + Expired + Cancelled;
+
+    /// <summary>Items that did not succeed and ended.</summary>
+    public long NotSucceeded => Failed + Expired + Cancelled;
+}

@@ -1,0 +1,43 @@
+using BatchPilot.Items;
+using BatchPilot.Jobs;
+using BatchPilot.Providers;
+
+namespace BatchPilot.Planning;
+
+/// <summary>Builds the provider-neutral request of an item from the job's templates. Pure and deterministic.</summary>
+public sealed class RequestFactory
+{
+    private readonly JobSpec _spec;
+    private readonly PromptTemplate _prompt;
+    private readonly PromptTemplate? _system;
+
+    /// <summary>Compiles the job's templates.</summary>
+    public RequestFactory(JobSpec spec, IReadOnlyList<string> columns, string? inputName = null)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        _spec = spec;
+        _prompt = PromptTemplate.Compile(spec.Prompt, columns, "--prompt", inputName);
+        _system = spec.System is null ? null : PromptTemplate.Compile(spec.System, columns, "--system", inputName);
+    }
+
+    /// <summary>The request for a row.</summary>
+    public LlmRequest Create(IReadOnlyList<string?> values) => new()
+    {
+        Model = _spec.Model,
+        System = _system?.Render(values),
+        UserText = _prompt.Render(values),
+        MaxTokens = _spec.MaxTokens,
+        Temperature = _spec.Temperature,
+    };
+
+    /// <summary>The request of an item with its custom id.</summary>
+    public IdentifiedRequest Create(ItemRecord item)
+    {
+        ArgumentNullException.ThrowIfNull(item);
+        return new IdentifiedRequest(item.CustomId, Create(item.Values));
+    }
+
+    /// <summary>An upper bound of the rendered text length of a row.</summary>
+    public long LengthBound(IReadOnlyList<string?> values) =>
+        _prompt.RenderedLengthBound(values) + (_system?.RenderedLengthBound(values) ?? 0);
+}

@@ -1,0 +1,57 @@
+namespace BatchPilot.Providers;
+
+/// <summary>A provider-neutral request: one user turn with an optional system prompt.</summary>
+public sealed record LlmRequest
+{
+    /// <summary>Model id as the provider knows it.</summary>
+    public required string Model { get; init; }
+
+    /// <summary>System prompt, if any.</summary>
+    public string? System { get; init; }
+
+    /// <summary>The user message text.</summary>
+    public required string UserText { get; init; }
+
+    /// <summary>Maximum output tokens. Anthropic requires one; a default is used when null.</summary>
+    public int? MaxTokens { get; init; }
+
+    /// <summary>Sampling temperature.</summary>
+    public double? Temperature { get; init; }
+}
+
+/// <summary>One request with its provider-facing id.</summary>
+/// <param name="CustomId">The custom id (stable across attempts).</param>
+/// <param name="Request">What to send.</param>
+public readonly record struct IdentifiedRequest(string CustomId, LlmRequest Request);
+
+/// <summary>Per-batch limits of a provider.</summary>
+/// <param name="MaxRequests">Most requests per batch.</param>
+/// <param name="MaxBytes">Most bytes per batch input file or body.</param>
+public readonly record struct ProviderLimits(int MaxRequests, long MaxBytes);
+
+/// <summary>Well-known provider names and their rules.</summary>
+public static class ProviderNames
+{
+    /// <summary>OpenAI (and compatible servers).</summary>
+    public const string OpenAI = "openai";
+
+    /// <summary>Anthropic.</summary>
+    public const string Anthropic = "anthropic";
+
+    /// <summary>OpenAI Batch: 50,000 requests and 200 MB per input file.</summary>
+    public static readonly ProviderLimits OpenAILimits = new(50_000, 200L * 1024 * 1024);
+
+    /// <summary>Anthropic Message Batches: 100,000 requests or 256 MB.</summary>
+    public static readonly ProviderLimits AnthropicLimits = new(100_000, 256L * 1024 * 1024);
+
+    /// <summary>Picks the provider from a model id: <c>claude*</c> is Anthropic, anything else OpenAI.</summary>
+    public static string FromModel(string model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        return model.StartsWith("claude", StringComparison.OrdinalIgnoreCase) ? Anthropic : OpenAI;
+    }
+
+    /// <summary>The limits of a provider.</summary>
+    public static ProviderLimits LimitsOf(string provider) =>
+        provider == Anthropic ? AnthropicLimits : OpenAILimits;
+}

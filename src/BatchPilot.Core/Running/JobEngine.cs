@@ -1,0 +1,609 @@
+using System.Globalization;
+using BatchPilot.Batches;
+using BatchPilot.Errors;
+using BatchPilot.Items;
+using BatchPilot.Jobs;
+using BatchPilot.Planning;
+using BatchPilot.Providers;
+using BatchPilot.Storage;
+
+namespace BatchPilot.Running;
+
+/// <summary>Engine settings.</summary>
+public sealed record EngineOptions
+{
+    /// <summary>How long a submission lease holds without renewal.</summary>
+    public TimeSpan LeaseDuration { get; init; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>How far back to look for a batch created by a crashed submission (clock skew margin).</summary>
+    public TimeSpan ReconcileMargin { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>Result lines applied per store transaction.</summary>
+    public int ApplyChunk { get; init; } = 5000;
+
+    /// <summary>Attempts of one batch create on transient failures.</summary>
+    public int CreateAttempts { get; init; } = 5;
+
+    /// <summary>First delay between create attempts (doubles each time).</summary>
+    public TimeSpan CreateRetryDelay { get; init; } = TimeSpan.FromSeconds(2);
+}
+
+/// <summary>
+/// Moves one job's batches through their lifecycle: plan, submit (crash-safe), reconcile, poll, collect.
+/// Every step is idempotent, so any process may be killed at any instant and a rerun continues.
+/// </summary>
+public sealed class JobEngine
+{
+    /// <summary>Error codes a retry cannot fix; <c>resume</c> skips them unless told otherwise.</summary>
+    public static readonly IReadOnlyList<string> NonRetryableCodes =
+    [
+        "invalid_request_error", "context_length_exceeded", "invalid_prompt", "content_policy_violation", "missing_required_parameter",
+        "model_not_found", "invalid_value", "unsupported_parameter", "unsupported_value", "http_400", "http_404", "http_413", "http_422",
+        "batch_rejected",
+    ];
+
+    private readonly IJobStore _store;
+    private readonly IBatchClient _client;
+    private readonly TimeProvider _time;
+    private readonly EngineOptions _options;
+    private readonly IEngineObserver _observer;
+
+    /// <summary>Creates an engine.</summary>
+    public JobEngine(IJobStore store, IBatchClient client, TimeProvider time, IEngineObserver? observer = null, EngineOptions? options = null)
+    {
+        _store = store;
+        _client = client;
+        _time = time;
+        _observer = observer ?? NullObserver.Instance;
+        _options = options ?? new EngineOptions();
+    }
+
+    /// <summary>Cuts the job's pending items into planned batches within the provider's limits.</summary>
+    public async Task<int> PlanAsync(JobRecord job, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        var factory = new RequestFactory(job.Spec, job.Columns);
+        var limits = _client.Limits;
+        var planned = 0;
+        var seqs = new List<long>();
+        long bytes = 0;
+        long after = 0;
+        while (true)
+        {
+            var page = await _store.ReadPendingItemsAsync(job.Id, after, 5000, cancellationToken).ConfigureAwait(false);
+            if (page.Count == 0)
+            {
+                break;
+            }
+
+            foreach (var item in page)
+            {
+                var size = _client.MeasureRequest(factory.Create(item));
+                if (size > limits.MaxBytes)
+                {
+                    throw new InputException(
+                        $"the request of row {item.SourceRow.ToString(CultureInfo.InvariantCulture)} is {size.ToString(CultureInfo.InvariantCulture)} bytes, more than a whole batch may hold ({limits.MaxBytes.ToString(CultureInfo.InvariantCulture)} bytes)",
+                        file: job.Spec.InputPath, row: item.SourceRow, hint: "shorten that row's text or the prompt");
+                }
+
+                if (seqs.Count > 0 && (seqs.Count >= limits.MaxRequests || bytes + size > limits.MaxBytes))
+                {
+                    await CreatePlannedAsync(job, seqs, bytes, cancellationToken).ConfigureAwait(false);
+                    planned++;
+                    seqs.Clear();
+                    bytes = 0;
+                }
+
+                seqs.Add(item.Seq);
+                bytes += size;
+            }
+
+            after = page[^1].Seq;
+        }
+
+        if (seqs.Count > 0)
+        {
+            await CreatePlannedAsync(job, seqs, bytes, cancellationToken).ConfigureAwait(false);
+            planned++;
+        }
+
+        return planned;
+    }
+
+    private async Task CreatePlannedAsync(JobRecord job, List<long> seqs, long bytes, CancellationToken cancellationToken)
+    {
+        var token = "bp-" + job.Id + "-" + Guid.NewGuid().ToString("N")[..12];
+        var batch = await _store.CreatePlannedBatchAsync(job.Id, seqs, bytes, token, cancellationToken).ConfigureAwait(false);
+        Checkpoints.Hit(Checkpoints.Planned);
+        _observer.Info($"Batch {batch.Number} planned: {seqs.Count} requests, {FormatBytes(bytes)}.");
+    }
+
+    /// <summary>Submits every planned batch of the job, one after the other.</summary>
+    public async Task<int> SubmitPlannedAsync(JobRecord job, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        var submitted = 0;
+        foreach (var batch in await _store.ListBatchesAsync(job.Id, cancellationToken).ConfigureAwait(false))
+        {
+            if (batch.State == BatchState.Planned && await SubmitAsync(job, batch, cancellationToken).ConfigureAwait(false))
+            {
+                submitted++;
+            }
+        }
+
+        return submitted;
+    }
+
+    private async Task<bool> SubmitAsync(JobRecord job, BatchRecord batch, CancellationToken cancellationToken)
+    {
+        var now = _time.GetUtcNow();
+        var claimed = await _store.TryTransitionBatchAsync(
+            batch.Id, [BatchState.Planned], BatchState.Submitting,
+            new BatchUpdate { LeaseOwner = ProcessIdentity.Current, LeaseUntil = now + _options.LeaseDuration, SubmittingAt = now },
+            $"Submitting batch {batch.Number} to {_client.Provider}.", cancellationToken).ConfigureAwait(false);
+        if (!claimed)
+        {
+            return false;
+        }
+
+        Checkpoints.Hit(Checkpoints.SubmitClaimed);
+        batch = (await _store.GetBatchAsync(batch.Id, cancellationToken).ConfigureAwait(false))!;
+        var delay = _options.CreateRetryDelay;
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                var staged = await StageAsync(job, batch, cancellationToken).ConfigureAwait(false);
+                Checkpoints.Hit(Checkpoints.SubmitStaged);
+                var created = await _client.CreateAsync(staged, batch.Token, cancellationToken).ConfigureAwait(false);
+                Checkpoints.Hit(Checkpoints.SubmitCreated);
+                await AdoptAsync(batch, created, "created", cancellationToken).ConfigureAwait(false);
+                Checkpoints.Hit(Checkpoints.SubmitRecorded);
+                if (_client.Provider == ProviderNames.Anthropic)
+                {
+                    await _client.CleanupStagedAsync(staged, cancellationToken).ConfigureAwait(false);
+                }
+
+                return true;
+            }
+            catch (ProviderException ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                // The create may have reached the provider: look for it before anything is sent again.
+                var existing = await FindExistingAsync(batch, cancellationToken).ConfigureAwait(false);
+                if (existing is not null)
+                {
+                    await AdoptAsync(batch, existing, "found after an ambiguous create failure", cancellationToken).ConfigureAwait(false);
+                    return true;
+                }
+
+                if (ex.IsAuthError)
+                {
+                    await ReleaseAsync(batch, "Submission stopped: the provider refused the API key.", cancellationToken).ConfigureAwait(false);
+                    throw new InputException($"{ex.Provider} refused the API key ({ex.Message})", ex, field: "api key", hint: "check the key in config/user.yaml api_keys or the environment variable", exitCode: ExitCodes.MissingKey);
+                }
+
+                if (ex.IsPermanent)
+                {
+                    await RejectAsync(batch, ex, cancellationToken).ConfigureAwait(false);
+                    return false;
+                }
+
+                if (attempt >= _options.CreateAttempts)
+                {
+                    await ReleaseAsync(batch, $"Submission failed {attempt} times ({ex.Message}); it will be tried again on the next run.", cancellationToken).ConfigureAwait(false);
+                    throw;
+                }
+
+                _observer.Warn($"Batch {batch.Number}: {ex.Message}. Trying again in {delay.TotalSeconds:0} s (attempt {attempt + 1} of {_options.CreateAttempts}).");
+                await Task.Delay(delay, _time, cancellationToken).ConfigureAwait(false);
+                delay *= 2;
+                await _store.UpdateBatchAsync(batch.Id, new BatchUpdate { LeaseUntil = _time.GetUtcNow() + _options.LeaseDuration }, cancellationToken).ConfigureAwait(false);
+                batch = (await _store.GetBatchAsync(batch.Id, cancellationToken).ConfigureAwait(false))!;
+            }
+        }
+    }
+
+    private async Task<string> StageAsync(JobRecord job, BatchRecord batch, CancellationToken cancellationToken)
+    {
+        if (batch.InputFileId is { } previous && await _client.IsStagedAsync(previous, cancellationToken).ConfigureAwait(false))
+        {
+            return previous;
+        }
+
+        var factory = new RequestFactory(job.Spec, job.Columns);
+        var staged = await _client.StageAsync(
+            new BatchStaging { Token = batch.Token, Count = batch.RequestCount, Requests = Requests(batch.Id, factory, cancellationToken) },
+            cancellationToken).ConfigureAwait(false);
+        await _store.UpdateBatchAsync(batch.Id, new BatchUpdate { InputFileId = staged }, cancellationToken).ConfigureAwait(false);
+        return staged;
+    }
+
+    private async IAsyncEnumerable<IdentifiedRequest> Requests(long batchId, RequestFactory factory, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await foreach (var item in _store.ReadBatchItemsAsync(batchId, cancellationToken).ConfigureAwait(false))
+        {
+            yield return factory.Create(item);
+        }
+    }
+
+    private async Task AdoptAsync(BatchRecord batch, ProviderBatch created, string how, CancellationToken cancellationToken)
+    {
+        var ok = await _store.TryTransitionBatchAsync(
+            batch.Id, [BatchState.Submitting], BatchState.Submitted,
+            new BatchUpdate
+            {
+                ProviderBatchId = created.Id,
+                ProviderStatus = created.Status,
+                SubmittedAt = _time.GetUtcNow(),
+                ClearLease = true,
+                ProviderJson = created.RawJson,
+            },
+            $"Provider batch {created.Id} {how} ({batch.RequestCount} requests).", cancellationToken).ConfigureAwait(false);
+        if (ok)
+        {
+            _observer.Info($"Batch {batch.Number} submitted as {created.Id} ({batch.RequestCount} requests).");
+        }
+    }
+
+    private async Task ReleaseAsync(BatchRecord batch, string reason, CancellationToken cancellationToken) =>
+        await _store.TryTransitionBatchAsync(batch.Id, [BatchState.Submitting], BatchState.Planned, new BatchUpdate { ClearLease = true }, reason, cancellationToken).ConfigureAwait(false);
+
+    private async Task RejectAsync(BatchRecord batch, ProviderException ex, CancellationToken cancellationToken)
+    {
+        var code = ex.ErrorCode ?? "batch_rejected";
+        var n = await _store.EndRemainingAsync(batch.Id, ItemStatus.Failed, code, "The provider refused the batch: " + ex.Message, cancellationToken).ConfigureAwait(false);
+        await _store.TryTransitionBatchAsync(batch.Id, [BatchState.Submitting], BatchState.Rejected,
+            new BatchUpdate { ClearLease = true, Errors = ex.Message, EndedAt = _time.GetUtcNow(), CollectedAt = _time.GetUtcNow() },
+            $"The provider refused the batch: {ex.Message}", cancellationToken).ConfigureAwait(false);
+        _observer.Warn($"Batch {batch.Number} was refused by {ex.Provider}: {ex.Message} ({n} items failed).");
+    }
+
+    /// <summary>Looks for a provider batch created for this record by an earlier (crashed or failed) attempt.</summary>
+    private async Task<ProviderBatch?> FindExistingAsync(BatchRecord batch, CancellationToken cancellationToken)
+    {
+        var since = (batch.SubmittingAt ?? batch.CreatedAt) - _options.ReconcileMargin;
+        ProviderBatch? best = null;
+        try
+        {
+            await foreach (var pb in _client.ListRecentAsync(since, cancellationToken).ConfigureAwait(false))
+            {
+                if (pb.Metadata is { } md && md.TryGetValue("batchpilot_token", out var token))
+                {
+                    if (token == batch.Token)
+                    {
+                        return pb;
+                    }
+
+                    continue;
+                }
+
+                // Anthropic batches carry no metadata: match on request count and time, never a batch already ours.
+                if (_client.Provider == ProviderNames.Anthropic && pb.Total == batch.RequestCount
+                    && !await _store.IsProviderBatchKnownAsync(pb.Id, cancellationToken).ConfigureAwait(false))
+                {
+                    if (best is null || (pb.CreatedAt ?? DateTimeOffset.MaxValue) < (best.CreatedAt ?? DateTimeOffset.MaxValue))
+                    {
+                        best = pb;
+                    }
+                }
+            }
+        }
+        catch (ProviderException ex)
+        {
+            _observer.Warn($"Could not list provider batches to reconcile batch {batch.Number}: {ex.Message}");
+            throw;
+        }
+
+        return best;
+    }
+
+    /// <summary>
+    /// Settles batches left in Submitting by a process that died: adopts the provider batch created for them,
+    /// or returns them to Planned when none exists. Runs before anything is sent again.
+    /// </summary>
+    public async Task<int> ReconcileAsync(JobRecord job, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        var settled = 0;
+        foreach (var batch in await _store.ListBatchesAsync(job.Id, cancellationToken).ConfigureAwait(false))
+        {
+            if (batch.State != BatchState.Submitting)
+            {
+                continue;
+            }
+
+            var leaseOver = batch.LeaseUntil is null || batch.LeaseUntil < _time.GetUtcNow();
+            if (!leaseOver && !ProcessIdentity.IsDead(batch.LeaseOwner))
+            {
+                continue;
+            }
+
+            var existing = await FindExistingAsync(batch, cancellationToken).ConfigureAwait(false);
+            if (existing is not null)
+            {
+                await AdoptAsync(batch, existing, "found by reconciliation after an interrupted submission", cancellationToken).ConfigureAwait(false);
+                _observer.Info($"Batch {batch.Number}: an interrupted submission had reached the provider as {existing.Id}; continuing with it.");
+            }
+            else
+            {
+                await _store.TryTransitionBatchAsync(batch.Id, [BatchState.Submitting], BatchState.Planned, new BatchUpdate { ClearLease = true },
+                    "The interrupted submission never reached the provider; the batch will be submitted again.", cancellationToken).ConfigureAwait(false);
+                _observer.Info($"Batch {batch.Number}: an interrupted submission never reached the provider; it will be sent again.");
+            }
+
+            settled++;
+        }
+
+        return settled;
+    }
+
+    /// <summary>Refreshes every submitted batch from the provider; ended ones move to Ended. Returns the batches.</summary>
+    public async Task<IReadOnlyList<BatchRecord>> PollAsync(JobRecord job, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        foreach (var batch in await _store.ListBatchesAsync(job.Id, cancellationToken).ConfigureAwait(false))
+        {
+            if (batch.State != BatchState.Submitted || batch.ProviderBatchId is null)
+            {
+                continue;
+            }
+
+            var pb = await _client.GetAsync(batch.ProviderBatchId, cancellationToken).ConfigureAwait(false);
+            var update = ToUpdate(pb);
+            if (pb.End == BatchEnd.None)
+            {
+                await _store.UpdateBatchAsync(batch.Id, update, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await _store.TryTransitionBatchAsync(batch.Id, [BatchState.Submitted], BatchState.Ended, update with { EndedAt = _time.GetUtcNow() },
+                    $"Provider batch {pb.Id} ended with status {pb.Status} ({pb.Done}/{pb.Total} done, {pb.FailedCount} failed).", cancellationToken).ConfigureAwait(false);
+                _observer.Info($"Batch {batch.Number} ({pb.Id}) is {pb.Status}.");
+            }
+
+            Checkpoints.Hit(Checkpoints.Polled);
+        }
+
+        return await _store.ListBatchesAsync(job.Id, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static BatchUpdate ToUpdate(ProviderBatch pb) => new()
+    {
+        ProviderStatus = pb.Status,
+        DoneCount = pb.Done,
+        FailedCount = pb.FailedCount,
+        OutputFileId = pb.OutputFileId,
+        ErrorFileId = pb.ErrorFileId,
+        Errors = pb.Errors.Count == 0 ? null : string.Join("\n", pb.Errors.Select(e => $"{e.Code ?? "error"}{(e.Line is { } l ? " [line " + l.ToString(CultureInfo.InvariantCulture) + "]" : string.Empty)}: {e.Message}")),
+        ProviderJson = pb.RawJson,
+    };
+
+    /// <summary>Applies the results of every ended batch; each item ends in exactly one final state.</summary>
+    public async Task<CollectReport> CollectAsync(JobRecord job, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        var report = new CollectReport();
+        foreach (var batch in await _store.ListBatchesAsync(job.Id, cancellationToken).ConfigureAwait(false))
+        {
+            if (batch.State == BatchState.Ended && batch.ProviderBatchId is not null)
+            {
+                await CollectBatchAsync(batch, report, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        return report;
+    }
+
+    private async Task CollectBatchAsync(BatchRecord batch, CollectReport report, CancellationToken cancellationToken)
+    {
+        var pb = await _client.GetAsync(batch.ProviderBatchId!, cancellationToken).ConfigureAwait(false);
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var chunk = new List<ResultLine>(_options.ApplyChunk);
+        var applied = 0;
+        var duplicates = new List<string>();
+        var unknown = new List<string>();
+        var malformed = new List<string>();
+
+        async Task Flush()
+        {
+            if (chunk.Count == 0)
+            {
+                return;
+            }
+
+            var r = await _store.ApplyResultsAsync(batch.Id, chunk, cancellationToken).ConfigureAwait(false);
+            applied += r.Applied;
+            unknown.AddRange(r.Unknown);
+            unknown.AddRange(r.Stale);
+            chunk.Clear();
+            Checkpoints.Hit(Checkpoints.CollectChunk);
+        }
+
+        await foreach (var line in _client.ReadResultsAsync(pb, cancellationToken).ConfigureAwait(false))
+        {
+            if (line.Kind == ResultKind.Malformed || line.CustomId is null)
+            {
+                malformed.Add(line.Source ?? "?");
+                continue;
+            }
+
+            if (!seen.Add(line.CustomId))
+            {
+                duplicates.Add(line.CustomId);
+                continue;
+            }
+
+            chunk.Add(line);
+            if (chunk.Count >= _options.ApplyChunk)
+            {
+                await Flush().ConfigureAwait(false);
+            }
+        }
+
+        await Flush().ConfigureAwait(false);
+        Checkpoints.Hit(Checkpoints.CollectApplied);
+
+        var (status, code, message) = pb.End switch
+        {
+            BatchEnd.Failed => (ItemStatus.Failed, pb.Errors.FirstOrDefault()?.Code ?? "batch_failed",
+                "The batch failed validation: " + (pb.Errors.Count == 0 ? "no reason given" : string.Join("; ", pb.Errors.Select(e => e.Message)))),
+            BatchEnd.Expired => (ItemStatus.Expired, "batch_expired", "This request could not be executed before the completion window expired."),
+            BatchEnd.Cancelled => (ItemStatus.Cancelled, "batch_cancelled", "The batch was cancelled before this request ran."),
+            _ => (ItemStatus.Failed, "missing_result", $"The provider returned no result for this request (batch {pb.Id} is {pb.Status})."),
+        };
+        var remaining = await _store.EndRemainingAsync(batch.Id, status, code, message, cancellationToken).ConfigureAwait(false);
+        await _store.TryTransitionBatchAsync(batch.Id, [BatchState.Ended], BatchState.Collected,
+            new BatchUpdate { CollectedAt = _time.GetUtcNow(), ProviderStatus = pb.Status, OutputFileId = pb.OutputFileId, ErrorFileId = pb.ErrorFileId },
+            $"Results applied: {applied} lines, {remaining} items without a result marked {status}.", cancellationToken).ConfigureAwait(false);
+
+        if (unknown.Count > 0)
+        {
+            var msg = $"Batch {batch.Number} ({pb.Id}): {unknown.Count} result line(s) name no item of this batch and were ignored: {Sample(unknown)}.";
+            _observer.Warn(msg);
+            await _store.AddHistoryAsync(new HistoryEntry { JobId = batch.JobId, BatchId = batch.Id, At = _time.GetUtcNow(), Kind = "batch", State = "Anomaly", Reason = msg }, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (duplicates.Count > 0)
+        {
+            var msg = $"Batch {batch.Number} ({pb.Id}): {duplicates.Count} duplicated result line(s); the first of each was kept: {Sample(duplicates)}.";
+            _observer.Warn(msg);
+            await _store.AddHistoryAsync(new HistoryEntry { JobId = batch.JobId, BatchId = batch.Id, At = _time.GetUtcNow(), Kind = "batch", State = "Anomaly", Reason = msg }, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (malformed.Count > 0)
+        {
+            var msg = $"Batch {batch.Number} ({pb.Id}): {malformed.Count} unreadable result line(s) skipped: {Sample(malformed)}.";
+            _observer.Warn(msg);
+            await _store.AddHistoryAsync(new HistoryEntry { JobId = batch.JobId, BatchId = batch.Id, At = _time.GetUtcNow(), Kind = "batch", State = "Anomaly", Reason = msg }, cancellationToken).ConfigureAwait(false);
+        }
+
+        report.Add(applied, remaining, unknown.Count, duplicates.Count, malformed.Count);
+        _observer.Info($"Batch {batch.Number} collected: {applied} results{(remaining > 0 ? $", {remaining} items without a result ({code})" : string.Empty)}.");
+    }
+
+    private static string Sample(List<string> values) =>
+        string.Join(", ", values.Take(5)) + (values.Count > 5 ? $" and {values.Count - 5} more" : string.Empty);
+
+    /// <summary>Recomputes the job status from its items. A cancelled job stays cancelled.</summary>
+    public async Task<JobRecord> RefreshJobStatusAsync(JobRecord job, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        var current = await _store.GetJobAsync(job.Id, cancellationToken).ConfigureAwait(false) ?? job;
+        if (current.Status is JobStatus.Preparing or JobStatus.Cancelled)
+        {
+            return current;
+        }
+
+        var c = await _store.GetCountsAsync(job.Id, cancellationToken).ConfigureAwait(false);
+        var batches = await _store.ListBatchesAsync(job.Id, cancellationToken).ConfigureAwait(false);
+        JobStatus target;
+        if (c.Pending + c.InBatch > 0)
+        {
+            target = batches.Count == 0 ? JobStatus.Pending : JobStatus.Running;
+        }
+        else if (c.Succeeded == c.Total)
+        {
+            target = JobStatus.Completed;
+        }
+        else if (c.Succeeded == 0)
+        {
+            target = JobStatus.Failed;
+        }
+        else
+        {
+            target = JobStatus.CompletedWithErrors;
+        }
+
+        if (target != current.Status)
+        {
+            var reason = target switch
+            {
+                JobStatus.Completed => $"All {c.Total} items succeeded.",
+                JobStatus.CompletedWithErrors => $"{c.Succeeded} of {c.Total} items succeeded; {c.Failed} failed, {c.Expired} expired, {c.Cancelled} cancelled.",
+                JobStatus.Failed => $"No item succeeded ({c.Failed} failed, {c.Expired} expired, {c.Cancelled} cancelled).",
+                _ => "Work in progress.",
+            };
+            await _store.TrySetJobStatusAsync(job.Id, [current.Status], target, reason, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+
+        return await _store.GetJobAsync(job.Id, cancellationToken).ConfigureAwait(false) ?? current;
+    }
+
+    /// <summary>Cancels a job: planned batches and unsent items are cancelled, submitted batches asked to cancel.</summary>
+    public async Task<int> CancelAsync(JobRecord job, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        var asked = 0;
+        foreach (var batch in await _store.ListBatchesAsync(job.Id, cancellationToken).ConfigureAwait(false))
+        {
+            if (batch.State == BatchState.Planned)
+            {
+                await _store.EndRemainingAsync(batch.Id, ItemStatus.Cancelled, "cancelled_by_user", "The job was cancelled before this batch was sent.", cancellationToken).ConfigureAwait(false);
+                await _store.TryTransitionBatchAsync(batch.Id, [BatchState.Planned], BatchState.Collected, new BatchUpdate { CollectedAt = _time.GetUtcNow() }, "Cancelled before submission.", cancellationToken).ConfigureAwait(false);
+            }
+            else if (batch.State == BatchState.Submitted && batch.ProviderBatchId is not null)
+            {
+                var pb = await _client.CancelAsync(batch.ProviderBatchId, cancellationToken).ConfigureAwait(false);
+                await _store.UpdateBatchAsync(batch.Id, new BatchUpdate { ProviderStatus = pb.Status }, cancellationToken).ConfigureAwait(false);
+                await _store.AddHistoryAsync(new HistoryEntry { JobId = job.Id, BatchId = batch.Id, At = _time.GetUtcNow(), Kind = "batch", State = "CancelRequested", Reason = $"Cancellation of {pb.Id} requested (provider status {pb.Status})." }, cancellationToken).ConfigureAwait(false);
+                asked++;
+            }
+        }
+
+        await _store.CancelPendingItemsAsync(job.Id, cancellationToken).ConfigureAwait(false);
+        await _store.TrySetJobStatusAsync(job.Id, [JobStatus.Pending, JobStatus.Running, JobStatus.Preparing, JobStatus.CompletedWithErrors, JobStatus.Failed, JobStatus.Completed], JobStatus.Cancelled, "Cancelled by the user.", cancellationToken: cancellationToken).ConfigureAwait(false);
+        return asked;
+    }
+
+    /// <summary>Elects failed, expired and cancelled items for a new attempt and reopens the job.</summary>
+    public async Task<int> ResumeAsync(JobRecord job, bool includeInvalid, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        var n = await _store.ElectForRetryAsync(job.Id, [ItemStatus.Failed, ItemStatus.Expired, ItemStatus.Cancelled], includeInvalid ? [] : NonRetryableCodes, cancellationToken).ConfigureAwait(false);
+        if (n > 0)
+        {
+            await _store.TrySetJobStatusAsync(job.Id, [JobStatus.Completed, JobStatus.CompletedWithErrors, JobStatus.Failed, JobStatus.Cancelled, JobStatus.Running, JobStatus.Pending], JobStatus.Running, $"Resumed: {n} item(s) will be sent again.", cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+
+        return n;
+    }
+
+    private static string FormatBytes(long bytes) => bytes switch
+    {
+        < 1024 => $"{bytes} B",
+        < 1024 * 1024 => $"{bytes / 1024.0:0.#} KB",
+        _ => $"{bytes / 1024.0 / 1024.0:0.#} MB",
+    };
+}
+
+/// <summary>Totals of a collect pass.</summary>
+public sealed class CollectReport
+{
+    /// <summary>Result lines applied.</summary>
+    public int Applied { get; private set; }
+
+    /// <summary>Items that got no result line and were ended with the batch's outcome.</summary>
+    public int WithoutResult { get; private set; }
+
+    /// <summary>Lines naming no item of their batch.</summary>
+    public int Unknown { get; private set; }
+
+    /// <summary>Repeated lines.</summary>
+    public int Duplicates { get; private set; }
+
+    /// <summary>Unreadable lines.</summary>
+    public int Malformed { get; private set; }
+
+    /// <summary>Batches collected.</summary>
+    public int Batches { get; private set; }
+
+    internal void Add(int applied, int withoutResult, int unknown, int duplicates, int malformed)
+    {
+        Applied += applied;
+        WithoutResult += withoutResult;
+        Unknown += unknown;
+        Duplicates += duplicates;
+        Malformed += malformed;
+        Batches++;
+    }
+}

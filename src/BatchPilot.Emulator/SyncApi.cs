@@ -1,0 +1,259 @@
+using System.Text.Json;
+using BatchPilot.Emulator.Answers;
+using BatchPilot.Emulator.Infrastructure;
+using BatchPilot.Emulator.RateLimiting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace BatchPilot.Emulator;
+
+/// <summary>
+/// The synchronous endpoints of both providers (<c>/v1/chat/completions</c>, <c>/v1/responses</c>,
+/// <c>/v1/messages</c>, <c>/v1/messages/count_tokens</c>) and <c>/v1/models</c>.
+/// </summary>
+internal sealed class SyncApi(EmulatorContext ctx)
+{
+    private static readonly (string Id, long Created)[] OpenAIModels =
+    [
+        ("gpt-4o", 1715367049), ("gpt-4o-mini", 1721172741), ("gpt-4.1", 1744316542), ("gpt-4.1-mini", 1744318173),
+        ("gpt-5", 1754425777), ("gpt-5-mini", 1754425928), ("text-embedding-3-small", 1705948997),
+    ];
+
+    private static readonly (string Id, string Name, string Created)[] AnthropicModels =
+    [
+        ("claude-opus-4-1-20250805", "Claude Opus 4.1", "2025-08-05T00:00:00Z"),
+        ("claude-sonnet-4-5-20250929", "Claude Sonnet 4.5", "2025-09-29T00:00:00Z"),
+        ("claude-haiku-4-5-20251001", "Claude Haiku 4.5", "2025-10-01T00:00:00Z"),
+        ("claude-sonnet-4-20250514", "Claude Sonnet 4", "2025-05-14T00:00:00Z"),
+        ("claude-3-5-haiku-20241022", "Claude Haiku 3.5", "2024-10-22T00:00:00Z"),
+    ];
+
+    public void Map(IEndpointRouteBuilder app)
+    {
+        app.MapPost("/v1/chat/completions", http => HandleAsync(http, Responder.Shape.ChatCompletions));
+        app.MapPost("/v1/responses", http => HandleAsync(http, Responder.Shape.Responses));
+        app.MapPost("/v1/messages", http => HandleAsync(http, Responder.Shape.AnthropicMessages));
+        app.MapPost("/v1/messages/count_tokens", CountTokensAsync);
+        app.MapGet("/v1/models", ModelsAsync);
+        app.MapGet("/v1/models/{id}", ModelAsync);
+    }
+
+    private async Task HandleAsync(HttpContext http, Responder.Shape shape)
+    {
+        var provider = shape == Responder.Shape.AnthropicMessages ? Wire.Anthropic : Wire.OpenAI;
+        using var doc = await Wire.ReadJsonBodyAsync(http);
+        if (doc is null)
+        {
+            return;
+        }
+        var body = doc.RootElement;
+        if (await ValidateAsync(http, body, shape))
+        {
+            return;
+        }
+        var prompt = Responder.Read(body, shape);
+        var decision = ctx.RateLimiter.Acquire(provider, prompt.InputTokens + prompt.OutputTokens, ctx.Now);
+        if (!decision.Allowed)
+        {
+            await SyncRateLimiter.WriteRateLimitedAsync(http, provider, decision, prompt.Model);
+            return;
+        }
+        if (ctx.Options.LatencyMs > 0)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(ctx.Options.LatencyMs), ctx.Time, http.RequestAborted);
+        }
+        SyncRateLimiter.WriteHeaders(http.Response, provider, decision);
+        var created = ctx.Now.ToUnixTimeSeconds();
+        await Wire.WriteJsonAsync(http, 200, w =>
+        {
+            switch (shape)
+            {
+                case Responder.Shape.ChatCompletions:
+                    Responder.WriteChatCompletion(w, Ids.NewChatCompletionId(), created, prompt);
+                    break;
+                case Responder.Shape.Responses:
+                    Responder.WriteResponse(w, Ids.NewResponseId(), Ids.NewResponseMessageId(), created, prompt, body);
+                    break;
+                default:
+                    Responder.WriteMessage(w, Ids.NewMessageId(), prompt, "standard");
+                    break;
+            }
+        });
+    }
+
+    /// <summary>Writes a 400 and returns true when the body lacks what the real endpoint requires.</summary>
+    private static async Task<bool> ValidateAsync(HttpContext http, JsonElement body, Responder.Shape shape)
+    {
+        bool Has(string name, JsonValueKind kind) => body.TryGetProperty(name, out var v) && v.ValueKind == kind;
+        if (body.TryGetProperty("stream", out var stream) && stream.ValueKind == JsonValueKind.True)
+        {
+            if (shape == Responder.Shape.AnthropicMessages)
+            {
+                await Wire.AnthropicErrorAsync(http, 400, "invalid_request_error", "stream: the emulator does not support streaming responses.");
+            }
+            else
+            {
+                await Wire.OpenAIErrorAsync(http, 400, "The emulator does not support streaming responses.", param: "stream", code: "unsupported_value");
+            }
+            return true;
+        }
+        switch (shape)
+        {
+            case Responder.Shape.ChatCompletions:
+                if (!Has("model", JsonValueKind.String))
+                {
+                    await Wire.OpenAIErrorAsync(http, 400, "you must provide a model parameter");
+                    return true;
+                }
+                if (!Has("messages", JsonValueKind.Array))
+                {
+                    await Wire.OpenAIErrorAsync(http, 400, "Missing required parameter: 'messages'.", param: "messages", code: "missing_required_parameter");
+                    return true;
+                }
+                return false;
+            case Responder.Shape.Responses:
+                if (!Has("model", JsonValueKind.String))
+                {
+                    await Wire.OpenAIErrorAsync(http, 400, "Missing required parameter: 'model'.", param: "model", code: "missing_required_parameter");
+                    return true;
+                }
+                return false;
+            default:
+                var problem = AnthropicParamsProblem(body, requireMaxTokens: true);
+                if (problem is not null)
+                {
+                    await Wire.AnthropicErrorAsync(http, 400, "invalid_request_error", problem);
+                    return true;
+                }
+                return false;
+        }
+    }
+
+    /// <summary>The first problem of a Messages API body, as Anthropic words it, or null. Shared with batch creation.</summary>
+    public static string? AnthropicParamsProblem(JsonElement p, bool requireMaxTokens)
+    {
+        if (!p.TryGetProperty("model", out var model))
+        {
+            return "model: Field required";
+        }
+        if (model.ValueKind != JsonValueKind.String)
+        {
+            return "model: Input should be a valid string";
+        }
+        if (requireMaxTokens)
+        {
+            if (!p.TryGetProperty("max_tokens", out var mt))
+            {
+                return "max_tokens: Field required";
+            }
+            if (mt.ValueKind != JsonValueKind.Number || !mt.TryGetInt64(out var n))
+            {
+                return "max_tokens: Input should be a valid integer";
+            }
+            if (n < 1)
+            {
+                return "max_tokens: Input should be greater than or equal to 1";
+            }
+        }
+        if (!p.TryGetProperty("messages", out var messages))
+        {
+            return "messages: Field required";
+        }
+        if (messages.ValueKind != JsonValueKind.Array)
+        {
+            return "messages: Input should be a valid list";
+        }
+        return null;
+    }
+
+    private async Task CountTokensAsync(HttpContext http)
+    {
+        using var doc = await Wire.ReadJsonBodyAsync(http);
+        if (doc is null)
+        {
+            return;
+        }
+        if (AnthropicParamsProblem(doc.RootElement, requireMaxTokens: false) is { } problem)
+        {
+            await Wire.AnthropicErrorAsync(http, 400, "invalid_request_error", problem);
+            return;
+        }
+        var prompt = Responder.Read(doc.RootElement, Responder.Shape.AnthropicMessages);
+        await Wire.WriteJsonAsync(http, 200, w =>
+        {
+            w.WriteStartObject();
+            w.WriteNumber("input_tokens"u8, prompt.InputTokens);
+            w.WriteEndObject();
+        });
+    }
+
+    private static Task ModelsAsync(HttpContext http)
+    {
+        if (Wire.ProviderOf(http.Request) == Wire.Anthropic)
+        {
+            return Wire.WriteJsonAsync(http, 200, w =>
+            {
+                w.WriteStartObject();
+                w.WriteStartArray("data"u8);
+                foreach (var m in AnthropicModels)
+                {
+                    WriteAnthropicModel(w, m);
+                }
+                w.WriteEndArray();
+                w.WriteBoolean("has_more"u8, false);
+                w.WriteString("first_id"u8, AnthropicModels[0].Id);
+                w.WriteString("last_id"u8, AnthropicModels[^1].Id);
+                w.WriteEndObject();
+            });
+        }
+        return Wire.WriteJsonAsync(http, 200, w =>
+        {
+            w.WriteStartObject();
+            w.WriteString("object"u8, "list"u8);
+            w.WriteStartArray("data"u8);
+            foreach (var m in OpenAIModels)
+            {
+                WriteOpenAIModel(w, m);
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        });
+    }
+
+    private static Task ModelAsync(HttpContext http)
+    {
+        var id = (string)http.Request.RouteValues["id"]!;
+        if (Wire.ProviderOf(http.Request) == Wire.Anthropic)
+        {
+            var found = AnthropicModels.FirstOrDefault(m => m.Id == id);
+            return found.Id is null
+                ? Wire.AnthropicErrorAsync(http, 404, "not_found_error", $"model: {id}")
+                : Wire.WriteJsonAsync(http, 200, w => WriteAnthropicModel(w, found));
+        }
+        var model = OpenAIModels.FirstOrDefault(m => m.Id == id);
+        return model.Id is null
+            ? Wire.OpenAIErrorAsync(http, 404, $"The model '{id}' does not exist", param: "model", code: "model_not_found")
+            : Wire.WriteJsonAsync(http, 200, w => WriteOpenAIModel(w, model));
+    }
+
+    private static void WriteOpenAIModel(Utf8JsonWriter w, (string Id, long Created) m)
+    {
+        w.WriteStartObject();
+        w.WriteString("id"u8, m.Id);
+        w.WriteString("object"u8, "model"u8);
+        w.WriteNumber("created"u8, m.Created);
+        w.WriteString("owned_by"u8, "system"u8);
+        w.WriteEndObject();
+    }
+
+    private static void WriteAnthropicModel(Utf8JsonWriter w, (string Id, string Name, string Created) m)
+    {
+        w.WriteStartObject();
+        w.WriteString("type"u8, "model"u8);
+        w.WriteString("id"u8, m.Id);
+        w.WriteString("display_name"u8, m.Name);
+        w.WriteString("created_at"u8, m.Created);
+        w.WriteEndObject();
+    }
+}

@@ -1,0 +1,193 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using BatchPilot.Items;
+using BatchPilot.Jobs;
+using BatchPilot.Running;
+using BatchPilot.Storage;
+
+namespace BatchPilot.Exports;
+
+/// <summary>Export formats.</summary>
+public enum ExportFormat
+{
+    /// <summary>The input table with result columns added.</summary>
+    Csv,
+
+    /// <summary>One JSON object per item.</summary>
+    Jsonl,
+}
+
+/// <summary>Export settings.</summary>
+public sealed record ExportOptions
+{
+    /// <summary>Name of the response column.</summary>
+    public string ResponseColumn { get; init; } = "response";
+}
+
+/// <summary>Streams a job's items out of the store into a file, atomically.</summary>
+public static class JobExporter
+{
+    /// <summary>Writes the export and returns the number of rows.</summary>
+    public static async Task<long> ExportAsync(IJobStore store, JobRecord job, ExportFormat format, string path, ExportOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(job);
+        options ??= new ExportOptions();
+        AtomicFile.EnsureWritable(path);
+        long rows = 0;
+        await AtomicFile.WriteAsync(path, async stream =>
+        {
+            rows = format switch
+            {
+                ExportFormat.Jsonl => await WriteJsonlAsync(store, job, stream, cancellationToken).ConfigureAwait(false),
+                _ => await WriteCsvAsync(store, job, stream, options, cancellationToken).ConfigureAwait(false),
+            };
+        }).ConfigureAwait(false);
+        return rows;
+    }
+
+    /// <summary>Result column names that do not clash with the input's columns.</summary>
+    public static IReadOnlyList<string> ResultColumns(IReadOnlyList<string> inputColumns, string responseColumn)
+    {
+        ArgumentNullException.ThrowIfNull(inputColumns);
+        var taken = new HashSet<string>(inputColumns, StringComparer.OrdinalIgnoreCase);
+        var result = new List<string>();
+        foreach (var wanted in new[] { responseColumn, "status", "error", "input_tokens", "output_tokens" })
+        {
+            var name = wanted;
+            for (var i = 2; taken.Contains(name); i++)
+            {
+                name = wanted + "_" + i.ToString(CultureInfo.InvariantCulture);
+            }
+
+            taken.Add(name);
+            result.Add(name);
+        }
+
+        return result;
+    }
+
+    private static async Task<long> WriteCsvAsync(IJobStore store, JobRecord job, Stream stream, ExportOptions options, CancellationToken cancellationToken)
+    {
+        await using var csv = new CsvOut(stream);
+        foreach (var c in job.Columns)
+        {
+            csv.Field(c);
+        }
+
+        foreach (var c in ResultColumns(job.Columns, options.ResponseColumn))
+        {
+            csv.Field(c);
+        }
+
+        csv.EndRecord();
+        long rows = 0;
+        await foreach (var item in store.ReadItemsAsync(job.Id, cancellationToken).ConfigureAwait(false))
+        {
+            for (var i = 0; i < job.Columns.Count; i++)
+            {
+                csv.Field(i < item.Values.Length ? item.Values[i] : null);
+            }
+
+            csv.Field(item.ResultText);
+            csv.Field(StatusName(item.Status));
+            csv.Field(ErrorText(item));
+            csv.Field(item.Usage?.InputTokens.ToString(CultureInfo.InvariantCulture));
+            csv.Field(item.Usage?.OutputTokens.ToString(CultureInfo.InvariantCulture));
+            csv.EndRecord();
+            rows++;
+            if ((rows & 0xFFFF) == 0)
+            {
+                Checkpoints.Hit(Checkpoints.OutputWriting);
+            }
+        }
+
+        Checkpoints.Hit(Checkpoints.OutputWriting);
+        return rows;
+    }
+
+    private static async Task<long> WriteJsonlAsync(IJobStore store, JobRecord job, Stream stream, CancellationToken cancellationToken)
+    {
+        await using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = false, SkipValidation = true });
+        long rows = 0;
+        await foreach (var item in store.ReadItemsAsync(job.Id, cancellationToken).ConfigureAwait(false))
+        {
+            w.WriteStartObject();
+            w.WriteString("custom_id", item.CustomId);
+            w.WriteNumber("row", item.SourceRow);
+            w.WriteString("status", StatusName(item.Status));
+            w.WriteNumber("attempt", item.Attempt);
+            if (item.ResultText is null)
+            {
+                w.WriteNull("response");
+            }
+            else
+            {
+                w.WriteString("response", item.ResultText);
+            }
+
+            if (item.ErrorCode is null && item.ErrorMessage is null)
+            {
+                w.WriteNull("error");
+            }
+            else
+            {
+                w.WriteStartObject("error");
+                w.WriteString("code", item.ErrorCode);
+                w.WriteString("message", item.ErrorMessage);
+                w.WriteEndObject();
+            }
+
+            if (item.Usage is { } u)
+            {
+                w.WriteStartObject("usage");
+                w.WriteNumber("input_tokens", u.InputTokens);
+                w.WriteNumber("output_tokens", u.OutputTokens);
+                w.WriteNumber("cached_tokens", u.CachedTokens);
+                w.WriteEndObject();
+            }
+            else
+            {
+                w.WriteNull("usage");
+            }
+
+            w.WriteStartObject("input");
+            for (var i = 0; i < job.Columns.Count; i++)
+            {
+                var v = i < item.Values.Length ? item.Values[i] : null;
+                if (v is null)
+                {
+                    w.WriteNull(job.Columns[i]);
+                }
+                else
+                {
+                    w.WriteString(job.Columns[i], v);
+                }
+            }
+
+            w.WriteEndObject();
+            w.WriteEndObject();
+            await w.FlushAsync(cancellationToken).ConfigureAwait(false);
+            w.Reset();
+            stream.WriteByte((byte)'\n');
+            rows++;
+        }
+
+        return rows;
+    }
+
+    /// <summary>The lower-case status name used in exports.</summary>
+    public static string StatusName(ItemStatus status) => status switch
+    {
+        ItemStatus.Pending => "pending",
+        ItemStatus.InBatch => "in_batch",
+        ItemStatus.Succeeded => "succeeded",
+        ItemStatus.Failed => "failed",
+        ItemStatus.Expired => "expired",
+        _ => "cancelled",
+    };
+
+    private static string? ErrorText(ItemRecord item) =>
+        item.ErrorCode is null && item.ErrorMessage is null ? null : $"{item.ErrorCode}: {item.ErrorMessage}";
+}

@@ -1,0 +1,168 @@
+using System.Globalization;
+using System.Net;
+
+namespace BatchPilot.Providers.Http;
+
+/// <summary>Options of the transient-fault retry handler.</summary>
+public sealed record RetryOptions
+{
+    /// <summary>Retries after the first attempt.</summary>
+    public int MaxRetries { get; init; } = 6;
+
+    /// <summary>Base delay of the exponential backoff.</summary>
+    public TimeSpan BaseDelay { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Cap of one backoff delay.</summary>
+    public TimeSpan MaxDelay { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Largest server hint (<c>retry-after</c>) honoured as is.</summary>
+    public TimeSpan MaxServerHint { get; init; } = TimeSpan.FromSeconds(120);
+}
+
+/// <summary>
+/// Retries transient HTTP failures (408, 409, 429, 5xx including Anthropic's 529, connection errors) with
+/// exponential backoff and jitter, honouring <c>retry-after-ms</c>, <c>retry-after</c> and <c>x-should-retry</c>.
+/// Requests not marked retryable (uploads, batch creates) are never retried: an ambiguous failure is
+/// reconciled by the engine instead.
+/// </summary>
+public sealed class RetryHandler : DelegatingHandler
+{
+    /// <summary>Request option that marks a request as safe to send again.</summary>
+    public static readonly HttpRequestOptionsKey<bool> Retryable = new("batchpilot.retryable");
+
+    private readonly RetryOptions _options;
+    private readonly TimeProvider _time;
+
+    /// <summary>Creates the handler.</summary>
+    public RetryHandler(RetryOptions options, TimeProvider time, HttpMessageHandler inner)
+        : base(inner)
+    {
+        _options = options;
+        _time = time;
+    }
+
+    /// <summary>Fires before each retry with the attempt number, delay and reason.</summary>
+    public event Action<int, TimeSpan, string>? Retrying;
+
+    /// <inheritdoc/>
+    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var retryable = request.Method == HttpMethod.Get || request.Method == HttpMethod.Delete
+            || (request.Options.TryGetValue(Retryable, out var r) && r);
+        for (var attempt = 0; ; attempt++)
+        {
+            HttpResponseMessage? response = null;
+            Exception? error = null;
+            try
+            {
+                if (attempt > 0)
+                {
+                    request.Headers.Remove("X-Stainless-Retry-Count");
+                    request.Headers.TryAddWithoutValidation("X-Stainless-Retry-Count", attempt.ToString(CultureInfo.InvariantCulture));
+                }
+
+                response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
+            }
+            catch (HttpRequestException ex)
+            {
+                error = ex;
+            }
+            catch (IOException ex)
+            {
+                error = ex;
+            }
+            catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                error = ex; // per-attempt timeout
+            }
+
+            if (!retryable || attempt >= _options.MaxRetries)
+            {
+                if (error is not null)
+                {
+                    throw new HttpRequestException(error.Message, error);
+                }
+
+                return response!;
+            }
+
+            if (response is not null && !ShouldRetry(response))
+            {
+                return response;
+            }
+
+            var delay = response is not null ? ServerHint(response) : null;
+            delay ??= Backoff(attempt);
+            var reason = response is not null ? $"HTTP {(int)response.StatusCode}" : error!.GetType().Name + ": " + error.Message;
+            response?.Dispose();
+            Retrying?.Invoke(attempt + 1, delay.Value, reason);
+            await Task.Delay(delay.Value, _time, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>True for statuses worth retrying, unless the server says otherwise.</summary>
+    public static bool ShouldRetry(HttpResponseMessage response)
+    {
+        ArgumentNullException.ThrowIfNull(response);
+        if (response.Headers.TryGetValues("x-should-retry", out var values))
+        {
+            var v = values.FirstOrDefault();
+            if (string.Equals(v, "true", StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+
+            if (string.Equals(v, "false", StringComparison.OrdinalIgnoreCase))
+            {
+                return false;
+            }
+        }
+
+        var code = (int)response.StatusCode;
+        if (code == 429 && !response.Headers.Contains("retry-after") && !response.Headers.Contains("retry-after-ms")
+            && response.Headers.Contains("x-batchpilot-spend-cap"))
+        {
+            return false;
+        }
+
+        return code is 408 or 409 or 429 || code >= 500;
+    }
+
+    private TimeSpan? ServerHint(HttpResponseMessage response)
+    {
+        if (response.Headers.TryGetValues("retry-after-ms", out var ms)
+            && double.TryParse(ms.FirstOrDefault(), NumberStyles.Float, CultureInfo.InvariantCulture, out var msValue) && msValue >= 0)
+        {
+            return Clamp(TimeSpan.FromMilliseconds(msValue));
+        }
+
+        if (response.Headers.RetryAfter is { } ra)
+        {
+            if (ra.Delta is { } delta)
+            {
+                return Clamp(delta);
+            }
+
+            if (ra.Date is { } date)
+            {
+                return Clamp(date - _time.GetUtcNow());
+            }
+        }
+
+        return null;
+    }
+
+    private TimeSpan Clamp(TimeSpan t) => t < TimeSpan.Zero ? TimeSpan.Zero : (t > _options.MaxServerHint ? _options.MaxServerHint : t);
+
+    private TimeSpan Backoff(int attempt)
+    {
+        var baseMs = _options.BaseDelay.TotalMilliseconds * Math.Pow(2, attempt);
+        baseMs = Math.Min(baseMs, _options.MaxDelay.TotalMilliseconds);
+        var jitter = 1 - (Random.Shared.NextDouble() * 0.25);
+        return TimeSpan.FromMilliseconds(baseMs * jitter);
+    }
+
+    /// <summary>True when a status is a rate limit or overload.</summary>
+    public static bool IsThrottle(HttpStatusCode code) => (int)code is 429 or 529 or 503;
+}

@@ -1,0 +1,57 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+using System.Text;
+using System.Text.Json;
+
+namespace BatchPilot.Providers;
+
+/// <summary>Helpers for reading and writing JSON lines.</summary>
+internal static class JsonLines
+{
+    private static readonly JsonWriterOptions WriterOptions = new() { Indented = false, SkipValidation = true };
+
+    /// <summary>Reads non-empty lines from a stream with their 1-based numbers.</summary>
+    public static async IAsyncEnumerable<(int Number, string Line)> ReadAsync(Stream stream, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        using var reader = new StreamReader(stream, Encoding.UTF8, detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16);
+        var n = 0;
+        while (true)
+        {
+            var line = await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false);
+            if (line is null)
+            {
+                yield break;
+            }
+
+            n++;
+            if (line.Length > 0 && !string.IsNullOrWhiteSpace(line))
+            {
+                yield return (n, line);
+            }
+        }
+    }
+
+    /// <summary>Serialises with a writer into a pooled buffer and returns the byte count.</summary>
+    public static int Measure(Action<Utf8JsonWriter> write)
+    {
+        var buffer = new ArrayBufferWriter<byte>(1024);
+        using (var w = new Utf8JsonWriter(buffer, WriterOptions))
+        {
+            write(w);
+        }
+
+        return buffer.WrittenCount;
+    }
+
+    /// <summary>Creates a writer over a stream.</summary>
+    public static Utf8JsonWriter Writer(Stream stream) => new(stream, WriterOptions);
+
+    public static string? Str(this JsonElement e, string name) =>
+        e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+
+    public static long? Long(this JsonElement e, string name) =>
+        e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt64(out var l) ? l : null;
+
+    public static JsonElement? Obj(this JsonElement e, string name) =>
+        e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Object ? v : null;
+}

@@ -1,0 +1,95 @@
+namespace BatchPilot.Storage.Sqlite;
+
+/// <summary>Versioned schema scripts. A new version appends a script; existing ones never change.</summary>
+internal static class Schema
+{
+    public const int CurrentVersion = 1;
+
+    public static readonly string[] Scripts =
+    [
+        """
+        CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+        CREATE TABLE jobs (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            status TEXT NOT NULL,
+            spec_json TEXT NOT NULL,
+            columns_json TEXT NOT NULL,
+            total_items INTEGER NOT NULL DEFAULT 0,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            completed_at INTEGER
+        );
+        CREATE INDEX jobs_fingerprint ON jobs(fingerprint);
+        CREATE INDEX jobs_name ON jobs(name);
+        CREATE TABLE items (
+            job_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            custom_id TEXT NOT NULL,
+            source_row INTEGER NOT NULL,
+            row_json TEXT NOT NULL,
+            status INTEGER NOT NULL,
+            attempt INTEGER NOT NULL DEFAULT 1,
+            batch_id INTEGER,
+            result_text TEXT,
+            input_tokens INTEGER,
+            output_tokens INTEGER,
+            cached_tokens INTEGER,
+            error_code TEXT,
+            error_message TEXT,
+            PRIMARY KEY (job_id, seq)
+        ) WITHOUT ROWID;
+        CREATE UNIQUE INDEX items_custom_id ON items(job_id, custom_id);
+        CREATE INDEX items_batch ON items(batch_id) WHERE batch_id IS NOT NULL;
+        CREATE INDEX items_status ON items(job_id, status, seq);
+        CREATE TABLE item_attempts (
+            job_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            attempt INTEGER NOT NULL,
+            batch_id INTEGER,
+            status INTEGER NOT NULL,
+            error_code TEXT,
+            error_message TEXT,
+            archived_at INTEGER NOT NULL,
+            PRIMARY KEY (job_id, seq, attempt)
+        ) WITHOUT ROWID;
+        CREATE TABLE batches (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            job_id TEXT NOT NULL,
+            number INTEGER NOT NULL,
+            state TEXT NOT NULL,
+            token TEXT NOT NULL UNIQUE,
+            request_count INTEGER NOT NULL,
+            bytes INTEGER NOT NULL,
+            provider_batch_id TEXT UNIQUE,
+            provider_status TEXT,
+            input_file_id TEXT,
+            output_file_id TEXT,
+            error_file_id TEXT,
+            done_count INTEGER NOT NULL DEFAULT 0,
+            failed_count INTEGER NOT NULL DEFAULT 0,
+            errors TEXT,
+            lease_owner TEXT,
+            lease_until INTEGER,
+            created_at INTEGER NOT NULL,
+            submitting_at INTEGER,
+            submitted_at INTEGER,
+            ended_at INTEGER,
+            collected_at INTEGER,
+            provider_json TEXT
+        );
+        CREATE INDEX batches_job ON batches(job_id, number);
+        CREATE TABLE history (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            job_id TEXT NOT NULL,
+            batch_id INTEGER,
+            at INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            state TEXT NOT NULL,
+            reason TEXT NOT NULL
+        );
+        CREATE INDEX history_job ON history(job_id, id);
+        """,
+    ];
+}
