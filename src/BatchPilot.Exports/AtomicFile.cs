@@ -47,7 +47,9 @@ public static class AtomicFile
     {
         ArgumentNullException.ThrowIfNull(write);
         var full = Path.GetFullPath(path);
-        var tmp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+        var dir = Path.GetDirectoryName(full)!;
+        RemoveStale(dir, Path.GetFileName(full));
+        var tmp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
         try
         {
             await using (var stream = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
@@ -64,6 +66,40 @@ public static class AtomicFile
             {
                 File.Delete(tmp);
             }
+        }
+    }
+
+    /// <summary>Deletes temporaries left beside the target by a writer that was killed (older than a minute).</summary>
+    private static void RemoveStale(string dir, string name)
+    {
+        foreach (var stale in Directory.EnumerateFiles(dir, $".{name}.*.tmp"))
+        {
+            try
+            {
+                if (File.GetLastWriteTimeUtc(stale) < DateTime.UtcNow.AddMinutes(-1) || !IsOpen(stale))
+                {
+                    File.Delete(stale);
+                }
+            }
+            catch (IOException)
+            {
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+        }
+    }
+
+    private static bool IsOpen(string path)
+    {
+        try
+        {
+            using var probe = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
+            return false;
+        }
+        catch (IOException)
+        {
+            return true;
         }
     }
 }

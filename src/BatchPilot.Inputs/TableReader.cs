@@ -90,7 +90,7 @@ public sealed class TableReader : IDisposable
         var file = InputFile.Spool(input, displayName);
         try
         {
-            format ??= file.Sniff(encoding, jsonl: false).Head.TrimStart().StartsWith('{') ? TableFormat.Jsonl : TableFormat.Csv;
+            format ??= file.Sniff(encoding, jsonl: false).Head.TrimStart() is ['{' or '[', ..] ? TableFormat.Jsonl : TableFormat.Csv;
         }
         catch
         {

@@ -34,14 +34,20 @@ internal static class JsonLines
     /// <summary>Serialises with a writer into a pooled buffer and returns the byte count.</summary>
     public static int Measure(Action<Utf8JsonWriter> write)
     {
-        var buffer = new ArrayBufferWriter<byte>(1024);
-        using (var w = new Utf8JsonWriter(buffer, WriterOptions))
-        {
-            write(w);
-        }
-
+        var buffer = _measureBuffer ??= new ArrayBufferWriter<byte>(4096);
+        var writer = _measureWriter ??= new Utf8JsonWriter(buffer, WriterOptions);
+        buffer.ResetWrittenCount();
+        writer.Reset(buffer);
+        write(writer);
+        writer.Flush();
         return buffer.WrittenCount;
     }
+
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? _measureBuffer;
+
+    [ThreadStatic]
+    private static Utf8JsonWriter? _measureWriter;
 
     /// <summary>Creates a writer over a stream.</summary>
     public static Utf8JsonWriter Writer(Stream stream) => new(stream, WriterOptions);

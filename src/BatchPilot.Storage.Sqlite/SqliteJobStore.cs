@@ -449,19 +449,18 @@ public sealed class SqliteJobStore : IJobStore
                 batchId = Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture);
             }
 
-            using (var cmd = Cmd(c, tx, "UPDATE items SET status=1, batch_id=$b WHERE job_id=$j AND seq=$s AND status=0"))
+            // Planning reads pending items in seq order, so a batch is every pending item of its seq range;
+            // one range update does it, checked by count (another planner would make the counts differ).
+            using (var cmd = Cmd(c, tx, "UPDATE items SET status=1, batch_id=$b WHERE job_id=$j AND status=0 AND seq BETWEEN $first AND $last"))
             {
                 cmd.Parameters.AddWithValue("$b", batchId);
                 cmd.Parameters.AddWithValue("$j", jobId);
-                var ps = cmd.Parameters.Add("$s", SqliteType.Integer);
-                cmd.Prepare();
-                foreach (var seq in seqs)
+                cmd.Parameters.AddWithValue("$first", seqs[0]);
+                cmd.Parameters.AddWithValue("$last", seqs[^1]);
+                var updated = cmd.ExecuteNonQuery();
+                if (updated != seqs.Count)
                 {
-                    ps.Value = seq;
-                    if (cmd.ExecuteNonQuery() != 1)
-                    {
-                        throw new InvalidOperationException($"item {seq} of job {jobId} is no longer pending; another process planned it");
-                    }
+                    throw new InvalidOperationException($"batch planning of job {jobId} found {updated} pending items where {seqs.Count} were expected; another process planned at the same time");
                 }
             }
 

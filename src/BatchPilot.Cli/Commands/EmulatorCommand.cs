@@ -83,6 +83,10 @@ internal static class EmulatorCommand
         {
             return load();
         }
+        catch (FaultScenarioException ex)
+        {
+            throw new InputException($"line {ex.Line}, column {ex.Column}: {ex.Problem}", ex, file: file ?? (ex.File == "<inline>" ? null : ex.File), field: option, hint: "see docs/emulator.md for the syntax");
+        }
         catch (Exception ex) when (ex is FormatException or ArgumentException or InvalidDataException or IOException)
         {
             throw new InputException(ex.Message, ex, file: file, field: option, hint: "see docs/emulator.md for the syntax");

@@ -157,8 +157,8 @@ internal static class RunCommand
                     UpdatedAt = ctx.Time.GetUtcNow(),
                 };
                 await ctx.Store.CreateJobAsync(job, ct).ConfigureAwait(false);
-                ctx.Ui.Info($"Job {job.Id} created ({provider} / {model}{(useEmulator ? ", on the built-in emulator" : string.Empty)}).");
-                await IngestAsync(ctx, job, inputPath, readOptions, client, deleteOnError: true, ct).ConfigureAwait(false);
+                var n = await IngestAsync(ctx, job, inputPath, readOptions, client, deleteOnError: true, ct).ConfigureAwait(false);
+                ctx.Ui.Info($"Job {job.Id} created: {n} items, {provider} / {model}{(useEmulator ? " on the built-in emulator" : string.Empty)}.");
             }
             else
             {
@@ -204,14 +204,13 @@ internal static class RunCommand
         }
     }
 
-    private static async Task IngestAsync(CliContext ctx, JobRecord job, string inputPath, TableReadOptions options, Providers.IBatchClient client, bool deleteOnError, CancellationToken ct)
+    private static async Task<long> IngestAsync(CliContext ctx, JobRecord job, string inputPath, TableReadOptions options, Providers.IBatchClient client, bool deleteOnError, CancellationToken ct)
     {
         try
         {
             using var reader = TableReader.Open(inputPath, options);
             var rows = reader.ReadRows(ct).Select(r => new SourceRow(r.Index, r.Row, r.Values));
-            var n = await JobIngest.IngestAsync(ctx.Store, job, rows, client, ct).ConfigureAwait(false);
-            ctx.Ui.Info($"{n} items ready.");
+            return await JobIngest.IngestAsync(ctx.Store, job, rows, client, ct).ConfigureAwait(false);
         }
         catch (InputException)
         {

@@ -15,6 +15,7 @@ public sealed class Ui : IEngineObserver
     /// <summary>Creates the UI over the given writers.</summary>
     public Ui(TextWriter stdout, TextWriter stderr, bool json, bool verbose, bool interactive)
     {
+        StdErr = stderr;
         Json = json;
         Verbose = verbose;
         Interactive = interactive;
@@ -49,6 +50,9 @@ public sealed class Ui : IEngineObserver
     /// <summary>A terminal is attached and CI is not set: live displays allowed.</summary>
     public bool Interactive { get; }
 
+    /// <summary>Raw stderr: notes and errors are written here unwrapped, so each stays one line.</summary>
+    public TextWriter StdErr { get; }
+
     /// <summary>Raw stdout.</summary>
     public TextWriter StdOut { get; }
 
@@ -72,7 +76,8 @@ public sealed class Ui : IEngineObserver
                 return;
             }
 
-            Err.MarkupLine(Markup.Escape(message));
+            StdErr.WriteLine(message);
+            StdErr.Flush();
         }
     }
 
@@ -87,7 +92,8 @@ public sealed class Ui : IEngineObserver
                 return;
             }
 
-            Err.MarkupLine("[yellow]warning:[/] " + Markup.Escape(message));
+            StdErr.WriteLine(Interactive ? "\u001b[33mwarning:\u001b[0m " + message : "warning: " + message);
+            StdErr.Flush();
         }
     }
 
@@ -96,7 +102,8 @@ public sealed class Ui : IEngineObserver
     {
         lock (_gate)
         {
-            Err.MarkupLine("[red]error:[/] " + Markup.Escape(message));
+            StdErr.WriteLine(Interactive ? "\u001b[31merror:\u001b[0m " + message : "error: " + message);
+            StdErr.Flush();
         }
     }
 

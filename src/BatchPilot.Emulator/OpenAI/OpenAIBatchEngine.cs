@@ -119,7 +119,6 @@ internal sealed class OpenAIBatchEngine(EmulatorContext ctx)
     {
         long c = r.CreatedAtMs, d = r.DurationMs;
         long tv = c + d / 10, tf = c + d * 8 / 10, te = c + d;
-        var kinds = r.Faults.Batch.Select(b => b.Kind).ToHashSet();
         if (creating || (nowMs < tv && r.CancelRequestedAtMs is null))
         {
             return new OpenAIBatchView("validating", null, null, null, null, null, null, null, 0, 0, 0, false, 0, null);
@@ -153,10 +152,9 @@ internal sealed class OpenAIBatchEngine(EmulatorContext ctx)
         }
         var expire = r.Faults.Batch.FirstOrDefault(b => b.Kind == "expire");
         var expiredDone = expire is null ? r.Total : (int)(r.Total * (expire.Fraction ?? 0.5));
-        if (nowMs < te || kinds.Contains("stuck_finalizing"))
+        if (nowMs < te || r.Faults.Batch.Any(b => b.Kind == "stuck_finalizing"))
         {
-            var view = Final("finalizing", S(tv), S(tf), null, null, null, null, expiredDone, expire is null ? null : "batch_expired");
-            return view;
+            return Final("finalizing", S(tv), S(tf), null, null, null, null, expiredDone, expire is null ? null : "batch_expired");
         }
         return expire is null
             ? Final("completed", S(tv), S(tf), S(te), null, null, null, r.Total, null)

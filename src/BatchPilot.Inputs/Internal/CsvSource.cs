@@ -100,14 +100,11 @@ internal sealed class CsvSource : ITableSource
             throw _deferred;
         }
 
-        var values = new string?[_columns.Length];
         long index = 0;
         while (_onRecord)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var row = MakeRow(++index, values);
-            values = new string?[_columns.Length];
-            yield return row;
+            yield return MakeRow(++index);
             _onRecord = MoveNext();
         }
     }
@@ -226,7 +223,8 @@ internal sealed class CsvSource : ITableSource
         return _quoteProblems.TryPeek(out var current) && current.RecordNumber == recordNumber;
     }
 
-    private TableRow MakeRow(long index, string?[] values)
+    /// <summary>Checks the current record and copies its values into a row of their own.</summary>
+    private TableRow MakeRow(long index)
     {
         var line = _reader.LineNumber;
         if (HasQuoteProblem())
@@ -245,6 +243,7 @@ internal sealed class CsvSource : ITableSource
             throw InputErrors.FieldCount(FileName, line, count, _columns.Length, _separator);
         }
 
+        var values = new string?[count];
         for (var i = 0; i < values.Length; i++)
         {
             values[i] = _reader.GetString(i);

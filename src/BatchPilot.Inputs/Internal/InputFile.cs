@@ -22,7 +22,7 @@ internal sealed class InputFile : IDisposable
     /// <summary>The open file, seekable.</summary>
     public FileStream Stream { get; }
 
-    /// <summary>Whether the content came from standard input.</summary>
+    /// <summary>Whether the content was copied from standard input or a pipe.</summary>
     public bool IsStandardInput { get; }
 
     /// <summary>Opens a file given by the user, or explains why it cannot be opened.</summary>
@@ -34,7 +34,17 @@ internal sealed class InputFile : IDisposable
             throw InputErrors.NoPath();
         }
 
-        return new InputFile(path, OpenStream(path), isStandardInput: false);
+        var stream = OpenStream(path);
+        if (stream.CanSeek)
+        {
+            return new InputFile(path, stream, isStandardInput: false);
+        }
+
+        // A pipe, such as bash's <(command) or /dev/stdin: both readers need to go back to the start.
+        using (stream)
+        {
+            return Spool(stream, path);
+        }
     }
 
     /// <summary>Copies <paramref name="input"/> to a temporary file that is deleted when the result is disposed.</summary>

@@ -300,7 +300,7 @@ internal sealed class JsonlSource : ITableSource
         {
             var message = ex.Message;
             var reason = ex.BytePositionInLine >= Trim(line).Length + (line.Length - line.TrimStart(JsonBlank).Length) && !message.Contains("end of string", StringComparison.Ordinal)
-                ? "the line ends before the object is closed"
+                ? (Trim(line).StartsWith((byte)'[') ? "the line ends before the array is closed" : "the line ends before the object is closed")
                 : JsonReasons.FirstOrDefault(pair => message.Contains(pair.Key, StringComparison.Ordinal)).Value;
             if (reason is null)
             {

@@ -1,0 +1,152 @@
+using BatchPilot.Testing;
+
+namespace BatchPilot.Cli.Tests;
+
+public sealed class UserErrorTests
+{
+    [Fact]
+    public async Task Run_WithoutKey_FailsBeforeSendingWithTheMissingKeyLine()
+    {
+        using var ws = new TempWorkspace();
+        var cli = new CliRunner(ws).With("OPENAI_API_KEY", null);
+
+        var r = await cli.RunAsync("run", ws.WriteReviews("r.csv", 2), "--model", "gpt-4o-mini", "--prompt", "x");
+
+        Assert.Equal(3, r.ExitCode);
+        Assert.Equal(
+            "error: no API key for model gpt-4o-mini (provider openai): set api_keys.openai_api_key in config/user.yaml or the OPENAI_API_KEY environment variable, or add --emulator to try offline.",
+            r.StdErr.Trim());
+        Assert.Equal(string.Empty, r.StdOut);
+    }
+
+    [Fact]
+    public async Task Run_AnthropicWithoutKey_NamesTheAnthropicPlaces()
+    {
+        using var ws = new TempWorkspace();
+        var r = await new CliRunner(ws).RunAsync("run", ws.WriteReviews("r.csv", 2), "--model", "claude-haiku-4-5", "--prompt", "x");
+
+        Assert.Equal(3, r.ExitCode);
+        Assert.Contains("provider anthropic", r.StdErr, StringComparison.Ordinal);
+        Assert.Contains("api_keys.anthropic_api_key", r.StdErr, StringComparison.Ordinal);
+        Assert.Contains("ANTHROPIC_API_KEY", r.StdErr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Run_KeyFromUserYaml_IsTrimmedAndNeverPrinted()
+    {
+        using var ws = new TempWorkspace();
+        await using var emu = await EmulatorHost.StartAsync();
+        const string key = "sk-proj-SECRETSECRETSECRET0123456789wxyz";
+        ws.Write("config/user.yaml", $"api_keys:\n  openai_api_key: \"  {key} \\t\"\n");
+        var cli = new CliRunner(ws).With("OPENAI_BASE_URL", emu.OpenAIBaseUrl);
+
+        var r = await cli.RunAsync("run", ws.WriteReviews("r.csv", 2), "--model", "gpt-4o-mini", "--prompt", "x {{id}}", "--json", "--out", ws.PathOf("o.csv"));
+
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.DoesNotContain("SECRETSECRET", r.StdOut + r.StdErr, StringComparison.Ordinal);
+        Assert.DoesNotContain("SECRETSECRET", File.ReadAllText(ws.PathOf("o.csv")), StringComparison.Ordinal);
+        Assert.DoesNotContain("SECRETSECRET", await File.ReadAllTextAsync(ws.PathOf("jobs.db")), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Run_UnknownPlaceholder_NamesItAndTheColumns_AndStoresNothing()
+    {
+        using var ws = new TempWorkspace();
+        await using var emu = await EmulatorHost.StartAsync();
+        var cli = new CliRunner(ws).WithEmulator(emu);
+
+        var r = await cli.RunAsync("run", ws.WriteReviews("r.csv", 2), "--model", "gpt-4o-mini", "--prompt", "Rate {{stars}}");
+
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal("error: '--prompt': the template uses the placeholder {{stars}} but the input " + ws.PathOf("r.csv") + " has no such column. Use one of: {{id}}, {{product}}, {{review_text}}.", r.StdErr.Trim());
+        Assert.Empty(emu.Server.ListBatches());
+        var jobs = await cli.RunAsync("jobs", "--json");
+        Assert.Equal("[]", jobs.StdOut.Trim());
+    }
+
+    [Fact]
+    public async Task Run_OutputFolderMissing_FailsBeforeAnythingIsSent()
+    {
+        using var ws = new TempWorkspace();
+        await using var emu = await EmulatorHost.StartAsync();
+        var cli = new CliRunner(ws).WithEmulator(emu);
+
+        var r = await cli.RunAsync("run", ws.WriteReviews("r.csv", 2), "--model", "gpt-4o-mini", "--prompt", "x", "--out", ws.PathOf("nope/out.csv"));
+
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("the output folder does not exist", r.StdErr, StringComparison.Ordinal);
+        Assert.Empty(emu.Server.ListBatches());
+    }
+
+    [Fact]
+    public async Task Run_DuplicateIds_NamesTheRow_AndLeavesNoJob()
+    {
+        using var ws = new TempWorkspace();
+        await using var emu = await EmulatorHost.StartAsync();
+        var cli = new CliRunner(ws).WithEmulator(emu);
+        var input = ws.Write("dup.csv", "id,text\na,one\nb,two\na,three\n");
+
+        var r = await cli.RunAsync("run", input, "--model", "gpt-4o-mini", "--prompt", "{{text}}", "--id-column", "id");
+
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal($"error: {input}, row 4: 'id': the id 'a' appears more than once. Ids must be unique; fix the duplicate or leave out --id-column.", r.StdErr.Trim());
+        Assert.Equal("[]", (await cli.RunAsync("jobs", "--json")).StdOut.Trim());
+    }
+
+    [Fact]
+    public async Task Run_StartRowBeyondTheEnd_SaysWhereTheDataEnds()
+    {
+        using var ws = new TempWorkspace();
+        await using var emu = await EmulatorHost.StartAsync();
+        var cli = new CliRunner(ws).WithEmulator(emu);
+
+        var r = await cli.RunAsync("run", ws.WriteReviews("r.csv", 3), "--model", "gpt-4o-mini", "--prompt", "x", "--start-row", "10");
+
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("--start-row 10 is beyond the last data row (3)", r.StdErr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Run_ModelWithProviderPrefix_IsRefusedWithAFix()
+    {
+        using var ws = new TempWorkspace();
+        var r = await new CliRunner(ws).RunAsync("run", ws.WriteReviews("r.csv", 1), "--model", "openai/gpt-4o", "--prompt", "x", "--emulator");
+
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("drop the prefix (e.g. --model gpt-4o)", r.StdErr, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task Run_MissingInput_IsOneLine()
+    {
+        using var ws = new TempWorkspace();
+        var r = await new CliRunner(ws).RunAsync("run", ws.PathOf("missing.csv"), "--model", "gpt-4o-mini", "--prompt", "x", "--emulator");
+
+        Assert.Equal(2, r.ExitCode);
+        Assert.Single(r.StdErr.Trim().Split('\n'));
+        Assert.Contains("missing.csv", r.StdErr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task UnknownFlag_IsAUsageError()
+    {
+        using var ws = new TempWorkspace();
+        var r = await new CliRunner(ws).RunAsync("jobs", "--bogus");
+
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("--bogus", r.StdErr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CorruptStore_IsOneLineWithAFix()
+    {
+        using var ws = new TempWorkspace();
+        ws.Write("jobs.db", "this is not a database at all, just text that is long enough to have a header........");
+
+        var r = await new CliRunner(ws).RunAsync("jobs");
+
+        Assert.Equal(5, r.ExitCode);
+        Assert.Contains("is not a BatchPilot store", r.StdErr, StringComparison.Ordinal);
+        Assert.Single(r.StdErr.Trim().Split('\n'));
+    }
+}
