@@ -45,6 +45,8 @@ public static class CliApp
         root.Subcommands.Add(JobCommands.Delete(host));
         root.Subcommands.Add(JobCommands.Export(host));
         root.Subcommands.Add(EmulatorCommand.Create(host));
+        root.Subcommands.Add(DiagnoseCommand.Create(host));
+        root.Subcommands.Add(DoctorCommand.Create(env));
         return root;
     }
 

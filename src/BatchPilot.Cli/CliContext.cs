@@ -43,6 +43,15 @@ internal sealed class CliContext : IAsyncDisposable
 
     public TimeProvider Time { get; }
 
+    /// <summary>
+    /// A user-given path relative to the CLI's working folder. Unchanged when that is the process's own folder,
+    /// so messages show the path as the user typed it.
+    /// </summary>
+    public string Resolve(string path) =>
+        path == "-" || Path.IsPathRooted(path) || Settings.WorkingDirectory == Directory.GetCurrentDirectory()
+            ? path
+            : Path.Combine(Settings.WorkingDirectory, path);
+
     /// <summary>The store (opened on first use).</summary>
     public IJobStore Store => _store ??= SqliteJobStore.Open(Settings.Database(Globals.Db).Value!, Time);
 

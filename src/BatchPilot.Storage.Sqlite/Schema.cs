@@ -42,7 +42,6 @@ internal static class Schema
         ) WITHOUT ROWID;
         CREATE UNIQUE INDEX items_custom_id ON items(job_id, custom_id);
         CREATE INDEX items_batch ON items(batch_id) WHERE batch_id IS NOT NULL;
-        CREATE INDEX items_status ON items(job_id, status, seq);
         CREATE TABLE item_attempts (
             job_id TEXT NOT NULL,
             seq INTEGER NOT NULL,

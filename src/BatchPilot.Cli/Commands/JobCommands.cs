@@ -196,7 +196,8 @@ internal static class JobCommands
 
             var seconds = pr.GetValue(interval) ?? (job.Spec.Endpoint == CliContext.EmulatorEndpoint ? 1 : 30);
             job = await JobFlow.WaitAsync(ctx, engine, job, TimeSpan.FromSeconds(seconds), TimeSpan.FromHours(26), token).ConfigureAwait(false);
-            return await JobFlow.FinishAsync(ctx, job, pr.GetValue(outOpt), "response", started, token).ConfigureAwait(false);
+            var resumeOut = pr.GetValue(outOpt) is { } o ? ctx.Resolve(o) : null;
+            return await JobFlow.FinishAsync(ctx, job, resumeOut, "response", started, token).ConfigureAwait(false);
         }, ct));
         return cmd;
     }
@@ -299,7 +300,7 @@ internal static class JobCommands
         {
             var job = await ctx.RequireJobAsync(pr.GetValue(Job)!, token).ConfigureAwait(false);
             var fmt = pr.GetValue(format) == "jsonl" ? ExportFormat.Jsonl : ExportFormat.Csv;
-            var path = pr.GetValue(outOpt)!;
+            var path = ctx.Resolve(pr.GetValue(outOpt)!);
             var rows = await JobExporter.ExportAsync(ctx.Store, job, fmt, path, new ExportOptions { ResponseColumn = pr.GetValue(column)! }, token).ConfigureAwait(false);
             ctx.Ui.Info($"{rows} rows written to {Path.GetFullPath(path)}.");
             if (ctx.Ui.Json)

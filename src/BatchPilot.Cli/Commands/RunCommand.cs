@@ -51,7 +51,7 @@ internal static class RunCommand
     private static async Task<int> ExecuteAsync(ParseResult pr, CliContext ctx, CancellationToken ct)
     {
         var started = ctx.Time.GetUtcNow();
-        var inputArg = pr.GetValue(Input)!;
+        var inputArg = ctx.Resolve(pr.GetValue(Input)!);
         var model = pr.GetValue(Model)!.Trim();
         var prompt = pr.GetValue(Prompt);
         var promptFile = pr.GetValue(PromptFile);
@@ -62,7 +62,7 @@ internal static class RunCommand
 
         if (promptFile is not null)
         {
-            prompt = ReadTextFile(promptFile, "--prompt-file");
+            prompt = ReadTextFile(ctx.Resolve(promptFile), "--prompt-file");
         }
 
         if (string.IsNullOrWhiteSpace(prompt))
@@ -117,7 +117,7 @@ internal static class RunCommand
                 sha = InputFingerprint.ComputeSha256(inputPath);
             }
 
-            var outPath = pr.GetValue(Out) ?? Path.Combine(ctx.Settings.WorkingDirectory, StemOf(inputArg) + ".results.csv");
+            var outPath = ctx.Resolve(pr.GetValue(Out) ?? StemOf(inputArg) + ".results.csv");
             AtomicFile.EnsureWritable(outPath);
 
             var spec = new JobSpec

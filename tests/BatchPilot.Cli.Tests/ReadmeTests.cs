@@ -1,0 +1,59 @@
+using System.Text.RegularExpressions;
+using BatchPilot.Testing;
+
+namespace BatchPilot.Cli.Tests;
+
+/// <summary>The README's commands are run as written (against the emulator), so the README stays true.</summary>
+public sealed partial class ReadmeTests
+{
+    private const string Prefix = "dotnet run --project src/BatchPilot.Cli -c Release -- ";
+
+    [GeneratedRegex("\"[^\"]*\"|\\S+")]
+    private static partial Regex Token();
+
+    private static string RepoRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "BatchPilot.slnx")))
+        {
+            dir = dir.Parent;
+        }
+
+        return dir?.FullName ?? throw new DirectoryNotFoundException("repository root not found");
+    }
+
+    private static string[] Args(string commandLine) =>
+        Token().Matches(commandLine[Prefix.Length..]).Select(m => m.Value.Trim('"')).ToArray();
+
+    [Fact]
+    public async Task QuickStart_FirstCommand_RunsTheExampleJobOnTheEmulator()
+    {
+        // Given the README's first command, run from a copy of the repository's examples
+        var root = RepoRoot();
+        var readme = await File.ReadAllLinesAsync(Path.Combine(root, "README.md"));
+        var command = readme.First(l => l.StartsWith(Prefix, StringComparison.Ordinal) && l.Contains("--emulator", StringComparison.Ordinal));
+        Assert.Contains(readme, l => l.Trim() == "dotnet test BatchPilot.slnx");
+        using var ws = new TempWorkspace();
+        Directory.CreateDirectory(ws.PathOf("examples"));
+        foreach (var f in Directory.GetFiles(Path.Combine(root, "examples")))
+        {
+            File.Copy(f, ws.PathOf("examples/" + Path.GetFileName(f)));
+        }
+
+        var cli = new CliRunner(ws).With("BATCHPILOT_EMULATOR_BATCH_DURATION", "0");
+
+        // When it runs
+        var r = await cli.RunAsync(Args(command));
+
+        // Then the 200 reviews went out in 4 batches and came back merged, in order
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var rows = Csv.Parse(await File.ReadAllTextAsync(ws.PathOf("reviews.results.csv")));
+        Assert.Equal(201, rows.Count);
+        Assert.Equal(["review_id", "product", "rating", "review_text", "response", "status", "error", "input_tokens", "output_tokens"], rows[0]);
+        Assert.All(rows.Skip(1), row => Assert.Equal("succeeded", row[5]));
+        Assert.Equal("R0001", rows[1][0]);
+        Assert.Equal("R0200", rows[200][0]);
+        Assert.Contains(rows[1][3], rows[1][4], StringComparison.Ordinal);
+        Assert.Contains("Batches            │ 4", r.StdOut, StringComparison.Ordinal);
+    }
+}
