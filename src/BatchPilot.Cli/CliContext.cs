@@ -123,6 +123,7 @@ internal sealed class CliContext : IAsyncDisposable
                 ApiKey = key,
                 SpoolDirectory = Path.Combine(Settings.DataDirectory(), "spool"),
                 MaxRequestsPerBatch = maxRequestsPerBatch,
+                Retry = RetryOptions(),
                 OnRetry = (attempt, delay, reason) => Ui.Warn($"{spec.Provider}: {reason}; retry {attempt} in {delay.TotalSeconds:0.#} s."),
             },
             Time);
@@ -135,8 +136,67 @@ internal sealed class CliContext : IAsyncDisposable
             ?? throw new InputException($"no job '{idOrName}' in {Store.Location}", field: "JOB", hint: "see 'batchpilot jobs' for the ids", exitCode: ExitCodes.NotFound);
     }
 
+    /// <summary>Most estimated input tokens per batch given on the command line, if any.</summary>
+    public long? MaxBatchTokensFlag { get; set; }
+
+    /// <summary>
+    /// Engine settings: the per-model enqueued-token limit (flag, BATCHPILOT_MAX_BATCH_TOKENS, or
+    /// <c>enqueued_token_limits.MODEL</c> in config/user.yaml), and the waits after refusals
+    /// (BATCHPILOT_TOKEN_LIMIT_DELAY and BATCHPILOT_CREATE_RETRY_DELAY, in seconds).
+    /// </summary>
+    public EngineOptions EngineOptions(string model)
+    {
+        var options = new EngineOptions();
+        var tokens = Settings.Resolve(MaxBatchTokensFlag?.ToString(System.Globalization.CultureInfo.InvariantCulture), "--max-batch-tokens", "BATCHPILOT_MAX_BATCH_TOKENS", "enqueued_token_limits." + model);
+        if (tokens.Value is { } t)
+        {
+            if (!long.TryParse(t.Replace(",", string.Empty, StringComparison.Ordinal).Replace("_", string.Empty, StringComparison.Ordinal), System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var n) || n < 1)
+            {
+                throw new InputException($"'{t}' is not a positive number of tokens", field: tokens.Origin);
+            }
+
+            options = options with { MaxTokensPerBatch = n };
+        }
+
+        if (Seconds("BATCHPILOT_TOKEN_LIMIT_DELAY") is { } d)
+        {
+            options = options with { TokenLimitDelay = d };
+        }
+
+        if (Seconds("BATCHPILOT_CREATE_RETRY_DELAY") is { } c)
+        {
+            options = options with { CreateRetryDelay = c };
+        }
+
+        return options;
+    }
+
+    /// <summary>HTTP retries of transient failures: BATCHPILOT_HTTP_RETRIES (default 6) and BATCHPILOT_HTTP_RETRY_DELAY (first delay in seconds, default 0.5).</summary>
+    private Providers.Http.RetryOptions RetryOptions()
+    {
+        var options = new Providers.Http.RetryOptions();
+        if (Settings.Resolve(null, "BATCHPILOT_HTTP_RETRIES", "BATCHPILOT_HTTP_RETRIES", null).Value is { } r
+            && int.TryParse(r, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var n) && n >= 0)
+        {
+            options = options with { MaxRetries = n };
+        }
+
+        if (Seconds("BATCHPILOT_HTTP_RETRY_DELAY") is { } d)
+        {
+            options = options with { BaseDelay = d };
+        }
+
+        return options;
+    }
+
+    private TimeSpan? Seconds(string variable) =>
+        Settings.Resolve(null, variable, variable, null).Value is { } v
+        && double.TryParse(v, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var s) && s >= 0
+            ? TimeSpan.FromSeconds(s)
+            : null;
+
     /// <summary>An engine for a job.</summary>
-    public JobEngine Engine(IBatchClient client) => new(Store, client, Time, Ui);
+    public JobEngine Engine(IBatchClient client, JobSpec spec) => new(Store, client, Time, Ui, EngineOptions(spec.Model));
 
     public async ValueTask DisposeAsync()
     {

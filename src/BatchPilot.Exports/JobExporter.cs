@@ -16,6 +16,15 @@ public enum ExportFormat
 
     /// <summary>One JSON object per item.</summary>
     Jsonl,
+
+    /// <summary>A Markdown document with YAML front matter, or one file per item with <see cref="ExportOptions.Split"/>.</summary>
+    Markdown,
+
+    /// <summary>A Word document: answers rendered from Markdown to Word styles, metadata in the document properties.</summary>
+    Docx,
+
+    /// <summary>An Excel workbook: an items sheet and a job sheet.</summary>
+    Xlsx,
 }
 
 /// <summary>Export settings.</summary>
@@ -23,17 +32,46 @@ public sealed record ExportOptions
 {
     /// <summary>Name of the response column.</summary>
     public string ResponseColumn { get; init; } = "response";
+
+    /// <summary>
+    /// <see cref="ExportFormat.Markdown"/> only: the path is a folder that receives one <c>&lt;custom_id&gt;.md</c> per item
+    /// plus <c>_index.md</c>; the whole set is written beside it and moved into place at the end.
+    /// </summary>
+    public bool Split { get; init; }
+
+    /// <summary>Document title (Markdown, Word, Excel); the job's name when null or blank.</summary>
+    public string? Title { get; init; }
+
+    /// <summary>Clock for the export timestamp written into every document.</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
 }
 
 /// <summary>Streams a job's items out of the store into a file, atomically.</summary>
 public static class JobExporter
 {
-    /// <summary>Writes the export and returns the number of rows.</summary>
+    /// <summary>Writes the export and returns the number of rows (items).</summary>
+    /// <param name="store">The store holding the job.</param>
+    /// <param name="job">The job to export.</param>
+    /// <param name="format">The file format.</param>
+    /// <param name="path">The output file; with <see cref="ExportOptions.Split"/> (Markdown), the output folder.</param>
+    /// <param name="options">Settings; defaults when null.</param>
+    /// <param name="cancellationToken">Cancels the export; nothing is left at <paramref name="path"/>.</param>
+    /// <exception cref="BatchPilot.Errors.InputException">The output location cannot be written, or <see cref="ExportOptions.Split"/> is used with another format than Markdown.</exception>
     public static async Task<long> ExportAsync(IJobStore store, JobRecord job, ExportFormat format, string path, ExportOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(job);
         options ??= new ExportOptions();
+        if (options.Split)
+        {
+            if (format != ExportFormat.Markdown)
+            {
+                throw new BatchPilot.Errors.InputException("--split writes one Markdown file per item", field: "--split", hint: "use it with --format md, or leave it out");
+            }
+
+            return await MarkdownExporter.WriteFolderAsync(store, job, path, options, cancellationToken).ConfigureAwait(false);
+        }
+
         AtomicFile.EnsureWritable(path);
         long rows = 0;
         await AtomicFile.WriteAsync(path, async stream =>
@@ -41,11 +79,55 @@ public static class JobExporter
             rows = format switch
             {
                 ExportFormat.Jsonl => await WriteJsonlAsync(store, job, stream, cancellationToken).ConfigureAwait(false),
+                ExportFormat.Markdown => await MarkdownExporter.WriteDocumentAsync(store, job, stream, options, cancellationToken).ConfigureAwait(false),
+                ExportFormat.Docx => await DocxExporter.WriteAsync(store, job, stream, options, cancellationToken).ConfigureAwait(false),
+                ExportFormat.Xlsx => await XlsxExporter.WriteAsync(store, job, stream, options, cancellationToken).ConfigureAwait(false),
                 _ => await WriteCsvAsync(store, job, stream, options, cancellationToken).ConfigureAwait(false),
             };
         }).ConfigureAwait(false);
         return rows;
     }
+
+    /// <summary>The format named on a command line: <c>csv</c>, <c>jsonl</c>, <c>md</c> (or <c>markdown</c>), <c>docx</c>, <c>xlsx</c>; case-insensitive.</summary>
+    public static bool TryParseFormat(string? name, out ExportFormat format)
+    {
+        ExportFormat? parsed = name?.Trim().ToLowerInvariant() switch
+        {
+            "csv" => ExportFormat.Csv,
+            "jsonl" => ExportFormat.Jsonl,
+            "md" or "markdown" => ExportFormat.Markdown,
+            "docx" => ExportFormat.Docx,
+            "xlsx" => ExportFormat.Xlsx,
+            _ => null,
+        };
+        format = parsed ?? ExportFormat.Csv;
+        return parsed is not null;
+    }
+
+    /// <summary>The format a file name asks for by its extension (<c>.md</c>, <c>.markdown</c>, <c>.docx</c>, <c>.xlsx</c>, <c>.jsonl</c>); CSV otherwise.</summary>
+    public static ExportFormat FormatFromExtension(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        var ext = Path.GetExtension(path).ToLowerInvariant();
+        return ext switch
+        {
+            ".jsonl" => ExportFormat.Jsonl,
+            ".md" or ".markdown" => ExportFormat.Markdown,
+            ".docx" => ExportFormat.Docx,
+            ".xlsx" => ExportFormat.Xlsx,
+            _ => ExportFormat.Csv,
+        };
+    }
+
+    /// <summary>The conventional file extension of a format, with its dot (<c>.md</c>, <c>.docx</c>…).</summary>
+    public static string ExtensionOf(ExportFormat format) => format switch
+    {
+        ExportFormat.Jsonl => ".jsonl",
+        ExportFormat.Markdown => ".md",
+        ExportFormat.Docx => ".docx",
+        ExportFormat.Xlsx => ".xlsx",
+        _ => ".csv",
+    };
 
     /// <summary>Result column names that do not clash with the input's columns.</summary>
     public static IReadOnlyList<string> ResultColumns(IReadOnlyList<string> inputColumns, string responseColumn)

@@ -11,13 +11,23 @@ internal static class JsonLines
     private static readonly JsonWriterOptions WriterOptions = new() { Indented = false, SkipValidation = true };
 
     /// <summary>Reads non-empty lines from a stream with their 1-based numbers.</summary>
-    public static async IAsyncEnumerable<(int Number, string Line)> ReadAsync(Stream stream, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public static async IAsyncEnumerable<(int Number, string Line)> ReadAsync(Stream stream, string provider, string what, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         using var reader = new StreamReader(stream, Encoding.UTF8, detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16);
         var n = 0;
         while (true)
         {
-            var line = await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false);
+            string? line;
+            try
+            {
+                line = await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is IOException or System.Net.Http.HttpRequestException)
+            {
+                // A connection reset mid-body: the whole download is retried later; applying results is idempotent.
+                throw new ProviderException(provider, $"{what} was interrupted after {n} lines ({ex.Message})", inner: ex);
+            }
+
             if (line is null)
             {
                 yield break;

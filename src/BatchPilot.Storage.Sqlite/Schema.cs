@@ -76,7 +76,9 @@ internal static class Schema
             submitted_at INTEGER,
             ended_at INTEGER,
             collected_at INTEGER,
-            provider_json TEXT
+            provider_json TEXT,
+            not_before INTEGER,
+            resubmits INTEGER NOT NULL DEFAULT 0
         );
         CREATE INDEX batches_job ON batches(job_id, number);
         CREATE TABLE history (

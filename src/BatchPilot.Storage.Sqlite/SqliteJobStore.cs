@@ -500,7 +500,7 @@ public sealed class SqliteJobStore : IJobStore
 
     // ---------------------------------------------------------------- batches
 
-    private const string BatchColumns = "id, job_id, number, state, token, request_count, bytes, provider_batch_id, provider_status, input_file_id, output_file_id, error_file_id, done_count, failed_count, errors, lease_owner, lease_until, created_at, submitting_at, submitted_at, ended_at, collected_at";
+    private const string BatchColumns = "id, job_id, number, state, token, request_count, bytes, provider_batch_id, provider_status, input_file_id, output_file_id, error_file_id, done_count, failed_count, errors, lease_owner, lease_until, created_at, submitting_at, submitted_at, ended_at, collected_at, not_before, resubmits";
 
     private static BatchRecord ReadBatch(SqliteDataReader r) => new()
     {
@@ -526,6 +526,8 @@ public sealed class SqliteJobStore : IJobStore
         SubmittedAt = FromMs(r.GetValue(19)),
         EndedAt = FromMs(r.GetValue(20)),
         CollectedAt = FromMs(r.GetValue(21)),
+        NotBefore = FromMs(r.GetValue(22)),
+        Resubmits = r.GetInt32(23),
     };
 
     /// <inheritdoc/>
@@ -635,6 +637,19 @@ public sealed class SqliteJobStore : IJobStore
         Set("ended_at", u.EndedAt?.ToUnixTimeMilliseconds());
         Set("collected_at", u.CollectedAt?.ToUnixTimeMilliseconds());
         Set("provider_json", u.ProviderJson);
+        Set("token", u.NewToken);
+        Set("not_before", u.NotBefore?.ToUnixTimeMilliseconds());
+        if (u.IncrementResubmits)
+        {
+            sets.Add("resubmits=resubmits+1");
+        }
+
+        if (u.ClearProviderBatch)
+        {
+            sets.AddRange(["provider_batch_id=NULL", "provider_status=NULL", "input_file_id=NULL", "output_file_id=NULL", "error_file_id=NULL",
+                "done_count=0", "failed_count=0", "submitting_at=NULL", "submitted_at=NULL", "ended_at=NULL"]);
+        }
+
         if (u.ClearLease)
         {
             sets.Add("lease_owner=NULL");

@@ -99,8 +99,8 @@ internal static class DoctorCommand
                 status = $"\u001b[{color}m{status}\u001b[0m";
             }
 
-            var fix = c.Fix is null ? string.Empty : " Fix: " + c.Fix.TrimEnd('.') + ".";
-            ui.StdOut.WriteLine($"{status}{c.Area.PadRight(areaWidth)}{c.Name}: {c.Message.TrimEnd('.')}.{fix}");
+            var fix = c.Fix is null ? string.Empty : " → " + c.Fix.TrimEnd('.');
+            ui.StdOut.WriteLine($"{status}{c.Area.PadRight(areaWidth)}{c.Name}: {c.Message.TrimEnd('.')}{fix}.");
         }
 
         var s = report.Summary;

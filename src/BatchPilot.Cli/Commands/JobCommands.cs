@@ -56,7 +56,7 @@ internal static class JobCommands
             if (pr.GetValue(refresh))
             {
                 using var client = await ctx.ClientAsync(job.Spec, pr.GetValue(ApiKey), null, token).ConfigureAwait(false);
-                job = await JobFlow.RefreshAsync(ctx.Engine(client), job, token).ConfigureAwait(false);
+                job = await JobFlow.RefreshAsync(ctx.Engine(client, job.Spec), job, token).ConfigureAwait(false);
             }
 
             return await ShowStatusAsync(ctx, job, token).ConfigureAwait(false);
@@ -99,7 +99,7 @@ internal static class JobCommands
             var job = await ctx.RequireJobAsync(pr.GetValue(Job)!, token).ConfigureAwait(false);
             using var client = await ctx.ClientAsync(job.Spec, pr.GetValue(ApiKey), null, token).ConfigureAwait(false);
             var seconds = job.Spec.Endpoint == CliContext.EmulatorEndpoint ? Math.Min(pr.GetValue(interval), 1) : pr.GetValue(interval);
-            job = await JobFlow.WaitAsync(ctx, ctx.Engine(client), job, TimeSpan.FromSeconds(seconds), TimeSpan.FromHours(pr.GetValue(timeout)), token).ConfigureAwait(false);
+            job = await JobFlow.WaitAsync(ctx, ctx.Engine(client, job.Spec), job, TimeSpan.FromSeconds(seconds), TimeSpan.FromHours(pr.GetValue(timeout)), token).ConfigureAwait(false);
             return await ShowStatusAsync(ctx, job, token).ConfigureAwait(false);
         }, ct));
         return cmd;
@@ -131,7 +131,7 @@ internal static class JobCommands
                 }
 
                 using var client = await ctx.ClientAsync(j.Spec, pr.GetValue(ApiKey), null, token).ConfigureAwait(false);
-                var engine = ctx.Engine(client);
+                var engine = ctx.Engine(client, j.Spec);
                 await engine.ReconcileAsync(j, token).ConfigureAwait(false);
                 await engine.PollAsync(j, token).ConfigureAwait(false);
                 var report = await engine.CollectAsync(j, token).ConfigureAwait(false);
@@ -171,7 +171,7 @@ internal static class JobCommands
             }
 
             using var client = await ctx.ClientAsync(job.Spec, pr.GetValue(ApiKey), null, token).ConfigureAwait(false);
-            var engine = ctx.Engine(client);
+            var engine = ctx.Engine(client, job.Spec);
             job = await JobFlow.RefreshAsync(engine, job, token).ConfigureAwait(false);
             var n = await engine.ResumeAsync(job, pr.GetValue(includeInvalid), token).ConfigureAwait(false);
             if (n == 0)
@@ -221,7 +221,7 @@ internal static class JobCommands
             }
 
             using var client = await ctx.ClientAsync(job.Spec, pr.GetValue(ApiKey), null, token).ConfigureAwait(false);
-            var engine = ctx.Engine(client);
+            var engine = ctx.Engine(client, job.Spec);
             await engine.ReconcileAsync(job, token).ConfigureAwait(false);
             var asked = await engine.CancelAsync(job, token).ConfigureAwait(false);
             ctx.Ui.Info($"Job {job.Id} cancelled; {JobFlow.Plural(asked, "batch")} asked to stop at the provider.");
@@ -274,7 +274,7 @@ internal static class JobCommands
                 }
 
                 using var client = await ctx.ClientAsync(job.Spec, pr.GetValue(ApiKey), null, token).ConfigureAwait(false);
-                await ctx.Engine(client).CancelAsync(job, token).ConfigureAwait(false);
+                await ctx.Engine(client, job.Spec).CancelAsync(job, token).ConfigureAwait(false);
             }
 
             await ctx.Store.DeleteJobAsync(job.Id, token).ConfigureAwait(false);

@@ -23,18 +23,11 @@ internal static class JobFlow
         await engine.RefreshJobStatusAsync(job, ct).ConfigureAwait(false);
     }
 
-    /// <summary>One refresh: reconcile, poll, collect ended batches, recompute the job status.</summary>
-    public static async Task<JobRecord> RefreshAsync(JobEngine engine, JobRecord job, CancellationToken ct)
-    {
-        await engine.ReconcileAsync(job, ct).ConfigureAwait(false);
-        var batches = await engine.PollAsync(job, ct).ConfigureAwait(false);
-        if (batches.Any(b => b.State == BatchState.Ended))
-        {
-            await engine.CollectAsync(job, ct).ConfigureAwait(false);
-        }
+    /// <summary>One refresh: reconcile, submit due batches, poll, collect ended batches, recompute the job status.</summary>
+    public static Task<JobRecord> RefreshAsync(JobEngine engine, JobRecord job, CancellationToken ct) => engine.StepAsync(job, ct);
 
-        return await engine.RefreshJobStatusAsync(job, ct).ConfigureAwait(false);
-    }
+    /// <summary>Consecutive failed refreshes tolerated while waiting before giving up (the job is safe either way).</summary>
+    public const int MaxConsecutiveFailures = 30;
 
     /// <summary>True while a batch of the job is still with the provider or waiting to be sent.</summary>
     public static bool HasActive(IReadOnlyList<BatchRecord> batches) => batches.Any(b => b.IsActive);
@@ -85,9 +78,25 @@ internal static class JobFlow
 
         async Task<JobRecord> Loop(Action<JobRecord, IReadOnlyList<BatchRecord>, JobCounts> show)
         {
+            var failures = 0;
             while (true)
             {
-                var (j, b, c) = await Step().ConfigureAwait(false);
+                JobRecord j;
+                IReadOnlyList<BatchRecord> b;
+                JobCounts c;
+                try
+                {
+                    (j, b, c) = await Step().ConfigureAwait(false);
+                    failures = 0;
+                }
+                catch (ProviderException ex) when (!ex.IsAuthError && !ct.IsCancellationRequested && ++failures < MaxConsecutiveFailures)
+                {
+                    ctx.Ui.Warn($"{ex.Message}; trying again (failure {failures} of {MaxConsecutiveFailures}).");
+                    await Task.Delay(delay, ctx.Time, ct).ConfigureAwait(false);
+                    delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, interval.TotalMilliseconds));
+                    continue;
+                }
+
                 show(j, b, c);
                 if (!HasActive(b))
                 {

@@ -35,6 +35,7 @@ internal static class RunCommand
     public static readonly Option<string?> BaseUrl = new("--base-url") { Description = "Provider base URL (default: OPENAI_BASE_URL / ANTHROPIC_BASE_URL, config, then the public API)." };
     public static readonly Option<string?> Delimiter = new("--delimiter") { Description = "CSV delimiter (default: detected)." };
     public static readonly Option<string?> Encoding = new("--encoding") { Description = "Input encoding, e.g. latin1 (default: UTF-8)." };
+    public static readonly Option<long?> MaxBatchTokens = new("--max-batch-tokens") { Description = "Most estimated input tokens per batch: your provider's enqueued-token limit for the model (also enqueued_token_limits.MODEL in config/user.yaml)." };
     public static readonly Option<double> Timeout = new("--timeout") { Description = "Stop waiting after this many hours (the job goes on at the provider).", DefaultValueFactory = _ => 26 };
 
     public static Command Create(Func<ParseResult, Func<CliContext, CancellationToken, Task<int>>, CancellationToken, Task<int>> host)
@@ -42,7 +43,7 @@ internal static class RunCommand
         var cmd = new Command("run", "Run a prompt over every row of a table through a provider Batch API, wait, and write the merged results. Rerunning the same command continues the same job.")
         {
             Input, Model, Prompt, PromptFile, System, MaxTokens, Temperature, Out, OutputColumn, IdColumn, StartRow, EndRow, BatchSize, Name,
-            CheckInterval, Detach, New, Provider, Emulator, EmulatorBatchDuration, ApiKey, BaseUrl, Delimiter, Encoding, Timeout,
+            CheckInterval, Detach, New, Provider, Emulator, EmulatorBatchDuration, ApiKey, BaseUrl, Delimiter, Encoding, MaxBatchTokens, Timeout,
         };
         cmd.SetAction((pr, ct) => host(pr, (ctx, token) => ExecuteAsync(pr, ctx, token), ct));
         return cmd;
@@ -87,6 +88,12 @@ internal static class RunCommand
         }
 
         var provider = JobFlow.ProviderFor(model, pr.GetValue(Provider));
+        if (pr.GetValue(MaxBatchTokens) is < 1)
+        {
+            throw new InputException("must be at least 1", field: "--max-batch-tokens");
+        }
+
+        ctx.MaxBatchTokensFlag = pr.GetValue(MaxBatchTokens);
         var useEmulator = pr.GetValue(Emulator);
         ctx.EmulatorBatchSeconds = pr.GetValue(EmulatorBatchDuration);
         string endpoint;
@@ -170,7 +177,7 @@ internal static class RunCommand
             }
 
             job = (await ctx.Store.GetJobAsync(job.Id, ct).ConfigureAwait(false))!;
-            var engine = ctx.Engine(client);
+            var engine = ctx.Engine(client, job.Spec);
             if (job.Status != JobStatus.Cancelled)
             {
                 await JobFlow.SubmitAsync(ctx, engine, job, ct).ConfigureAwait(false);

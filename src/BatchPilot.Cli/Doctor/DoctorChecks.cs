@@ -122,6 +122,23 @@ internal sealed class DoctorChecks
             {
                 yamlError = ex;
             }
+            catch (Exception ex) when (ex is not InputException and not OutOfMemoryException)
+            {
+                // Settings lets a few parser failures through (YamlDotNet throws InvalidOperationException on some
+                // unclosed flow collections), and reading either file may fail: say which file, and where.
+                if (dotEnvError is null && File.Exists(dotEnvPath) && Unreadable(dotEnvPath) is { } why)
+                {
+                    dotEnvError = new InputException($"cannot be read ({why})", ex, file: dotEnvPath, hint: "fix its permissions, or remove it");
+                }
+                else if (yamlError is null)
+                {
+                    yamlError = new InputException(YamlProblem(yamlPath, ex), ex, file: yamlPath, hint: "fix the file (indent with spaces, quote values containing ':' or '#', close every [ and {)");
+                }
+                else
+                {
+                    throw;
+                }
+            }
         }
 
         if (dotEnvError is not null)
@@ -158,6 +175,47 @@ internal sealed class DoctorChecks
         }
 
         return (settings, dotEnvOnly);
+    }
+
+    private static string? Unreadable(string path)
+    {
+        try
+        {
+            using var _ = File.OpenRead(path);
+            return null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return ex.Message.TrimEnd('.');
+        }
+    }
+
+    /// <summary>Locates a YAML problem the settings loader did not: the position after the last event parsed.</summary>
+    private static string YamlProblem(string path, Exception ex)
+    {
+        if (Unreadable(path) is { } why)
+        {
+            return $"cannot be read ({why})";
+        }
+
+        var last = YamlDotNet.Core.Mark.Empty;
+        try
+        {
+            using var reader = new StreamReader(path);
+            var parser = new YamlDotNet.Core.Parser(reader);
+            while (parser.MoveNext())
+            {
+                last = parser.Current!.End;
+            }
+        }
+        catch (Exception inner) when (inner is YamlDotNet.Core.YamlException or InvalidOperationException)
+        {
+            var line = Math.Max(last.Line, 1).ToString(CultureInfo.InvariantCulture);
+            var column = Math.Max(last.Column, 1).ToString(CultureInfo.InvariantCulture);
+            return $"invalid YAML after line {line}, column {column}: an unclosed [ or {{, or a value that cannot be parsed";
+        }
+
+        return $"invalid YAML ({ex.Message.TrimEnd('.')})";
     }
 
     private static Func<string, string?> Redirect(Func<string, string?> env, string yamlPath) =>
@@ -203,7 +261,11 @@ internal sealed class DoctorChecks
             .Where(c => c.Source > winner.Source && c.Source != SettingSource.Default)
             .Select(c => new SettingCandidate(SourceName(c.Source), c.Origin, Show(c.Value)))
             .ToList();
-        var setting = new DoctorSetting { Name = name, Value = Show(winner.Value), Source = SourceName(winner.Source), Origin = winner.Origin, Overridden = overridden };
+        // Unset: name the places it could be set instead of the flag the resolver reports.
+        var origin = winner.Source == SettingSource.None
+            ? string.Join(" or ", new[] { envName, yamlPath is null ? null : "config/user.yaml " + yamlPath }.OfType<string>())
+            : winner.Origin;
+        var setting = new DoctorSetting { Name = name, Value = Show(winner.Value), Source = SourceName(winner.Source), Origin = origin, Overridden = overridden };
         _settings.Add(setting);
         return setting;
     }
@@ -324,7 +386,7 @@ internal sealed class DoctorChecks
         else if (!key.StartsWith(prefix, StringComparison.Ordinal))
         {
             Warn(provider, "api key", $"{masked} from {where} does not start with '{prefix}' as {provider} keys do{trimmed}",
-                $"check that this is a {display} key (create one at {KeysPage(provider)}); servers other than {display} may accept other keys");
+                $"check that this is an {display} key (create one at {KeysPage(provider)}); servers other than {display} may accept other keys");
         }
         else if (key.Length < 20)
         {

@@ -8,14 +8,26 @@ namespace BatchPilot.Cli.Ui;
 internal static class DiagnosisViews
 {
     private const int ShownIds = 5;
+    private const int MaxQuietBatches = 10;
 
     public static void Render(Ui ui, DiagnosisReport r)
     {
         ui.Write(Summary(r));
         if (r.Batches.Count > 0)
         {
+            // Many batches: show those worth a look; the others are counted (all of them are in --json).
+            var shown = r.Batches.Count <= MaxQuietBatches ? r.Batches : r.Batches.Where(b => b.Action.Kind != ActionKinds.None || b.Problem is not null).ToList();
             ui.Write(new Rule("[bold]Batches[/]").LeftJustified());
-            ui.Write(Batches(r));
+            if (shown.Count > 0)
+            {
+                ui.Write(Batches(shown));
+            }
+
+            if (shown.Count < r.Batches.Count)
+            {
+                ui.Out.MarkupLine($"{Format.Number(r.Batches.Count - shown.Count)} more batch(es) with nothing to report (--json lists them all).");
+            }
+
             foreach (var b in r.Batches.Where(b => b.Problem is not null || b.ValidationErrors.Count > 0))
             {
                 ui.Out.MarkupLine($"Batch {b.Number}{(b.ProviderBatchId is null ? string.Empty : " (" + Markup.Escape(b.ProviderBatchId) + ")")}: {Markup.Escape(b.Problem ?? "validation errors")}");
@@ -69,15 +81,21 @@ internal static class DiagnosisViews
         return t;
     }
 
-    private static Table Batches(DiagnosisReport r)
+    private static Table Batches(IEnumerable<BatchDiagnosis> batches)
     {
         var t = new Table().Border(TableBorder.Rounded);
-        foreach (var h in new[] { "#", "Provider batch", "Provider status", "State", "Requests", "Provider done/failed", "Items ok/failed", "Failure rate", "Submitted", "Ended", "Collected", "Action" })
-        {
-            t.AddColumn(h);
-        }
-
-        foreach (var b in r.Batches)
+        t.AddColumn("#");
+        t.AddColumn(new TableColumn("Provider batch").NoWrap());
+        t.AddColumn(new TableColumn("Provider status").NoWrap());
+        t.AddColumn("State");
+        t.AddColumn(new TableColumn("Requests").RightAligned());
+        t.AddColumn(new TableColumn("Provider done/failed").RightAligned());
+        t.AddColumn(new TableColumn("Items ok/failed").RightAligned());
+        t.AddColumn(new TableColumn("Failure rate").RightAligned());
+        t.AddColumn(new TableColumn("Submitted").NoWrap());
+        t.AddColumn(new TableColumn("Ended").NoWrap());
+        t.AddColumn(new TableColumn("Action").NoWrap());
+        foreach (var b in batches)
         {
             var status = Markup.Escape(b.ProviderStatus ?? "-");
             if (b.Stuck)
@@ -96,7 +114,6 @@ internal static class DiagnosisViews
                 Rate(b.FailureRate),
                 Format.Time(b.SubmittedAt),
                 Format.Time(b.EndedAt),
-                Format.Time(b.CollectedAt),
                 Markup.Escape(b.Action.Kind));
         }
 

@@ -91,6 +91,12 @@ public sealed record BatchRecord
     /// <summary>Until when the lease holds.</summary>
     public DateTimeOffset? LeaseUntil { get; init; }
 
+    /// <summary>Not to be submitted before this time (after the provider's enqueued-token queue was full).</summary>
+    public DateTimeOffset? NotBefore { get; init; }
+
+    /// <summary>How many times the provider refused the batch because its queue was full and it was planned again.</summary>
+    public int Resubmits { get; init; }
+
     /// <summary>True while the provider still works on the batch.</summary>
     public bool IsActive => State is BatchState.Planned or BatchState.Submitting or BatchState.Submitted or BatchState.Ended;
 }

@@ -225,6 +225,15 @@ public static partial class Diagnosis
 
         switch (b.State)
         {
+            case BatchState.Planned when b.NotBefore is { } due && b.Resubmits > 0:
+                // The engine planned it again after the provider's enqueued-token queue was full.
+                problem = $"{provider} refused it because its enqueued-token queue for {job.Spec.Model} was full (re-submitted {Plural(b.Resubmits, "time")} so far).";
+                action = new RecommendedAction(ActionKinds.Wait,
+                    due > now
+                        ? $"Nothing is lost: it is sent again after {due.ToUniversalTime():yyyy-MM-dd HH:mm} UTC by 'batchpilot watch {job.Id}' (or any run, resume or status --refresh of the job). To avoid this, give the limit as --max-batch-tokens or lower --batch-size."
+                        : $"Nothing is lost: it is due to be sent again; 'batchpilot watch {job.Id}' sends it and follows it. To avoid this, give the limit as --max-batch-tokens or lower --batch-size.",
+                    $"batchpilot watch {job.Id}");
+                break;
             case BatchState.Planned:
                 action = new RecommendedAction(ActionKinds.Resume, $"Not sent yet: '{resume}' (or rerunning the same 'batchpilot run' command) sends it.", resume);
                 break;
@@ -310,19 +319,21 @@ public static partial class Diagnosis
     {
         var steps = new List<RecommendedAction>();
         steps.AddRange(batches.Where(b => b.Stuck).Select(b => b.Action));
-        var waiting = batches.Count(b => b.Action.Kind == ActionKinds.Wait);
+        var waiting = batches.Count(b => b.Action.Kind == ActionKinds.Wait && b.State == nameof(BatchState.Submitted));
         if (waiting > 0)
         {
             steps.Add(new RecommendedAction(ActionKinds.Wait,
                 $"{Plural(waiting, "batch", "batches")} still at the provider: wait, and follow with 'batchpilot watch {job.Id}'.", $"batchpilot watch {job.Id}"));
         }
 
+        steps.AddRange(batches.Where(b => b.Action.Kind == ActionKinds.Wait && b.State == nameof(BatchState.Planned)).Select(b => b.Action with { Text = $"Batch {b.Number}: {b.Problem} {b.Action.Text}" }));
+
         if (batches.Any(b => b.Action.Kind == ActionKinds.Collect))
         {
             steps.Add(batches.First(b => b.Action.Kind == ActionKinds.Collect).Action);
         }
 
-        var unsent = batches.Count(b => b.State is nameof(BatchState.Planned) or nameof(BatchState.Submitting));
+        var unsent = batches.Count(b => b.State is nameof(BatchState.Planned) or nameof(BatchState.Submitting) && b.Action.Kind == ActionKinds.Resume);
         if (unsent > 0 || (counts.Pending > 0 && job.Status != JobStatus.Preparing))
         {
             steps.Add(new RecommendedAction(ActionKinds.Resume,

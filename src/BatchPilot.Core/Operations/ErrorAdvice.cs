@@ -105,8 +105,9 @@ public static class ErrorAdvice
         ArgumentNullException.ThrowIfNull(context);
         var job = context.JobId;
         var resume = $"batchpilot resume {job}";
-        var resumeInvalid = $"batchpilot resume {job} --include-invalid";
-        var resendNote = $"a changed prompt, parameter or row needs a new 'batchpilot run'; '{resumeInvalid}' resends the same requests, which is enough only when the cause was outside them";
+        // Resume skips the codes a retry cannot fix unless told --include-invalid; others it sends anyway.
+        var resumeInvalid = ResumedByDefault(code) ? resume : $"batchpilot resume {job} --include-invalid";
+        var resendNote = $"send them again with a new 'batchpilot run' ('{resumeInvalid}' resends them unchanged)";
         var c = code.ToLowerInvariant();
         switch (FamilyOf(code, message))
         {
@@ -128,7 +129,7 @@ public static class ErrorAdvice
                 return new RecommendedAction(ActionKinds.Resume, $"The job was cancelled before these requests were sent. If you still want them, '{resume}' sends them.", resume);
             case ErrorFamilies.TokenLimit:
                 return new RecommendedAction(ActionKinds.WaitThenResume,
-                    $"The provider's enqueued-token limit for {context.Model} was reached (too many tokens waiting in batches at once). Wait for your other in-progress batches to finish, then '{resume}'; if it happens again, send fewer requests per batch (a lower --batch-size).",
+                    $"The provider's enqueued-token limit for {context.Model} was reached (too many tokens waiting in batches at once). Wait for your other in-progress batches to finish, then '{resume}'; to stay under the limit, give it as --max-batch-tokens (or enqueued_token_limits.{context.Model} in config/user.yaml), or lower --batch-size.",
                     resume);
             case ErrorFamilies.TooLarge:
                 return new RecommendedAction(ActionKinds.SplitSmaller, "The batch was too large for the provider. Split it: run again with a lower --batch-size.");
@@ -138,10 +139,10 @@ public static class ErrorAdvice
                 return new RecommendedAction(ActionKinds.CheckKey, $"{DisplayName(context.Provider)} refused the API key. Check it with 'batchpilot doctor', then '{resume}'.", "batchpilot doctor");
             case ErrorFamilies.ContextLength:
                 return new RecommendedAction(ActionKinds.FixInput,
-                    $"The prompt is longer than {context.Model}'s context window. Shorten these rows' text or the prompt (or use a model with a larger context window), then send them again: {resendNote}.",
+                    $"The prompt is longer than {context.Model}'s context window. Shorten these rows' text or the prompt (or use a model with a larger context window), then {resendNote}.",
                     resumeInvalid);
             case ErrorFamilies.UnsupportedParameter:
-                return new RecommendedAction(ActionKinds.FixInput, UnsupportedParameterText(message, context.Model) + $" Then send them again: {resendNote}.", resumeInvalid);
+                return new RecommendedAction(ActionKinds.FixInput, UnsupportedParameterText(message, context.Model, resumeInvalid), resumeInvalid);
             case ErrorFamilies.InvalidRequest:
                 var what = c switch
                 {
@@ -151,7 +152,7 @@ public static class ErrorAdvice
                     "duplicate_custom_id" => "The batch file repeats a custom_id; every request needs its own.",
                     _ => "The provider refused these requests as invalid: fix the prompt, parameters or rows (see the sample message).",
                 };
-                return new RecommendedAction(ActionKinds.FixInput, $"{what} Then send them again: {resendNote}.", resumeInvalid);
+                return new RecommendedAction(ActionKinds.FixInput, $"{what} Then {resendNote}.", resumeInvalid);
             default:
                 var ids = context.ProviderBatchIds.Count == 0 ? string.Empty : $" with batch id {string.Join(", ", context.ProviderBatchIds)}";
                 return new RecommendedAction(ActionKinds.Resume,
@@ -167,7 +168,7 @@ public static class ErrorAdvice
         _ => provider,
     };
 
-    private static string UnsupportedParameterText(string? message, string model)
+    private static string UnsupportedParameterText(string? message, string model, string resumeInvalid)
     {
         if (message is not null && MentionsMaxTokens(message))
         {
@@ -175,11 +176,11 @@ public static class ErrorAdvice
                 || message.Contains("Unsupported parameter: 'max_completion_tokens'", StringComparison.OrdinalIgnoreCase)
                 || message.Contains("use 'max_tokens'", StringComparison.OrdinalIgnoreCase);
             return rejectsMaxCompletion
-                ? $"{model} (or the server at this base URL) rejects 'max_completion_tokens' and wants 'max_tokens' (BatchPilot sends max_completion_tokens for o1, o3, o4 and gpt-5 models). Run these rows without --max-tokens, or use the model's provider directly."
-                : $"{model} rejects 'max_tokens' and wants 'max_completion_tokens' (BatchPilot sends max_completion_tokens only for o1, o3, o4 and gpt-5 models). Run these rows without --max-tokens, and report the model so it is added.";
+                ? $"{model} (or the server at this base URL) rejects 'max_completion_tokens' and wants 'max_tokens' (BatchPilot sends max_completion_tokens for o1, o3, o4 and gpt-5 models). Send these rows again with a new 'batchpilot run' without --max-tokens ('{resumeInvalid}' resends them unchanged)."
+                : $"{model} rejects 'max_tokens' and wants 'max_completion_tokens' (BatchPilot sends max_completion_tokens only for o1, o3, o4 and gpt-5 models). Send these rows again with a new 'batchpilot run' without --max-tokens, and report the model so it is added ('{resumeInvalid}' resends them unchanged).";
         }
 
-        return $"{model} rejects a parameter of these requests (see the sample message): fix --max-tokens or --temperature.";
+        return $"{model} rejects a parameter of these requests (see the sample message): fix --max-tokens or --temperature, then send them again with a new 'batchpilot run' ('{resumeInvalid}' resends them unchanged).";
     }
 
     private static bool MentionsMaxTokens(string? message) =>

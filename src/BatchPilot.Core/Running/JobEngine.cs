@@ -26,6 +26,21 @@ public sealed record EngineOptions
 
     /// <summary>First delay between create attempts (doubles each time).</summary>
     public TimeSpan CreateRetryDelay { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>First wait before re-submitting a batch refused because the provider's enqueued-token queue was full (doubles each time).</summary>
+    public TimeSpan TokenLimitDelay { get; init; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Longest wait between re-submissions of a refused batch.</summary>
+    public TimeSpan TokenLimitMaxDelay { get; init; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>How many times a batch refused for a full queue is re-submitted before its items are failed.</summary>
+    public int MaxResubmits { get; init; } = 12;
+
+    /// <summary>Most estimated input tokens per batch (the provider's per-model enqueued-token limit), if configured.</summary>
+    public long? MaxTokensPerBatch { get; init; }
+
+    /// <summary>Consecutive interrupted downloads of one batch before the engine reports a provider error.</summary>
+    public int MaxCollectInterruptions { get; init; } = 5;
 }
 
 /// <summary>
@@ -47,6 +62,7 @@ public sealed class JobEngine
     private readonly TimeProvider _time;
     private readonly EngineOptions _options;
     private readonly IEngineObserver _observer;
+    private readonly Dictionary<long, int> _interruptions = [];
 
     /// <summary>Creates an engine.</summary>
     public JobEngine(IJobStore store, IBatchClient client, TimeProvider time, IEngineObserver? observer = null, EngineOptions? options = null)
@@ -67,6 +83,7 @@ public sealed class JobEngine
         var planned = 0;
         var seqs = new List<long>();
         long bytes = 0;
+        long tokens = 0;
         long after = 0;
         while (true)
         {
@@ -86,16 +103,20 @@ public sealed class JobEngine
                         file: job.Spec.InputPath, row: item.SourceRow, hint: "shorten that row's text or the prompt");
                 }
 
-                if (seqs.Count > 0 && (seqs.Count >= limits.MaxRequests || bytes + size > limits.MaxBytes))
+                var estimate = EstimateTokens(size);
+                if (seqs.Count > 0 && (seqs.Count >= limits.MaxRequests || bytes + size > limits.MaxBytes
+                    || (_options.MaxTokensPerBatch is { } maxTokens && tokens + estimate > maxTokens)))
                 {
                     await CreatePlannedAsync(job, seqs, bytes, cancellationToken).ConfigureAwait(false);
                     planned++;
                     seqs.Clear();
                     bytes = 0;
+                    tokens = 0;
                 }
 
                 seqs.Add(item.Seq);
                 bytes += size;
+                tokens += estimate;
             }
 
             after = page[^1].Seq;
@@ -110,9 +131,14 @@ public sealed class JobEngine
         return planned;
     }
 
+    /// <summary>A conservative estimate of a request's input tokens from its serialized size (about 4 bytes per token).</summary>
+    internal static long EstimateTokens(long bytes) => Math.Max(1, bytes / 4);
+
+    private static string NewToken(string jobId) => "bp-" + jobId + "-" + Guid.NewGuid().ToString("N")[..12];
+
     private async Task CreatePlannedAsync(JobRecord job, List<long> seqs, long bytes, CancellationToken cancellationToken)
     {
-        var token = "bp-" + job.Id + "-" + Guid.NewGuid().ToString("N")[..12];
+        var token = NewToken(job.Id);
         var batch = await _store.CreatePlannedBatchAsync(job.Id, seqs, bytes, token, cancellationToken).ConfigureAwait(false);
         Checkpoints.Hit(Checkpoints.Planned);
         _observer.Info($"Batch {batch.Number} planned: {seqs.Count} requests, {FormatBytes(bytes)}.");
@@ -125,7 +151,8 @@ public sealed class JobEngine
         var submitted = 0;
         foreach (var batch in await _store.ListBatchesAsync(job.Id, cancellationToken).ConfigureAwait(false))
         {
-            if (batch.State == BatchState.Planned && await SubmitAsync(job, batch, cancellationToken).ConfigureAwait(false))
+            if (batch.State == BatchState.Planned && (batch.NotBefore is null || batch.NotBefore <= _time.GetUtcNow())
+                && await SubmitAsync(job, batch, cancellationToken).ConfigureAwait(false))
             {
                 submitted++;
             }
@@ -387,7 +414,25 @@ public sealed class JobEngine
         {
             if (batch.State == BatchState.Ended && batch.ProviderBatchId is not null)
             {
-                await CollectBatchAsync(batch, report, cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    await CollectBatchAsync(batch, report, cancellationToken).ConfigureAwait(false);
+                    _interruptions.Remove(batch.Id);
+                }
+                catch (ProviderException ex) when (!ex.IsAuthError && !cancellationToken.IsCancellationRequested)
+                {
+                    // Applying results is idempotent: the next pass downloads the batch again.
+                    var n = _interruptions[batch.Id] = _interruptions.GetValueOrDefault(batch.Id) + 1;
+                    report.Interrupted++;
+                    if (n >= _options.MaxCollectInterruptions)
+                    {
+                        throw new ProviderException(ex.Provider,
+                            $"the results of batch {batch.Number} ({batch.ProviderBatchId}) could not be downloaded {n} times in a row (last: {ex.Message}); the results applied so far are kept",
+                            ex.StatusCode, ex.ErrorCode, inner: ex);
+                    }
+
+                    _observer.Warn($"Batch {batch.Number}: collecting failed ({ex.Message}); it will be tried again.");
+                }
             }
         }
 
@@ -397,6 +442,12 @@ public sealed class JobEngine
     private async Task CollectBatchAsync(BatchRecord batch, CollectReport report, CancellationToken cancellationToken)
     {
         var pb = await _client.GetAsync(batch.ProviderBatchId!, cancellationToken).ConfigureAwait(false);
+        if (pb.End == BatchEnd.Failed && pb.Errors.Any(e => e.Code == "token_limit_exceeded") && batch.Resubmits < _options.MaxResubmits)
+        {
+            await PlanAgainAfterTokenLimitAsync(batch, pb, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         var seen = new HashSet<string>(StringComparer.Ordinal);
         var chunk = new List<ResultLine>(_options.ApplyChunk);
         var applied = 0;
@@ -479,6 +530,50 @@ public sealed class JobEngine
 
         report.Add(applied, remaining, unknown.Count, duplicates.Count, malformed.Count);
         _observer.Info($"Batch {batch.Number} collected: {applied} results{(remaining > 0 ? $", {remaining} items without a result ({code})" : string.Empty)}.");
+    }
+
+    /// <summary>
+    /// The provider refused the batch because its enqueued-token queue was full: the same items are planned again
+    /// with a new token, to be submitted after a growing delay (nothing failed, nothing is lost).
+    /// </summary>
+    private async Task PlanAgainAfterTokenLimitAsync(BatchRecord batch, ProviderBatch pb, CancellationToken cancellationToken)
+    {
+        var delay = TimeSpan.FromTicks(Math.Min(_options.TokenLimitMaxDelay.Ticks, _options.TokenLimitDelay.Ticks * (1L << Math.Min(batch.Resubmits, 20))));
+        var notBefore = _time.GetUtcNow() + delay;
+        var message = pb.Errors.First(e => e.Code == "token_limit_exceeded").Message;
+        var ok = await _store.TryTransitionBatchAsync(batch.Id, [BatchState.Ended], BatchState.Planned,
+            new BatchUpdate { NewToken = NewToken(batch.JobId), NotBefore = notBefore, IncrementResubmits = true, ClearProviderBatch = true, Errors = "token_limit_exceeded: " + message },
+            $"Provider batch {pb.Id} was refused (token_limit_exceeded: {message}); the same {batch.RequestCount} requests will be submitted again after {FormatDelay(delay)} (re-submission {batch.Resubmits + 1} of at most {_options.MaxResubmits}).",
+            cancellationToken).ConfigureAwait(false);
+        if (ok)
+        {
+            _observer.Warn($"Batch {batch.Number}: the provider's enqueued-token queue is full ({pb.Id} refused); re-submitting in {FormatDelay(delay)}. Lower --batch-size or set max_enqueued_tokens to avoid this.");
+        }
+    }
+
+    private static string FormatDelay(TimeSpan t) => t.TotalSeconds < 90 ? $"{t.TotalSeconds:0} s" : $"{t.TotalMinutes:0} min";
+
+    /// <summary>
+    /// One step of the background work of a job: settle interrupted submissions, submit batches that are due,
+    /// poll those in flight, collect those that ended, and recompute the job status.
+    /// </summary>
+    public async Task<JobRecord> StepAsync(JobRecord job, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        await ReconcileAsync(job, cancellationToken).ConfigureAwait(false);
+        var current = await _store.GetJobAsync(job.Id, cancellationToken).ConfigureAwait(false) ?? job;
+        if (current.Status != JobStatus.Cancelled)
+        {
+            await SubmitPlannedAsync(job, cancellationToken).ConfigureAwait(false);
+        }
+
+        var batches = await PollAsync(job, cancellationToken).ConfigureAwait(false);
+        if (batches.Any(b => b.State == BatchState.Ended))
+        {
+            await CollectAsync(job, cancellationToken).ConfigureAwait(false);
+        }
+
+        return await RefreshJobStatusAsync(job, cancellationToken).ConfigureAwait(false);
     }
 
     private static string Sample(List<string> values) =>
@@ -596,6 +691,9 @@ public sealed class CollectReport
 
     /// <summary>Batches collected.</summary>
     public int Batches { get; private set; }
+
+    /// <summary>Batches whose download was interrupted (tried again on the next pass).</summary>
+    public int Interrupted { get; internal set; }
 
     internal void Add(int applied, int withoutResult, int unknown, int duplicates, int malformed)
     {

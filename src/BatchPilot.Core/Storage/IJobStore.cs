@@ -65,6 +65,18 @@ public sealed record BatchUpdate
 
     /// <summary>Latest raw provider JSON.</summary>
     public string? ProviderJson { get; init; }
+
+    /// <summary>A new client token (when the batch is planned again after the provider refused it).</summary>
+    public string? NewToken { get; init; }
+
+    /// <summary>Not to be submitted before this time.</summary>
+    public DateTimeOffset? NotBefore { get; init; }
+
+    /// <summary>Counts one more resubmission.</summary>
+    public bool IncrementResubmits { get; init; }
+
+    /// <summary>Forgets the provider batch (id, status, files, counts, errors) so the batch can be created again.</summary>
+    public bool ClearProviderBatch { get; init; }
 }
 
 /// <summary>What applying a chunk of result lines did.</summary>

@@ -206,7 +206,7 @@ internal sealed class AnthropicBatchClient : IBatchClient
         using var req = Request(HttpMethod.Get, uri);
         using var resp = await Send(req, "Downloading results of " + batch.Id, cancellationToken, HttpCompletionOption.ResponseHeadersRead).ConfigureAwait(false);
         await using var stream = await resp.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-        await foreach (var (n, line) in JsonLines.ReadAsync(stream, cancellationToken).ConfigureAwait(false))
+        await foreach (var (n, line) in JsonLines.ReadAsync(stream, Provider, "Downloading results of " + batch.Id, cancellationToken).ConfigureAwait(false))
         {
             yield return ParseResultLine(line, "results line " + n.ToString(CultureInfo.InvariantCulture));
         }

@@ -94,7 +94,7 @@ public sealed class RetryHandler : DelegatingHandler
 
             var delay = response is not null ? ServerHint(response) : null;
             delay ??= Backoff(attempt);
-            var reason = response is not null ? $"HTTP {(int)response.StatusCode}" : error!.GetType().Name + ": " + error.Message;
+            var reason = response is not null ? $"HTTP {(int)response.StatusCode}" : "connection error: " + error!.GetBaseException().Message;
             response?.Dispose();
             Retrying?.Invoke(attempt + 1, delay.Value, reason);
             await Task.Delay(delay.Value, _time, cancellationToken).ConfigureAwait(false);

@@ -273,7 +273,7 @@ internal sealed class OpenAIBatchClient : IBatchClient
             using var req = Request(HttpMethod.Get, "files/" + Uri.EscapeDataString(fileId) + "/content");
             using var resp = await Send(req, $"Downloading the {source} file {fileId}", cancellationToken, HttpCompletionOption.ResponseHeadersRead).ConfigureAwait(false);
             await using var stream = await resp.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-            await foreach (var (n, line) in JsonLines.ReadAsync(stream, cancellationToken).ConfigureAwait(false))
+            await foreach (var (n, line) in JsonLines.ReadAsync(stream, Provider, $"Downloading the {source} file {fileId}", cancellationToken).ConfigureAwait(false))
             {
                 yield return ParseOutputLine(line, $"{source} file {fileId} line {n.ToString(CultureInfo.InvariantCulture)}");
             }

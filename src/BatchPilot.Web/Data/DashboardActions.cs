@@ -1,0 +1,435 @@
+using System.Globalization;
+using BatchPilot.Batches;
+using BatchPilot.Errors;
+using BatchPilot.Exports;
+using BatchPilot.Inputs;
+using BatchPilot.Items;
+using BatchPilot.Jobs;
+using BatchPilot.Operations;
+using BatchPilot.Planning;
+using BatchPilot.Providers;
+using BatchPilot.Running;
+using BatchPilot.Web.Api;
+using BatchPilot.Web.Hosting;
+
+namespace BatchPilot.Web.Data;
+
+/// <summary>A job was not found.</summary>
+internal sealed class JobNotFoundException(string id) : Exception($"no job '{id}'")
+{
+    public string Id { get; } = id;
+}
+
+/// <summary>An export ready to be sent (a temporary file, deleted after sending).</summary>
+internal sealed record ExportFile(string Path, string FileName, string ContentType);
+
+/// <summary>
+/// What the buttons and the API do. Each is a thin shell over the engine's operations (<see cref="JobSteps"/>,
+/// <see cref="CreateJob"/>, <see cref="JobExporter"/>), the same as the CLI verbs.
+/// </summary>
+internal sealed class DashboardActions(DashboardState state)
+{
+    public static readonly string[] ExportFormats = ["csv", "jsonl", "md", "docx"];
+
+    public async Task<JobRecord> RequireAsync(string id, CancellationToken ct) =>
+        await state.Options.Store.GetJobAsync(id, ct) ?? throw new JobNotFoundException(id);
+
+    public async Task<ActionDto> RefreshAsync(string id, CancellationToken ct)
+    {
+        var job = await RequireAsync(id, ct);
+        var updated = await state.Runner.WithEngineAsync(job, (engine, _) => JobSteps.RefreshAsync(engine, job, ct), ct);
+        await state.Index.RefreshAsync(ct);
+        var c = await state.Options.Store.GetCountsAsync(job.Id, ct);
+        return new ActionDto(job.Id, "refresh", updated.Status.ToString(), c.Ended, $"Status refreshed: {Html(updated.Status)}, {c.Ended:N0} of {c.Total:N0} items done.");
+    }
+
+    public async Task<ActionDto> CollectAsync(string id, CancellationToken ct)
+    {
+        var job = await RequireAsync(id, ct);
+        var (report, updated) = await state.Runner.WithEngineAsync(job, (engine, _) => JobSteps.CollectAsync(engine, job, ct), ct);
+        await state.Index.RefreshAsync(ct);
+        return new ActionDto(job.Id, "collect", updated.Status.ToString(), report.Batches,
+            report.Batches == 0 ? "No batch had finished: nothing to collect yet." : $"{Plural(report.Batches, "batch")} collected ({report.Applied:N0} results); the job is {Html(updated.Status)}.");
+    }
+
+    public async Task<IReadOnlyList<ActionDto>> CollectAllAsync(CancellationToken ct)
+    {
+        var results = new List<ActionDto>();
+        foreach (var job in await state.Options.Store.ListJobsAsync(int.MaxValue, ct))
+        {
+            var batches = await state.Options.Store.ListBatchesAsync(job.Id, ct);
+            if (!JobSteps.HasBatchesToCollect(batches))
+            {
+                continue;
+            }
+
+            try
+            {
+                var (report, updated) = await state.Runner.WithEngineAsync(job, (engine, _) => JobSteps.CollectAsync(engine, job, ct), ct);
+                results.Add(new ActionDto(job.Id, "collect", updated.Status.ToString(), report.Batches, $"{job.Id}: {Plural(report.Batches, "batch")} collected ({report.Applied:N0} results)."));
+            }
+            catch (Exception ex) when (ex is InputException or ProviderException)
+            {
+                results.Add(new ActionDto(job.Id, "collect", "Error", null, $"{job.Id}: {JobRunner.Describe(ex)}"));
+            }
+        }
+
+        await state.Index.RefreshAsync(ct);
+        return results;
+    }
+
+    public async Task<ActionDto> ResumeAsync(string id, bool includeInvalid, CancellationToken ct)
+    {
+        var job = await RequireAsync(id, ct);
+        var n = await state.Runner.WithEngineAsync(job, (engine, _) => JobSteps.ResumeAsync(engine, state.Options.Store, job, includeInvalid, ct), ct);
+        var c = await state.Options.Store.GetCountsAsync(job.Id, ct);
+        await state.Index.RefreshAsync(ct);
+        var message = n > 0
+            ? $"{Plural(n, "item")} will be sent again as a new attempt."
+            : c.NotSucceeded > 0
+                ? $"Nothing to resume: the {c.NotSucceeded:N0} failed item(s) failed for reasons a retry cannot fix; fix the input, or tick \"also items a retry cannot fix\"."
+                : "Nothing to resume: every item succeeded or is still in flight.";
+        return new ActionDto(job.Id, "resume", n > 0 ? "Resumed" : "Nothing", n, message);
+    }
+
+    public async Task<ActionDto> CancelAsync(string id, CancellationToken ct)
+    {
+        var job = await RequireAsync(id, ct);
+        var asked = await state.Runner.WithEngineAsync(job, (engine, _) => JobSteps.CancelAsync(engine, job, ct), ct);
+        await state.Index.RefreshAsync(ct);
+        return asked < 0
+            ? new ActionDto(job.Id, "cancel", job.Status.ToString(), 0, $"Job {job.Id} has already ended ({Html(job.Status)}); nothing to cancel.")
+            : new ActionDto(job.Id, "cancel", "Cancelled", asked, $"Job {job.Id} cancelled; {Plural(asked, "batch")} asked to stop at the provider (their partial results are collected when they end).");
+    }
+
+    public async Task<ActionDto> DeleteAsync(string id, bool force, CancellationToken ct)
+    {
+        var job = await RequireAsync(id, ct);
+        var batches = await state.Options.Store.ListBatchesAsync(job.Id, ct);
+        var inFlight = batches.Count(b => b.State is BatchState.Submitted or BatchState.Submitting);
+        if (inFlight > 0)
+        {
+            if (!force)
+            {
+                throw new InputException($"job {job.Id} has {Plural(inFlight, "batch")} in flight at the provider", field: "JOB",
+                    hint: "cancel it first, or tick \"cancel its batches at the provider first\"");
+            }
+
+            await state.Runner.WithEngineAsync(job, (engine, _) => engine.CancelAsync(job, ct), ct);
+        }
+
+        await state.Runner.LockedAsync(job.Id, () => state.Options.Store.DeleteJobAsync(job.Id, ct), ct);
+        await state.Index.RefreshAsync(ct);
+        return new ActionDto(job.Id, "delete", "Deleted", null, $"Job {job.Id} ({job.Name}) deleted.");
+    }
+
+    public async Task<ExportFile> ExportAsync(string id, string format, CancellationToken ct)
+    {
+        var job = await RequireAsync(id, ct);
+        var (fmt, ext, type) = format.ToLowerInvariant() switch
+        {
+            "csv" => (ExportFormat.Csv, "csv", "text/csv; charset=utf-8"),
+            "jsonl" => (ExportFormat.Jsonl, "jsonl", "application/x-ndjson; charset=utf-8"),
+            "md" or "markdown" => (ExportFormat.Markdown, "md", "text/markdown; charset=utf-8"),
+            "docx" => (ExportFormat.Docx, "docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+            _ => throw new InputException($"unknown export format '{format}'", field: "format", hint: "use csv, jsonl, md or docx"),
+        };
+        var dir = Path.Combine(state.Options.DataDirectory, "exports");
+        Directory.CreateDirectory(dir);
+        var path = Path.Combine(dir, Guid.NewGuid().ToString("N") + "." + ext);
+        await JobExporter.ExportAsync(state.Options.Store, job, fmt, path, new ExportOptions { Time = state.Time }, ct);
+        var safeName = new string(job.Name.Select(ch => char.IsLetterOrDigit(ch) || ch is '-' or '_' or '.' ? ch : '_').ToArray());
+        return new ExportFile(path, $"{safeName}-{job.Id}.{ext}", type);
+    }
+
+    // ------------------------------------------------------------------ new job
+
+    public InputRef ResolveInput(string? reference) =>
+        state.Uploads.Resolve(reference) ?? throw new InputException(string.IsNullOrWhiteSpace(reference) ? "no input file chosen" : "the chosen input file no longer exists",
+            field: "input", hint: "upload a CSV or JSONL file, or pick one from the allowed folder");
+
+    public static UploadDto Describe(InputRef input)
+    {
+        using var reader = TableReader.Open(input.Path, TableReadOptions.Default);
+        return new UploadDto(input.Reference, input.DisplayName, reader.Format, reader.Columns);
+    }
+
+    /// <summary>Validates the form and builds the job's spec.</summary>
+    public (JobSpec Spec, IReadOnlyList<string> Columns, InputRef Input, string Name) Prepare(CreateJobDto form)
+    {
+        var input = ResolveInput(form.Input);
+        var model = form.Model?.Trim();
+        if (string.IsNullOrEmpty(model))
+        {
+            throw new InputException("choose a model", field: "model", hint: "e.g. gpt-4o-mini or claude-haiku-4-5");
+        }
+
+        if (string.IsNullOrWhiteSpace(form.Prompt))
+        {
+            throw new InputException("the prompt is empty", field: "prompt", hint: "write the instruction to send for each row, with {{column}} placeholders");
+        }
+
+        if (form.MaxTokens is < 1)
+        {
+            throw new InputException("must be at least 1", field: "max tokens");
+        }
+
+        if (form.Temperature is < 0 or > 2)
+        {
+            throw new InputException("must be between 0 and 2", field: "temperature");
+        }
+
+        if (form.StartRow is < 1 || form.EndRow is < 1)
+        {
+            throw new InputException("row numbers start at 1 (the first row after the header)", field: form.StartRow is < 1 ? "start row" : "end row");
+        }
+
+        if (form.StartRow is { } s && form.EndRow is { } e && e < s)
+        {
+            throw new InputException($"the end row {e} is before the start row {s}", field: "end row");
+        }
+
+        var provider = ProviderFor(model, form.Provider);
+        string sha;
+        IReadOnlyList<string> columns;
+        try
+        {
+            using (var probe = TableReader.Open(input.Path, TableReadOptions.Default))
+            {
+                columns = probe.Columns;
+            }
+
+            sha = InputFingerprint.ComputeSha256(input.Path);
+        }
+        catch (InputException ex)
+        {
+            throw Renamed(ex, input);
+        }
+
+        var spec = new JobSpec
+        {
+            InputPath = input.Path,
+            InputSha256 = sha,
+            Provider = provider,
+            Model = model,
+            Prompt = form.Prompt,
+            System = string.IsNullOrWhiteSpace(form.System) ? null : form.System,
+            MaxTokens = form.MaxTokens,
+            Temperature = form.Temperature,
+            IdColumn = string.IsNullOrWhiteSpace(form.IdColumn) ? null : form.IdColumn.Trim(),
+            StartRow = form.StartRow,
+            EndRow = form.EndRow,
+            Endpoint = state.Options.EndpointFor(provider),
+            Mode = JobMode.Batch,
+        };
+        var name = string.IsNullOrWhiteSpace(form.Name) ? Path.GetFileNameWithoutExtension(input.DisplayName) : form.Name.Trim();
+        return (spec, columns, input, name.Length > 200 ? name[..200] : name);
+    }
+
+    /// <summary>The first rendered requests and the estimate of a new job.</summary>
+    public PreviewDto Preview(CreateJobDto form, CancellationToken ct)
+    {
+        IReadOnlyList<string> columns = [];
+        var provider = string.Empty;
+        try
+        {
+            var input = ResolveInput(form.Input);
+            using (var probe = TableReader.Open(input.Path, TableReadOptions.Default))
+            {
+                columns = probe.Columns;
+            }
+
+            var model = string.IsNullOrWhiteSpace(form.Model) ? "gpt-4o-mini" : form.Model.Trim();
+            provider = ProviderFor(model, form.Provider);
+            if (string.IsNullOrWhiteSpace(form.Prompt))
+            {
+                return new PreviewDto(columns, provider, [], null, null, "Write a prompt to see the requests it makes; click a column name to insert its placeholder.");
+            }
+
+            var spec = new JobSpec
+            {
+                InputPath = input.DisplayName,
+                InputSha256 = string.Empty,
+                Provider = provider,
+                Model = model,
+                Prompt = form.Prompt,
+                System = string.IsNullOrWhiteSpace(form.System) ? null : form.System,
+                MaxTokens = form.MaxTokens is > 0 ? form.MaxTokens : null,
+                Endpoint = string.Empty,
+            };
+            var factory = new RequestFactory(spec, columns, input.DisplayName);
+            var requests = new List<PreviewRequestDto>();
+            long items = 0, chars = 0;
+            using var reader = TableReader.Open(input.Path, TableReadOptions.Default);
+            try
+            {
+                foreach (var row in reader.ReadRows(ct))
+                {
+                    if (form.StartRow is { } s && row.Index < s)
+                    {
+                        continue;
+                    }
+
+                    if (form.EndRow is { } e && row.Index > e)
+                    {
+                        break;
+                    }
+
+                    var r = factory.Create(row.Values);
+                    items++;
+                    chars += r.UserText.Length + (r.System?.Length ?? 0);
+                    if (requests.Count < 3)
+                    {
+                        requests.Add(new PreviewRequestDto(row.Row, "row-" + row.Index.ToString(CultureInfo.InvariantCulture), r.System, r.UserText));
+                    }
+                }
+            }
+            catch (InputException ex)
+            {
+                throw Renamed(ex, input);
+            }
+
+            var estimate = CostEstimator.Of(spec, items, chars);
+            string? warning = null;
+            if (estimate.BatchCostUsd is null)
+            {
+                warning = $"No list price is known for model {model}: the cost will show as unknown.";
+            }
+            else if (form.BudgetUsd is { } budget && estimate.BatchCostUsd > budget)
+            {
+                warning = $"The estimate ({Pages.Html.Money(estimate.BatchCostUsd)}) is over the budget ({Pages.Html.Money(budget)}): the job will not be launched.";
+            }
+
+            return new PreviewDto(columns, provider, requests, EstimateDto.Of(estimate), null, warning);
+        }
+        catch (InputException ex)
+        {
+            return new PreviewDto(columns, provider, [], null, ex.ToUserLine(), null);
+        }
+    }
+
+    /// <summary>Creates the job (reads its rows now, so a bad input is reported at once) and submits it in the background.</summary>
+    public async Task<JobRecord> CreateAsync(CreateJobDto form, CancellationToken ct, CancellationToken stopping)
+    {
+        var (spec, columns, input, name) = Prepare(form);
+        if (!string.IsNullOrWhiteSpace(form.Mode) && !form.Mode.Equals("batch", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new InputException($"mode '{form.Mode}' is not available yet", field: "mode", hint: "use batch (synchronous mode comes with a later release)");
+        }
+
+        if (form.BudgetUsd is { } budget)
+        {
+            var est = Preview(form, ct).Estimate;
+            if (est?.BatchCostUsd is { } cost && cost > budget)
+            {
+                throw new InputException($"the estimated cost {Pages.Html.Money(cost)} is over the budget {Pages.Html.Money(budget)}", field: "budget",
+                    hint: "raise the budget, pick a cheaper model, or select fewer rows");
+            }
+        }
+
+        IEnumerable<SourceRow> Rows(CancellationToken token)
+        {
+            using var reader = TableReader.Open(input.Path, TableReadOptions.Default);
+            foreach (var r in reader.ReadRows(token))
+            {
+                yield return new SourceRow(r.Index, r.Row, r.Values);
+            }
+        }
+
+        CreateJobResult result;
+        using (var sizer = await state.Options.ClientFactory(spec, ct))
+        {
+            try
+            {
+                result = await CreateJob.RunAsync(state.Options.Store, new CreateJobRequest { Spec = spec, Name = name, Columns = columns, Rows = Rows, StartNew = form.New }, sizer, state.Time, ct);
+            }
+            catch (InputException ex)
+            {
+                throw Renamed(ex, input);
+            }
+        }
+
+        var job = result.Job;
+        state.Runner.Note(job.Id, result.Created ? $"Job created from {input.DisplayName}: {result.Items:N0} items, {spec.Provider} / {spec.Model}." : $"The same job already existed ({job.Status}); continuing it.");
+        if (job.Status is not JobStatus.Cancelled)
+        {
+            state.Runner.InBackground(job, "Submission", async (engine, token) =>
+            {
+                var current = await state.Options.Store.GetJobAsync(job.Id, token) ?? job;
+                await JobSteps.SubmitAsync(engine, current, token);
+            }, stopping);
+        }
+
+        await state.Index.RefreshAsync(ct);
+        return job;
+    }
+
+    public static string ProviderFor(string model, string? flag)
+    {
+        if (!string.IsNullOrWhiteSpace(flag) && !flag.Equals("auto", StringComparison.OrdinalIgnoreCase))
+        {
+            var p = flag.Trim().ToLowerInvariant();
+            if (p is not (ProviderNames.OpenAI or ProviderNames.Anthropic))
+            {
+                throw new InputException($"unknown provider '{flag}'", field: "provider", hint: "use openai or anthropic");
+            }
+
+            return p;
+        }
+
+        if (model.Contains('/', StringComparison.Ordinal))
+        {
+            throw new InputException($"the model id '{model}' has a provider prefix, which only OpenRouter uses; batch jobs go to OpenAI or Anthropic directly",
+                field: "model", hint: $"drop the prefix (e.g. {model[(model.IndexOf('/', StringComparison.Ordinal) + 1)..]})");
+        }
+
+        return ProviderNames.FromModel(model);
+    }
+
+    /// <summary>Names the file as the user knows it (not the generated upload name).</summary>
+    private static InputException Renamed(InputException ex, InputRef input) =>
+        ex.File is null || ex.File == input.DisplayName ? ex
+            : new InputException(ex.Message, ex, file: input.DisplayName, row: ex.Row, field: ex.Field, hint: ex.Hint, exitCode: ex.ExitCode);
+
+    // ------------------------------------------------------------------ items
+
+    /// <summary>A page of a job's items in seq order, optionally of one status, after a seq (streams the job's items).</summary>
+    public async Task<(IReadOnlyList<ItemRecord> Items, long? NextAfter)> ItemsAsync(string jobId, ItemStatus? status, long after, int limit, CancellationToken ct)
+    {
+        var list = new List<ItemRecord>(limit);
+        long? next = null;
+        await foreach (var item in state.Options.Store.ReadItemsAsync(jobId, ct))
+        {
+            if (item.Seq <= after || (status is { } s && item.Status != s))
+            {
+                continue;
+            }
+
+            if (list.Count == limit)
+            {
+                next = list[^1].Seq;
+                break;
+            }
+
+            list.Add(item);
+        }
+
+        return (list, next);
+    }
+
+    public static ItemStatus? ParseItemStatus(string? s) => s?.ToLowerInvariant() switch
+    {
+        "pending" => ItemStatus.Pending,
+        "in_batch" or "inbatch" => ItemStatus.InBatch,
+        "succeeded" => ItemStatus.Succeeded,
+        "failed" => ItemStatus.Failed,
+        "expired" => ItemStatus.Expired,
+        "cancelled" => ItemStatus.Cancelled,
+        _ => null,
+    };
+
+    private static string Html(JobStatus s) => Pages.Html.StatusLabel(s).ToLowerInvariant();
+
+    private static string Plural(long n, string word) =>
+        n.ToString("N0", CultureInfo.InvariantCulture) + " " + (n == 1 ? word : word.EndsWith("ch", StringComparison.Ordinal) ? word + "es" : word + "s");
+}

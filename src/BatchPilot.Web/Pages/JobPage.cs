@@ -1,0 +1,342 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Text;
+using BatchPilot.Batches;
+using BatchPilot.Items;
+using BatchPilot.Jobs;
+using BatchPilot.Operations;
+using BatchPilot.Planning;
+using BatchPilot.Pricing;
+using BatchPilot.Web.Data;
+using BatchPilot.Web.Hosting;
+using static BatchPilot.Web.Pages.Html;
+
+namespace BatchPilot.Web.Pages;
+
+/// <summary>Everything a job page shows, read once per request.</summary>
+internal sealed record JobView(JobRecord Job, JobCounts Counts, IReadOnlyList<BatchRecord> Batches, JobSummary Summary, IReadOnlyList<Activity> Activity, bool Busy)
+{
+    public static async Task<JobView> LoadAsync(DashboardState state, JobRecord job, CancellationToken ct)
+    {
+        var counts = await state.Options.Store.GetCountsAsync(job.Id, ct);
+        var batches = await state.Options.Store.ListBatchesAsync(job.Id, ct);
+        var estimate = state.Index.EstimateOf(job.Id);
+        if (estimate is null && job.Status != JobStatus.Preparing && counts.Total <= 20_000)
+        {
+            estimate = await JobIndex.EstimateAsync(state.Options.Store, job, ct);
+            if (estimate is not null)
+            {
+                state.Index.SetEstimate(job.Id, estimate);
+            }
+        }
+        else if (estimate is null)
+        {
+            state.Index.WantEstimates([new JobSummary { Job = job, Counts = counts }]);
+        }
+
+        var summary = new JobSummary
+        {
+            Job = job,
+            Counts = counts,
+            CostUsd = JobSummary.CostOf(job, counts),
+            Estimate = estimate,
+            Batches = batches.Count,
+            ActiveBatches = batches.Count(b => b.IsActive),
+            ProviderDoneInFlight = batches.Where(b => b.State is BatchState.Submitted or BatchState.Ended).Sum(b => (long)b.DoneCount + b.FailedCount),
+            FirstSubmittedAt = batches.Where(b => b.SubmittedAt is not null).Select(b => b.SubmittedAt).Min(),
+        };
+        return new JobView(job, counts, batches, summary, state.Runner.ActivityOf(job.Id), state.Runner.IsBusy(job.Id));
+    }
+}
+
+/// <summary>A job's page: summary, live progress, batches, charts, diagnosis, items, and the buttons.</summary>
+internal static class JobPage
+{
+    private static readonly ConcurrentDictionary<string, (string Key, DiagnosisReport Report)> DiagnosisCache = new(StringComparer.Ordinal);
+
+    public static async Task<string> RenderAsync(DashboardState state, JobView v, ItemStatus? filter, long after, (string, bool)? flash, CancellationToken ct)
+    {
+        var job = v.Job;
+        var id = Url(job.Id);
+        var sb = new StringBuilder();
+        sb.Append("<p class=\"crumbs\"><a href=\"/\">Jobs</a> › ").Append(E(job.Id)).Append("</p>");
+        sb.Append("<div class=\"page-head\"><h1 data-testid=\"job-name\">").Append(E(job.Name)).Append("</h1><div class=\"actions\">");
+        sb.Append(PostButton($"/jobs/{id}/refresh", "Refresh status", state.Csrf, "btn", "refresh", title: "Ask the provider for fresh statuses and collect ended batches (\"Actualiser\" / \"Vérifier\")"));
+        sb.Append(PostButton($"/jobs/{id}/collect", "Collect finished batches", state.Csrf, "btn", "collect", title: "Fetch the results of every ended batch (\"Traiter les batches terminés\")"));
+        sb.Append(PostButton($"/jobs/{id}/resume", "Resume", state.Csrf, "btn", "resume",
+            "<label class=\"check\" title=\"Also resend items that failed for a reason a retry cannot fix (invalid request, context too long)\"><input type=\"checkbox\" name=\"include_invalid\" value=\"true\"> also items a retry cannot fix</label>",
+            "Send the failed, expired and cancelled items again as a new batch (\"Reprendre\")"));
+        sb.Append(PostButton($"/jobs/{id}/cancel", "Cancel", state.Csrf, "btn warn", "cancel", title: "Cancel unsent items and ask the provider to stop batches in flight"));
+        sb.Append($"<a class=\"btn danger\" href=\"/jobs/{id}/delete\" data-testid=\"delete\">Delete…</a>");
+        sb.Append("</div></div>");
+        sb.Append("<div class=\"exports\" data-testid=\"exports\">Download: ");
+        foreach (var f in DashboardActions.ExportFormats)
+        {
+            sb.Append($"<a class=\"btn small\" href=\"/jobs/{id}/export?format={f}\" download data-testid=\"export-{f}\">{f.ToUpperInvariant()}</a> ");
+        }
+
+        sb.Append("</div>");
+        sb.Append("<div id=\"job-live\" data-live-region>").Append(await LiveAsync(state, v, ct)).Append("</div>");
+        sb.Append("<section><h2>Items</h2><div id=\"items-live\" data-live-region>").Append(await ItemsAsync(state, v, filter, after, ct)).Append("</div></section>");
+        return Layout(job.Name, "jobs", sb.ToString(), state.Csrf, flash, state.Options.LiveRefreshMilliseconds);
+    }
+
+    public static async Task<string> LiveAsync(DashboardState state, JobView v, CancellationToken ct)
+    {
+        var job = v.Job;
+        var c = v.Counts;
+        var s = v.Summary;
+        var now = state.Time.GetUtcNow();
+        var sb = new StringBuilder();
+        sb.Append("<section class=\"summary\">");
+        sb.Append("<div class=\"status-line\">").Append(Badge(StatusLabel(job.Status), StatusClass(job.Status.ToString())).Replace("class=\"badge", "data-testid=\"job-status\" class=\"badge", StringComparison.Ordinal));
+        if (v.Busy)
+        {
+            sb.Append(" <span class=\"muted spinner\">working…</span>");
+        }
+
+        sb.Append("</div>");
+        sb.Append(Progress(s.Progress, $"{N(c.Ended)}/{N(s.Total)} ({Pct(s.Progress)})", "job-progress"));
+        sb.Append("<dl class=\"facts\">");
+        Fact(sb, "Provider / model", $"{job.Spec.Provider} / {job.Spec.Model}");
+        Fact(sb, "Mode", job.Spec.Mode.ToString().ToLowerInvariant());
+        Fact(sb, "Endpoint", SafeEndpoint(job.Spec.Endpoint));
+        Fact(sb, "Succeeded", N(c.Succeeded), "count-succeeded");
+        Fact(sb, "Failed / expired / cancelled", $"{N(c.Failed)} / {N(c.Expired)} / {N(c.Cancelled)}", "count-failed");
+        Fact(sb, "Pending / in a batch", $"{N(c.Pending)} / {N(c.InBatch)}", "count-pending");
+        Fact(sb, "ETA", s.IsFinal ? "–" : Duration(s.Eta(now)));
+        Fact(sb, "Tokens in / out", $"{N(c.InputTokens)} / {N(c.OutputTokens)}");
+        Fact(sb, "Estimated cost", s.Estimate is null ? "…" : $"{Money(s.Estimate.BatchCostUsd)} (batch) · {Money(s.Estimate.SyncCostUsd)} (sync)", "cost-estimated");
+        Fact(sb, "Actual cost", Money(s.CostUsd), "cost-actual");
+        Fact(sb, "Created", Time(job.CreatedAt));
+        Fact(sb, "Updated", Time(job.UpdatedAt));
+        Fact(sb, "Completed", Time(job.CompletedAt));
+        sb.Append("</dl>");
+        if (s.Estimate is not null)
+        {
+            sb.Append("<p class=\"note\">").Append(E(s.Estimate.Basis)).Append("</p>");
+        }
+
+        sb.Append("</section>");
+
+        sb.Append("<section class=\"charts\">");
+        sb.Append(Charts.Stack("Items by status", [
+            ("Succeeded", c.Succeeded, "s-ok"), ("Failed", c.Failed, "s-bad"), ("Expired", c.Expired, "s-warn"), ("Cancelled", c.Cancelled, "s-cancel"),
+            ("In a batch", c.InBatch, "s-run"), ("Pending", c.Pending, "s-idle"),
+        ], "chart-status"));
+        sb.Append(ProgressChart(v, now));
+        sb.Append("</section>");
+
+        sb.Append("<section><h2>Batches</h2><div class=\"table-wrap\"><table class=\"grid\" data-testid=\"batches-table\"><thead><tr><th>#</th><th>Provider batch</th><th>Our state</th><th>Provider status</th><th>Requests</th><th>Done / failed</th><th>Attempt</th><th>Submitted</th><th>Ended</th><th>Collected</th></tr></thead><tbody>");
+        if (v.Batches.Count == 0)
+        {
+            sb.Append("<tr><td colspan=\"10\" class=\"empty\">No batch yet.</td></tr>");
+        }
+
+        foreach (var b in v.Batches)
+        {
+            var dto = Api.BatchDto.Of(b);
+            sb.Append("<tr><td>").Append(b.Number).Append("</td><td class=\"mono\">").Append(E(b.ProviderBatchId ?? "–")).Append("</td><td>").Append(Badge(b.State.ToString()))
+              .Append("</td><td>").Append(E(b.ProviderStatus ?? "–")).Append("</td><td class=\"num\">").Append(N(b.RequestCount)).Append("</td><td class=\"num\">")
+              .Append(N(dto.Done)).Append(" / ").Append(N(dto.Failed)).Append("</td><td class=\"num\">").Append(dto.Attempt).Append("</td><td>").Append(TimeTag(b.SubmittedAt))
+              .Append("</td><td>").Append(TimeTag(b.EndedAt)).Append("</td><td>").Append(TimeTag(b.CollectedAt)).Append("</td></tr>");
+            if (b.Errors is not null)
+            {
+                sb.Append("<tr class=\"sub\"><td></td><td colspan=\"9\" class=\"bad-t\">").Append(E(Truncate(b.Errors, 600))).Append("</td></tr>");
+            }
+        }
+
+        sb.Append("</tbody></table></div></section>");
+        sb.Append(await DiagnosisAsync(state, v, now, ct));
+        sb.Append("<section><h2>Activity</h2>");
+        if (v.Activity.Count == 0)
+        {
+            sb.Append("<p class=\"muted\">Nothing done from this dashboard yet. The history below comes from the store.</p>");
+        }
+        else
+        {
+            sb.Append("<ul class=\"activity\" data-testid=\"activity\">");
+            foreach (var a in v.Activity.Take(12))
+            {
+                sb.Append("<li").Append(a.Warning ? " class=\"warn-t\"" : string.Empty).Append('>').Append(TimeTag(a.At)).Append(' ').Append(E(a.Message)).Append("</li>");
+            }
+
+            sb.Append("</ul>");
+        }
+
+        var history = await state.Options.Store.GetHistoryAsync(job.Id, ct);
+        sb.Append("<details><summary>History (").Append(N(history.Count)).Append(" entries)</summary><ul class=\"activity\">");
+        foreach (var h in history.Reverse().Take(200))
+        {
+            sb.Append("<li>").Append(TimeTag(h.At)).Append(' ').Append(Badge(h.State)).Append(' ').Append(E(h.Reason)).Append("</li>");
+        }
+
+        sb.Append("</ul></details></section>");
+        return sb.ToString();
+    }
+
+    private static void Fact(StringBuilder sb, string label, string value, string? testId = null) =>
+        sb.Append("<div><dt>").Append(E(label)).Append("</dt><dd").Append(testId is null ? string.Empty : $" data-testid=\"{E(testId)}\"").Append('>').Append(E(value)).Append("</dd></div>");
+
+    private static string ProgressChart(JobView v, DateTimeOffset now)
+    {
+        var total = v.Summary.Total;
+        var submitted = new List<(DateTimeOffset, long)>();
+        var collected = new List<(DateTimeOffset, long)>();
+        long sum = 0;
+        foreach (var b in v.Batches.Where(b => b.SubmittedAt is not null).OrderBy(b => b.SubmittedAt))
+        {
+            sum += b.RequestCount;
+            submitted.Add((b.SubmittedAt!.Value, Math.Min(sum, total)));
+        }
+
+        sum = 0;
+        foreach (var b in v.Batches.Where(b => b.CollectedAt is not null && b.State == BatchState.Collected).OrderBy(b => b.CollectedAt))
+        {
+            sum += b.RequestCount;
+            collected.Add((b.CollectedAt!.Value, Math.Min(sum, total)));
+        }
+
+        var start = v.Job.CreatedAt;
+        var end = v.Summary.IsFinal && v.Summary.ActiveBatches == 0 ? (v.Job.CompletedAt ?? v.Job.UpdatedAt) : now;
+        var last = submitted.Concat(collected).Select(p => p.Item1).DefaultIfEmpty(start).Max();
+        if (end < last)
+        {
+            end = last;
+        }
+
+        return Charts.Lines("Progress over time (requests)", start, end, total,
+            [("Submitted", "l-sub", submitted), ("Collected", "l-col", collected)], "chart-progress");
+    }
+
+    private static async Task<string> DiagnosisAsync(DashboardState state, JobView v, DateTimeOffset now, CancellationToken ct)
+    {
+        var key = string.Join('|', v.Job.Status, v.Counts, string.Join(',', v.Batches.Select(b => $"{b.Id}:{b.State}:{b.ProviderStatus}:{b.DoneCount}")));
+        DiagnosisReport report;
+        if (DiagnosisCache.TryGetValue(v.Job.Id, out var cached) && cached.Key == key)
+        {
+            report = cached.Report;
+        }
+        else
+        {
+            report = await Diagnosis.RunAsync(state.Options.Store, v.Job, now, cancellationToken: ct);
+            DiagnosisCache[v.Job.Id] = (key, report);
+        }
+
+        var sb = new StringBuilder("<section class=\"diagnosis\" data-testid=\"diagnosis\"><h2>Diagnosis</h2>");
+        sb.Append("<p>").Append(E(report.Summary)).Append("</p>");
+        if (report.ErrorGroups.Count > 0)
+        {
+            sb.Append("<div class=\"table-wrap\"><table class=\"grid\"><thead><tr><th>Error</th><th>Items</th><th>Example</th><th>Batches</th><th>What to do</th></tr></thead><tbody>");
+            foreach (var g in report.ErrorGroups)
+            {
+                sb.Append("<tr><td><b class=\"mono\">").Append(E(g.Code)).Append("</b><div class=\"muted\">").Append(E(g.Family)).Append("</div></td><td class=\"num\">")
+                  .Append(N(g.Count)).Append(" (").Append(Pct(g.Rate)).Append(")</td><td>").Append(LongText(g.SampleMessage, 120))
+                  .Append("<div class=\"muted mono\">").Append(E(string.Join(", ", g.CustomIds.Take(8)))).Append(g.CustomIds.Count > 8 || g.MoreCustomIds > 0 ? " …" : string.Empty).Append("</div></td><td>")
+                  .Append(E(string.Join(", ", g.Batches))).Append("</td><td>").Append(E(g.Action.Text)).Append(g.ResumedByDefault ? " <span class=\"badge run\">Resume sends them</span>" : string.Empty).Append("</td></tr>");
+            }
+
+            sb.Append("</tbody></table></div>");
+        }
+
+        if (report.Actions.Count > 0)
+        {
+            sb.Append("<h3>Recommended</h3><ul class=\"actions-list\">");
+            foreach (var a in report.Actions)
+            {
+                sb.Append("<li>").Append(E(a.Text)).Append("</li>");
+            }
+
+            sb.Append("</ul>");
+        }
+
+        if (report.Anomalies.Count > 0)
+        {
+            sb.Append("<details><summary>").Append(N(report.Anomalies.Count)).Append(" result-file anomalies</summary><ul>");
+            foreach (var a in report.Anomalies)
+            {
+                sb.Append("<li>").Append(TimeTag(a.At)).Append(' ').Append(E(a.Message)).Append("</li>");
+            }
+
+            sb.Append("</ul></details>");
+        }
+
+        return sb.Append("</section>").ToString();
+    }
+
+    public static async Task<string> ItemsAsync(DashboardState state, JobView v, ItemStatus? filter, long after, CancellationToken ct)
+    {
+        const int pageSize = 50;
+        var job = v.Job;
+        var c = v.Counts;
+        var id = Url(job.Id);
+        var sb = new StringBuilder("<nav class=\"tabs\" aria-label=\"Item status\">");
+        foreach (var (key, label, n) in new (string?, string, long)[]
+        {
+            (null, "All", c.Total), ("succeeded", "Succeeded", c.Succeeded), ("failed", "Failed", c.Failed), ("expired", "Expired", c.Expired),
+            ("cancelled", "Cancelled", c.Cancelled), ("in_batch", "In a batch", c.InBatch), ("pending", "Pending", c.Pending),
+        })
+        {
+            var on = DashboardActions.ParseItemStatus(key) == filter;
+            sb.Append($"<a href=\"/jobs/{id}{(key is null ? string.Empty : "?status=" + key)}#items-live\"{(on ? " class=\"on\" aria-current=\"true\"" : string.Empty)} data-testid=\"items-tab-{key ?? "all"}\">{E(label)} <b>{N(n)}</b></a>");
+        }
+
+        sb.Append("</nav>");
+        var (items, next) = await new DashboardActions(state).ItemsAsync(job.Id, filter, after, pageSize, ct);
+        RequestFactory? factory = null;
+        try
+        {
+            factory = new RequestFactory(job.Spec, job.Columns);
+        }
+        catch (Errors.InputException)
+        {
+        }
+
+        sb.Append("<div class=\"table-wrap\"><table class=\"grid items\" data-testid=\"items-table\"><thead><tr><th>#</th><th>Id</th><th>Status</th><th>Prompt</th><th>Answer</th><th>Tokens in / out</th><th>Cost</th><th>Error</th></tr></thead><tbody>");
+        if (items.Count == 0)
+        {
+            sb.Append("<tr><td colspan=\"8\" class=\"empty\">No items here.</td></tr>");
+        }
+
+        foreach (var i in items)
+        {
+            var prompt = factory?.Create(i.Values);
+            var cost = i.Usage is { } u ? PriceTable.Default.Cost(job.Spec.Model, u, job.Spec.Mode == JobMode.Batch) : null;
+            sb.Append("<tr><td class=\"num\">").Append(N(i.Seq)).Append("</td><td class=\"mono\">").Append(E(i.CustomId)).Append(i.Attempt > 1 ? $"<div class=\"muted\">attempt {i.Attempt}</div>" : string.Empty)
+              .Append("</td><td>").Append(Badge(Exports.JobExporter.StatusName(i.Status))).Append("</td><td>").Append(LongText(prompt is null ? null : (prompt.System is null ? prompt.UserText : prompt.System + "\n\n" + prompt.UserText), 120))
+              .Append("</td><td>").Append(LongText(i.ResultText, 160)).Append("</td><td class=\"num\">").Append(i.Usage is { } us ? $"{N(us.InputTokens)} / {N(us.OutputTokens)}" : "–")
+              .Append("</td><td class=\"num\">").Append(i.Usage is null ? "–" : Money(cost)).Append("</td><td>")
+              .Append(i.ErrorCode is null && i.ErrorMessage is null ? "–" : $"<b class=\"mono bad-t\">{E(i.ErrorCode)}</b> {LongText(i.ErrorMessage, 100)}").Append("</td></tr>");
+        }
+
+        sb.Append("</tbody></table></div><nav class=\"pager\">");
+        var status = filter is null ? string.Empty : "status=" + Exports.JobExporter.StatusName(filter.Value) + "&";
+        if (after > 0)
+        {
+            sb.Append($"<a class=\"btn\" href=\"/jobs/{id}?{status.TrimEnd('&')}#items-live\">« First items</a> ");
+        }
+
+        if (next is { } n2)
+        {
+            sb.Append($"<a class=\"btn\" rel=\"next\" href=\"/jobs/{id}?{status}after={n2.ToString(CultureInfo.InvariantCulture)}#items-live\">Next items ›</a>");
+        }
+
+        return sb.Append("</nav>").ToString();
+    }
+
+    public static string DeleteConfirm(DashboardState state, JobView v, (string, bool)? flash)
+    {
+        var job = v.Job;
+        var inFlight = v.Batches.Count(b => b.State is BatchState.Submitted or BatchState.Submitting);
+        var sb = new StringBuilder();
+        sb.Append("<p class=\"crumbs\"><a href=\"/\">Jobs</a> › <a href=\"/jobs/").Append(Url(job.Id)).Append("\">").Append(E(job.Id)).Append("</a> › delete</p>");
+        sb.Append("<section class=\"confirm\"><h1>Delete job ").Append(E(job.Name)).Append("?</h1>");
+        sb.Append("<p>This removes job <b class=\"mono\">").Append(E(job.Id)).Append("</b>, its ").Append(N(v.Counts.Total)).Append(" items, their answers and its history from the store. Download an export first if you need the results. This cannot be undone.</p>");
+        var extra = inFlight > 0
+            ? $"<p class=\"warn-t\">{N(inFlight)} batch(es) are still at the provider.</p><label class=\"check\"><input type=\"checkbox\" name=\"force\" value=\"true\" data-testid=\"force\"> cancel its batches at the provider first</label> "
+            : string.Empty;
+        sb.Append(PostButton($"/jobs/{Url(job.Id)}/delete", "Yes, delete this job", state.Csrf, "btn danger", "confirm-delete", extra));
+        sb.Append(" <a class=\"btn link\" href=\"/jobs/").Append(Url(job.Id)).Append("\">No, keep it</a></section>");
+        return Layout("Delete " + job.Name, "jobs", sb.ToString(), state.Csrf, flash);
+    }
+}

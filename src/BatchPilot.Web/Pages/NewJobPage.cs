@@ -1,0 +1,111 @@
+using System.Globalization;
+using System.Text;
+using BatchPilot.Web.Api;
+using BatchPilot.Web.Hosting;
+using static BatchPilot.Web.Pages.Html;
+
+namespace BatchPilot.Web.Pages;
+
+/// <summary>The New job page (the seeds' "Génération"): input, prompt with live preview, model, mode, limits, budget, estimate.</summary>
+internal static class NewJobPage
+{
+    public static readonly (string Name, string System, string Prompt)[] Templates =
+    [
+        ("Classify sentiment", "You are a precise classifier. Answer with one word.", "Classify the sentiment of this text as positive, negative or neutral:\n\n{{text}}"),
+        ("Summarize", "You write short, faithful summaries.", "Summarize in two sentences:\n\n{{text}}"),
+        ("Translate to French", "You are a professional translator.", "Translate into French, keeping the tone:\n\n{{text}}"),
+        ("Extract keywords", "You answer with a comma-separated list.", "List the five most important keywords of:\n\n{{text}}"),
+    ];
+
+    public static string Render(DashboardState state, CreateJobDto? form, (string, bool)? flash)
+    {
+        form ??= new CreateJobDto();
+        var o = state.Options;
+        var sb = new StringBuilder();
+        sb.Append("<div class=\"page-head\"><h1>New job</h1></div>");
+        sb.Append("<form method=\"post\" action=\"/jobs\" enctype=\"multipart/form-data\" class=\"new-job\" id=\"new-job\" data-testid=\"new-job-form\">");
+        sb.Append(Hidden(AccessGuard.CsrfField, state.Csrf));
+        sb.Append("<div class=\"cols\"><div class=\"col\">");
+
+        sb.Append("<fieldset><legend>1. Input table</legend>");
+        sb.Append($"<input type=\"hidden\" name=\"input\" id=\"input-ref\" value=\"{E(form.Input)}\">");
+        sb.Append($"<label>Upload a CSV or JSONL file (up to {N(state.Uploads.MaxBytes / 1024 / 1024)} MB) <input type=\"file\" name=\"file\" id=\"file\" accept=\".csv,.tsv,.txt,.jsonl,.ndjson,.json\" data-testid=\"file\"></label>");
+        var files = state.Uploads.FolderFiles();
+        if (files.Count > 0)
+        {
+            sb.Append("<label>or pick a file from the allowed folder <select id=\"folder-file\" data-testid=\"folder-file\"><option value=\"\">–</option>");
+            foreach (var f in files)
+            {
+                sb.Append($"<option value=\"{E(f.Reference)}\"{(f.Reference == form.Input ? " selected" : string.Empty)}>{E(f.DisplayName)}</option>");
+            }
+
+            sb.Append("</select></label>");
+        }
+        else if (o.AllowedInputFolder is not null)
+        {
+            sb.Append("<p class=\"muted\">The allowed input folder has no CSV or JSONL file.</p>");
+        }
+
+        sb.Append("<p id=\"input-info\" class=\"muted\" data-testid=\"input-info\">").Append(form.Input is null ? "No file chosen yet." : "File chosen.").Append("</p>");
+        sb.Append("<div id=\"columns\" class=\"columns\" data-testid=\"columns\"></div>");
+        sb.Append("</fieldset>");
+
+        sb.Append("<fieldset><legend>2. Prompt</legend>");
+        sb.Append("<label>Start from a template <select id=\"template\"><option value=\"\">–</option>");
+        for (var i = 0; i < Templates.Length; i++)
+        {
+            sb.Append($"<option value=\"{i}\" data-system=\"{E(Templates[i].System)}\" data-prompt=\"{E(Templates[i].Prompt)}\">{E(Templates[i].Name)}</option>");
+        }
+
+        sb.Append("</select></label>");
+        sb.Append($"<label>System prompt (optional) <textarea name=\"system\" id=\"system\" rows=\"2\" data-testid=\"system\">{E(form.System)}</textarea></label>");
+        sb.Append($"<label>Prompt template, with {{{{column}}}} placeholders <textarea name=\"prompt\" id=\"prompt\" rows=\"5\" required data-testid=\"prompt\">{E(form.Prompt)}</textarea></label>");
+        sb.Append("</fieldset>");
+
+        sb.Append("<fieldset><legend>3. Model and mode</legend>");
+        sb.Append($"<label>Model <input name=\"model\" id=\"model\" list=\"models\" required value=\"{E(form.Model ?? o.SuggestedModels.FirstOrDefault())}\" data-testid=\"model\"></label><datalist id=\"models\">");
+        foreach (var m in o.SuggestedModels)
+        {
+            sb.Append($"<option value=\"{E(m)}\">");
+        }
+
+        sb.Append("</datalist>");
+        sb.Append("<label>Provider <select name=\"provider\" id=\"provider\"><option value=\"auto\">from the model name</option>");
+        foreach (var p in new[] { "openai", "anthropic" })
+        {
+            sb.Append($"<option{(form.Provider == p ? " selected" : string.Empty)}>{p}</option>");
+        }
+
+        sb.Append("</select></label>");
+        sb.Append("<div class=\"radio\"><label><input type=\"radio\" name=\"mode\" value=\"batch\" checked> Batch API (half price, results within 24 h)</label>");
+        sb.Append("<label class=\"disabled\"><input type=\"radio\" name=\"mode\" value=\"sync\" disabled> Synchronous</label></div>");
+        sb.Append("<p class=\"note\">Synchronous mode comes with a later release: jobs started here run through the Batch API.</p>");
+        sb.Append($"<label>Job name <input name=\"name\" id=\"name\" value=\"{E(form.Name)}\" placeholder=\"the file name\" data-testid=\"name\"></label>");
+        sb.Append("</fieldset>");
+
+        sb.Append("<fieldset><legend>4. Limits and budget</legend><div class=\"row\">");
+        sb.Append(NumberField("max_tokens", "Max output tokens", form.MaxTokens?.ToString(CultureInfo.InvariantCulture), "1", null));
+        sb.Append(NumberField("temperature", "Temperature", form.Temperature?.ToString(CultureInfo.InvariantCulture), "0", "0.1"));
+        sb.Append(NumberField("start_row", "First row", form.StartRow?.ToString(CultureInfo.InvariantCulture), "1", null));
+        sb.Append(NumberField("end_row", "Last row", form.EndRow?.ToString(CultureInfo.InvariantCulture), "1", null));
+        sb.Append(NumberField("budget_usd", "Budget (USD)", form.BudgetUsd?.ToString(CultureInfo.InvariantCulture), "0", "0.01"));
+        sb.Append("</div><label>Id column (optional) <select name=\"id_column\" id=\"id-column\"><option value=\"\">row-N</option>");
+        if (!string.IsNullOrEmpty(form.IdColumn))
+        {
+            sb.Append($"<option selected>{E(form.IdColumn)}</option>");
+        }
+
+        sb.Append("</select></label>");
+        sb.Append("<p class=\"note\">The budget is checked against the estimate before launch: a job whose estimate is over it is not started. Stopping a running job at its budget comes with a later release.</p>");
+        sb.Append("<label class=\"check\"><input type=\"checkbox\" name=\"new\" value=\"true\"> start a new job even if the same one ran before (default: continue it)</label>");
+        sb.Append("</fieldset>");
+        sb.Append("<p><button type=\"submit\" class=\"btn primary big\" data-testid=\"launch\">Launch job</button></p>");
+        sb.Append("</div><div class=\"col\"><section class=\"preview\" aria-live=\"polite\"><h2>Preview</h2>");
+        sb.Append("<div id=\"estimate\" data-testid=\"estimate\"><p class=\"muted\">The cost estimate (batch vs sync) appears once a file and a prompt are chosen.</p></div>");
+        sb.Append("<div id=\"preview\" data-testid=\"preview\"></div></section></div></div></form>");
+        return Layout("New job", "new", sb.ToString(), state.Csrf, flash);
+    }
+
+    private static string NumberField(string name, string label, string? value, string min, string? step) =>
+        $"<label>{E(label)} <input type=\"number\" name=\"{name}\" id=\"{name.Replace('_', '-')}\" min=\"{min}\"{(step is null ? string.Empty : $" step=\"{step}\"")} value=\"{E(value)}\" data-testid=\"{name}\"></label>";
+}
