@@ -24,6 +24,8 @@ internal sealed class CliContext : IAsyncDisposable
     /// <summary>The key used with the embedded emulator (it accepts any key).</summary>
     public const string EmulatorKey = "sk-emulator-0000000000000000000000";
 
+    private readonly SemaphoreSlim _emulatorGate = new(1, 1);
+    private readonly HashSet<string> _warnedKeys = [];
     private IJobStore? _store;
     private EmulatorServer? _emulator;
 
@@ -61,6 +63,19 @@ internal sealed class CliContext : IAsyncDisposable
     /// <summary>Starts the in-process emulator once, with its state under the data folder so reruns find their batches.</summary>
     public async Task<Uri> EmulatorAsync(CancellationToken cancellationToken)
     {
+        await _emulatorGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await StartEmulatorOnceAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _emulatorGate.Release();
+        }
+    }
+
+    private async Task<Uri> StartEmulatorOnceAsync(CancellationToken cancellationToken)
+    {
         if (_emulator is null)
         {
             var seconds = EmulatorBatchSeconds
@@ -90,7 +105,13 @@ internal sealed class CliContext : IAsyncDisposable
         }
 
         var prefix = Secrets.ExpectedPrefix(provider);
-        if (!setting.Value.StartsWith(prefix, StringComparison.Ordinal))
+        bool firstTime;
+        lock (_warnedKeys)
+        {
+            firstTime = _warnedKeys.Add(provider);
+        }
+
+        if (firstTime && !setting.Value.StartsWith(prefix, StringComparison.Ordinal))
         {
             Ui.Warn($"the {provider} key from {setting.Origin} ({Secrets.Mask(setting.Value)}) does not start with '{prefix}' as {provider} keys do.");
         }
@@ -201,6 +222,7 @@ internal sealed class CliContext : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _store?.Dispose();
+        _emulatorGate.Dispose();
         if (_emulator is not null)
         {
             await _emulator.DisposeAsync().ConfigureAwait(false);

@@ -202,6 +202,9 @@ internal sealed class MarkdownToWord
                 }
 
                 Table(table, shift);
+
+                // Word puts no space under a table: an empty paragraph keeps the next block off its border.
+                EmptyParagraph();
                 return true;
 
             case LinkReferenceDefinitionGroup or LinkReferenceDefinition or BlankLineBlock:
@@ -490,21 +493,21 @@ internal sealed class MarkdownToWord
                 break;
 
             case LinkInline link:
-                Link(link.Url, link.IsImage ? "image" : null, format, () =>
+                Link(link.Url, link.IsImage ? "image" : null, format, f =>
                 {
                     if (link.FirstChild is null)
                     {
-                        Text(link.Url ?? string.Empty, format | Format.Link);
+                        Text(link.Url ?? string.Empty, f);
                     }
                     else
                     {
-                        Inlines(link, format | Format.Link);
+                        Inlines(link, f);
                     }
                 });
                 break;
 
             case AutolinkInline auto:
-                Link(auto.IsEmail ? "mailto:" + auto.Url : auto.Url, null, format, () => Text(auto.Url, format | Format.Link));
+                Link(auto.IsEmail ? "mailto:" + auto.Url : auto.Url, null, format, f => Text(auto.Url, f));
                 break;
 
             case LineBreakInline br:
@@ -557,7 +560,7 @@ internal sealed class MarkdownToWord
     /// A hyperlink: a relationship for absolute http(s)/mailto/ftp targets (deduplicated, up to
     /// <see cref="WordLinks.MaxRelationships"/>), a HYPERLINK field past that; other targets stay plain text.
     /// </summary>
-    private void Link(string? url, string? prefix, Format format, Action content)
+    private void Link(string? url, string? prefix, Format format, Action<Format> content)
     {
         var uri = WordLinks.Normalize(url);
         if (prefix is not null)
@@ -567,22 +570,22 @@ internal sealed class MarkdownToWord
 
         if (uri is null)
         {
-            content();
+            // Not a link Word can follow: the text alone, not styled as a link.
+            content(format);
             return;
         }
 
         if (_links.IdOf(uri) is { } id)
         {
             _w.WriteStartElement(new Hyperlink { Id = id, History = true });
-            content();
-            _w.WriteEndElement();
         }
         else
         {
             _w.WriteStartElement(new SimpleField { Instruction = " HYPERLINK \"" + uri + "\" " });
-            content();
-            _w.WriteEndElement();
         }
+
+        content(format | Format.Link);
+        _w.WriteEndElement();
     }
 
     private void Text(string text, Format format, bool code = false)

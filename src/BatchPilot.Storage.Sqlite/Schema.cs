@@ -3,7 +3,7 @@ namespace BatchPilot.Storage.Sqlite;
 /// <summary>Versioned schema scripts. A new version appends a script; existing ones never change.</summary>
 internal static class Schema
 {
-    public const int CurrentVersion = 1;
+    public const int CurrentVersion = 2;
 
     public static readonly string[] Scripts =
     [
@@ -76,9 +76,7 @@ internal static class Schema
             submitted_at INTEGER,
             ended_at INTEGER,
             collected_at INTEGER,
-            provider_json TEXT,
-            not_before INTEGER,
-            resubmits INTEGER NOT NULL DEFAULT 0
+            provider_json TEXT
         );
         CREATE INDEX batches_job ON batches(job_id, number);
         CREATE TABLE history (
@@ -91,6 +89,12 @@ internal static class Schema
             reason TEXT NOT NULL
         );
         CREATE INDEX history_job ON history(job_id, id);
+        """,
+
+        // v2: batches refused for a full enqueued-token queue are planned again after a delay.
+        """
+        ALTER TABLE batches ADD COLUMN not_before INTEGER;
+        ALTER TABLE batches ADD COLUMN resubmits INTEGER NOT NULL DEFAULT 0;
         """,
     ];
 }

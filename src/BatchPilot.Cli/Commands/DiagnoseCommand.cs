@@ -26,7 +26,7 @@ internal static class DiagnoseCommand
             if (pr.GetValue(Refresh))
             {
                 using var client = await ctx.ClientAsync(job.Spec, pr.GetValue(ApiKey), null, token).ConfigureAwait(false);
-                job = await JobFlow.RefreshAsync(ctx.Engine(client, job.Spec), job, token).ConfigureAwait(false);
+                job = await ctx.Engine(client, job.Spec).StepAsync(job, token).ConfigureAwait(false);
             }
 
             var report = await Diagnosis.RunAsync(ctx.Store, job, ctx.Time.GetUtcNow(), cancellationToken: token).ConfigureAwait(false);

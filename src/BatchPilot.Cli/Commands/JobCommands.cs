@@ -4,6 +4,7 @@ using BatchPilot.Cli.Ui;
 using BatchPilot.Errors;
 using BatchPilot.Exports;
 using BatchPilot.Jobs;
+using BatchPilot.Operations;
 using Spectre.Console;
 
 namespace BatchPilot.Cli.Commands;
@@ -56,7 +57,7 @@ internal static class JobCommands
             if (pr.GetValue(refresh))
             {
                 using var client = await ctx.ClientAsync(job.Spec, pr.GetValue(ApiKey), null, token).ConfigureAwait(false);
-                job = await JobFlow.RefreshAsync(ctx.Engine(client, job.Spec), job, token).ConfigureAwait(false);
+                job = await ctx.Engine(client, job.Spec).StepAsync(job, token).ConfigureAwait(false);
             }
 
             return await ShowStatusAsync(ctx, job, token).ConfigureAwait(false);
@@ -125,17 +126,13 @@ internal static class JobCommands
             foreach (var j in targets)
             {
                 var batches = await ctx.Store.ListBatchesAsync(j.Id, token).ConfigureAwait(false);
-                if (id is null && !batches.Any(b => b.State is BatchState.Submitted or BatchState.Ended or BatchState.Submitting))
+                if (id is null && !JobSteps.HasBatchesToCollect(batches))
                 {
                     continue;
                 }
 
                 using var client = await ctx.ClientAsync(j.Spec, pr.GetValue(ApiKey), null, token).ConfigureAwait(false);
-                var engine = ctx.Engine(client, j.Spec);
-                await engine.ReconcileAsync(j, token).ConfigureAwait(false);
-                await engine.PollAsync(j, token).ConfigureAwait(false);
-                var report = await engine.CollectAsync(j, token).ConfigureAwait(false);
-                var updated = await engine.RefreshJobStatusAsync(j, token).ConfigureAwait(false);
+                var (report, updated) = await JobSteps.CollectAsync(ctx.Engine(client, j.Spec), j, token).ConfigureAwait(false);
                 results.Add(new ActionView(j.Id, "collect", updated.Status.ToString(), report.Batches));
                 ctx.Ui.Info($"{j.Id}: {JobFlow.Plural(report.Batches, "batch")} collected ({report.Applied} results); job is {updated.Status}.");
             }
@@ -165,15 +162,9 @@ internal static class JobCommands
         {
             var started = ctx.Time.GetUtcNow();
             var job = await ctx.RequireJobAsync(pr.GetValue(Job)!, token).ConfigureAwait(false);
-            if (job.Status == JobStatus.Preparing)
-            {
-                throw new InputException($"job {job.Id} is still reading its input", field: "JOB", hint: "rerun the original 'batchpilot run' command to finish it");
-            }
-
             using var client = await ctx.ClientAsync(job.Spec, pr.GetValue(ApiKey), null, token).ConfigureAwait(false);
             var engine = ctx.Engine(client, job.Spec);
-            job = await JobFlow.RefreshAsync(engine, job, token).ConfigureAwait(false);
-            var n = await engine.ResumeAsync(job, pr.GetValue(includeInvalid), token).ConfigureAwait(false);
+            var n = await JobSteps.ResumeAsync(engine, ctx.Store, job, pr.GetValue(includeInvalid), token).ConfigureAwait(false);
             if (n == 0)
             {
                 var c = await ctx.Store.GetCountsAsync(job.Id, token).ConfigureAwait(false);
@@ -187,7 +178,6 @@ internal static class JobCommands
             }
 
             job = (await ctx.Store.GetJobAsync(job.Id, token).ConfigureAwait(false))!;
-            await JobFlow.SubmitAsync(ctx, engine, job, token).ConfigureAwait(false);
             if (pr.GetValue(detach))
             {
                 ctx.Ui.Line(job.Id);
@@ -209,7 +199,10 @@ internal static class JobCommands
         cmd.SetAction((pr, ct) => host(pr, async (ctx, token) =>
         {
             var job = await ctx.RequireJobAsync(pr.GetValue(Job)!, token).ConfigureAwait(false);
-            if (job.Status is JobStatus.Completed or JobStatus.CompletedWithErrors or JobStatus.Failed or JobStatus.Cancelled)
+            using var client = await ctx.ClientAsync(job.Spec, pr.GetValue(ApiKey), null, token).ConfigureAwait(false);
+            var engine = ctx.Engine(client, job.Spec);
+            var asked = await JobSteps.CancelAsync(engine, job, token).ConfigureAwait(false);
+            if (asked < 0)
             {
                 ctx.Ui.Info($"Job {job.Id} has already ended ({job.Status}); nothing to cancel.");
                 if (ctx.Ui.Json)
@@ -220,10 +213,6 @@ internal static class JobCommands
                 return ExitCodes.Success;
             }
 
-            using var client = await ctx.ClientAsync(job.Spec, pr.GetValue(ApiKey), null, token).ConfigureAwait(false);
-            var engine = ctx.Engine(client, job.Spec);
-            await engine.ReconcileAsync(job, token).ConfigureAwait(false);
-            var asked = await engine.CancelAsync(job, token).ConfigureAwait(false);
             ctx.Ui.Info($"Job {job.Id} cancelled; {JobFlow.Plural(asked, "batch")} asked to stop at the provider.");
             var deadline = ctx.Time.GetUtcNow() + TimeSpan.FromSeconds(pr.GetValue(wait));
             var delay = TimeSpan.FromMilliseconds(250);
@@ -232,9 +221,9 @@ internal static class JobCommands
                 await engine.PollAsync(job, token).ConfigureAwait(false);
                 await engine.CollectAsync(job, token).ConfigureAwait(false);
                 var batches = await ctx.Store.ListBatchesAsync(job.Id, token).ConfigureAwait(false);
-                if (!JobFlow.HasActive(batches) || ctx.Time.GetUtcNow() >= deadline)
+                if (!JobSteps.HasActive(batches) || ctx.Time.GetUtcNow() >= deadline)
                 {
-                    if (JobFlow.HasActive(batches))
+                    if (JobSteps.HasActive(batches))
                     {
                         ctx.Ui.Info($"Some batches are still cancelling; 'batchpilot collect {job.Id}' fetches their partial results later.");
                     }

@@ -4,6 +4,7 @@ using BatchPilot.Cli.Ui;
 using BatchPilot.Errors;
 using BatchPilot.Exports;
 using BatchPilot.Jobs;
+using BatchPilot.Operations;
 using BatchPilot.Providers;
 using BatchPilot.Running;
 using Spectre.Console;
@@ -14,23 +15,8 @@ namespace BatchPilot.Cli.Commands;
 /// <summary>Steps shared by run, resume, watch and collect.</summary>
 internal static class JobFlow
 {
-    /// <summary>Plans and submits what is pending, after reconciling interrupted submissions.</summary>
-    public static async Task SubmitAsync(CliContext ctx, JobEngine engine, JobRecord job, CancellationToken ct)
-    {
-        await engine.ReconcileAsync(job, ct).ConfigureAwait(false);
-        await engine.PlanAsync(job, ct).ConfigureAwait(false);
-        await engine.SubmitPlannedAsync(job, ct).ConfigureAwait(false);
-        await engine.RefreshJobStatusAsync(job, ct).ConfigureAwait(false);
-    }
-
-    /// <summary>One refresh: reconcile, submit due batches, poll, collect ended batches, recompute the job status.</summary>
-    public static Task<JobRecord> RefreshAsync(JobEngine engine, JobRecord job, CancellationToken ct) => engine.StepAsync(job, ct);
-
     /// <summary>Consecutive failed refreshes tolerated while waiting before giving up (the job is safe either way).</summary>
     public const int MaxConsecutiveFailures = 30;
-
-    /// <summary>True while a batch of the job is still with the provider or waiting to be sent.</summary>
-    public static bool HasActive(IReadOnlyList<BatchRecord> batches) => batches.Any(b => b.IsActive);
 
     /// <summary>Polls until no batch is active, with a live display, a bounded backoff and an overall bound.</summary>
     public static async Task<JobRecord> WaitAsync(CliContext ctx, JobEngine engine, JobRecord job, TimeSpan interval, TimeSpan timeout, CancellationToken ct)
@@ -43,7 +29,7 @@ internal static class JobFlow
 
         async Task<(JobRecord Job, IReadOnlyList<BatchRecord> Batches, JobCounts Counts)> Step()
         {
-            var j = await RefreshAsync(engine, job, ct).ConfigureAwait(false);
+            var j = await engine.StepAsync(job, ct).ConfigureAwait(false);
             var b = await ctx.Store.ListBatchesAsync(job.Id, ct).ConfigureAwait(false);
             var c = await ctx.Store.GetCountsAsync(job.Id, ct).ConfigureAwait(false);
             return (j, b, c);
@@ -98,7 +84,7 @@ internal static class JobFlow
                 }
 
                 show(j, b, c);
-                if (!HasActive(b))
+                if (!JobSteps.HasActive(b))
                 {
                     return j;
                 }
@@ -199,9 +185,6 @@ internal static class JobFlow
 
         return ExitCodeOf(view);
     }
-
-    /// <summary>A new short job id.</summary>
-    public static string NewJobId() => "job-" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(3));
 
     /// <summary>Parses the provider flag or derives it from the model.</summary>
     public static string ProviderFor(string model, string? flag)

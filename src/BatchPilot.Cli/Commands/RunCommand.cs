@@ -4,6 +4,7 @@ using BatchPilot.Errors;
 using BatchPilot.Exports;
 using BatchPilot.Inputs;
 using BatchPilot.Jobs;
+using BatchPilot.Operations;
 using BatchPilot.Running;
 
 namespace BatchPilot.Cli.Commands;
@@ -145,42 +146,29 @@ internal static class RunCommand
                 Endpoint = endpoint,
             };
 
-            // Validate the templates against the columns before anything is stored or sent.
-            _ = new Planning.RequestFactory(spec, columns, spec.InputPath);
-
-            var job = pr.GetValue(New) ? null : await ctx.Store.FindJobByFingerprintAsync(spec.Fingerprint(), ct).ConfigureAwait(false);
             using var client = await ctx.ClientAsync(spec, pr.GetValue(ApiKey), batchSize, ct).ConfigureAwait(false);
-            if (job is null)
-            {
-                job = new JobRecord
+            var created = await CreateJob.RunAsync(
+                ctx.Store,
+                new CreateJobRequest
                 {
-                    Id = JobFlow.NewJobId(),
-                    Name = pr.GetValue(Name) ?? StemOf(inputArg),
                     Spec = spec,
-                    Fingerprint = spec.Fingerprint(),
-                    Status = JobStatus.Preparing,
+                    Name = pr.GetValue(Name) ?? StemOf(inputArg),
                     Columns = columns,
-                    CreatedAt = ctx.Time.GetUtcNow(),
-                    UpdatedAt = ctx.Time.GetUtcNow(),
-                };
-                await ctx.Store.CreateJobAsync(job, ct).ConfigureAwait(false);
-                var n = await IngestAsync(ctx, job, inputPath, readOptions, client, deleteOnError: true, ct).ConfigureAwait(false);
-                ctx.Ui.Info($"Job {job.Id} created: {n} items, {provider} / {model}{(useEmulator ? " on the built-in emulator" : string.Empty)}.");
-            }
-            else
-            {
-                ctx.Ui.Info($"Continuing job {job.Id} ({job.Status}, created {Ui.Format.Time(job.CreatedAt)}); use --new to start over.");
-                if (job.Status == JobStatus.Preparing)
-                {
-                    await IngestAsync(ctx, job, inputPath, readOptions, client, deleteOnError: false, ct).ConfigureAwait(false);
-                }
-            }
+                    Rows = token => ReadRows(inputPath, readOptions, token),
+                    StartNew = pr.GetValue(New),
+                },
+                client,
+                ctx.Time,
+                ct).ConfigureAwait(false);
+            var job = created.Job;
+            ctx.Ui.Info(created.Created
+                ? $"Job {job.Id} created: {created.Items} items, {provider} / {model}{(useEmulator ? " on the built-in emulator" : string.Empty)}."
+                : $"Continuing job {job.Id} ({job.Status}, created {Ui.Format.Time(job.CreatedAt)}); use --new to start over.");
 
-            job = (await ctx.Store.GetJobAsync(job.Id, ct).ConfigureAwait(false))!;
             var engine = ctx.Engine(client, job.Spec);
             if (job.Status != JobStatus.Cancelled)
             {
-                await JobFlow.SubmitAsync(ctx, engine, job, ct).ConfigureAwait(false);
+                await JobSteps.SubmitAsync(engine, job, ct).ConfigureAwait(false);
             }
 
             if (pr.GetValue(Detach))
@@ -211,22 +199,12 @@ internal static class RunCommand
         }
     }
 
-    private static async Task<long> IngestAsync(CliContext ctx, JobRecord job, string inputPath, TableReadOptions options, Providers.IBatchClient client, bool deleteOnError, CancellationToken ct)
+    private static IEnumerable<SourceRow> ReadRows(string path, TableReadOptions options, CancellationToken ct)
     {
-        try
+        using var reader = TableReader.Open(path, options);
+        foreach (var r in reader.ReadRows(ct))
         {
-            using var reader = TableReader.Open(inputPath, options);
-            var rows = reader.ReadRows(ct).Select(r => new SourceRow(r.Index, r.Row, r.Values));
-            return await JobIngest.IngestAsync(ctx.Store, job, rows, client, ct).ConfigureAwait(false);
-        }
-        catch (InputException)
-        {
-            if (deleteOnError)
-            {
-                await ctx.Store.DeleteJobAsync(job.Id, CancellationToken.None).ConfigureAwait(false);
-            }
-
-            throw;
+            yield return new SourceRow(r.Index, r.Row, r.Values);
         }
     }
 

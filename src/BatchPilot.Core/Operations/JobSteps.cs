@@ -24,18 +24,10 @@ public static class JobSteps
     }
 
     /// <summary>One refresh ("Actualiser"/"Vérifier"): reconcile, poll the provider, collect ended batches, recompute the status.</summary>
-    public static async Task<JobRecord> RefreshAsync(JobEngine engine, JobRecord job, CancellationToken cancellationToken = default)
+    public static Task<JobRecord> RefreshAsync(JobEngine engine, JobRecord job, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(engine);
-        ArgumentNullException.ThrowIfNull(job);
-        await engine.ReconcileAsync(job, cancellationToken).ConfigureAwait(false);
-        var batches = await engine.PollAsync(job, cancellationToken).ConfigureAwait(false);
-        if (batches.Any(b => b.State == BatchState.Ended))
-        {
-            await engine.CollectAsync(job, cancellationToken).ConfigureAwait(false);
-        }
-
-        return await engine.RefreshJobStatusAsync(job, cancellationToken).ConfigureAwait(false);
+        return engine.StepAsync(job, cancellationToken);
     }
 
     /// <summary>"Traiter les batches terminés" for one job: reconcile, poll, collect every ended batch, recompute the status.</summary>
