@@ -3,6 +3,7 @@ using BatchPilot.Cli.Commands;
 using BatchPilot.Cli.Config;
 using BatchPilot.Errors;
 using BatchPilot.Providers;
+using BatchPilot.Running;
 
 namespace BatchPilot.Cli;
 
@@ -92,9 +93,14 @@ public static class CliApp
 
             return ex.ExitCode;
         }
+        catch (ProviderException ex) when (ex.IsAuthError)
+        {
+            ui.Error(JobEngine.KeyRefused(ex).ToUserLine());
+            return ExitCodes.MissingKey;
+        }
         catch (ProviderException ex)
         {
-            ui.Error($"{ex.Provider}: {ex.Message}. Nothing is lost: rerun the same command to continue.");
+            ui.Error($"{ex.Provider}: {ex.Message.TrimEnd('.')}. Nothing is lost: rerun the same command to continue.");
             if (verbose)
             {
                 await env.Error.WriteLineAsync(ex.ToString()).ConfigureAwait(false);

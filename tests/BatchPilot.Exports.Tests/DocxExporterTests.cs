@@ -73,7 +73,8 @@ public sealed class DocxExporterTests : IDisposable
         var links = doc.MainDocumentPart.HyperlinkRelationships.Select(r => r.Uri.AbsoluteUri).ToList();
         Assert.Equal(["https://platform.openai.com/docs/guides/batch", "https://example.com/a?b=1&c=2"], links);
         Assert.Equal(3, body.Descendants<Hyperlink>().Count());
-        Assert.Contains(paragraphs, p => p.Text.Contains("相对链接", StringComparison.Ordinal) && p.Text.Contains("脚本", StringComparison.Ordinal));
+        Assert.Contains(runs, r => r.InnerText == "相对链接" && r.RunProperties is null);
+        Assert.Contains(runs, r => r.InnerText == "脚本" && r.RunProperties is null);
 
         // The failed item shows its status and error; the control character became U+FFFD.
         Assert.Contains(paragraphs, p => p.Style == "ItemError" && p.Text == "Status: failed — context_length_exceeded: This model's maximum context length is 128000 tokens | <b>trop long</b>");

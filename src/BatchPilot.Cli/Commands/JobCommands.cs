@@ -280,18 +280,23 @@ internal static class JobCommands
 
     public static Command Export(Host host)
     {
-        var format = new Option<string>("--format", "-f") { Description = "csv or jsonl.", DefaultValueFactory = _ => "csv" };
-        format.AcceptOnlyFromAmong("csv", "jsonl");
-        var outOpt = new Option<string>("--out", "-o") { Description = "Output file.", Required = true };
-        var column = new Option<string>("--output-column") { Description = "Name of the response column (csv).", DefaultValueFactory = _ => "response" };
-        var cmd = new Command("export", "Write a job's items and results to a file (from the store: works after the provider deleted its files).") { Job, format, outOpt, column };
+        var format = new Option<string?>("--format", "-f") { Description = "csv, jsonl, md, docx or xlsx (default: from the --out extension, else csv)." };
+        format.AcceptOnlyFromAmong("csv", "jsonl", "md", "markdown", "docx", "xlsx");
+        var outOpt = new Option<string>("--out", "-o") { Description = "Output file (with --split: a folder).", Required = true };
+        var column = new Option<string>("--output-column") { Description = "Name of the response column (csv, xlsx).", DefaultValueFactory = _ => "response" };
+        var split = new Option<bool>("--split") { Description = "md only: one Markdown file per item in the --out folder, plus _index.md." };
+        var title = new Option<string?>("--title") { Description = "Document title (md, docx; default: the job name)." };
+        var cmd = new Command("export", "Write a job's items and results to a file: csv, jsonl, Markdown or Word with the job and batch ids and timestamps, or xlsx. Reads the store, so it works after the provider deleted its files.") { Job, format, outOpt, column, split, title };
         cmd.SetAction((pr, ct) => host(pr, async (ctx, token) =>
         {
             var job = await ctx.RequireJobAsync(pr.GetValue(Job)!, token).ConfigureAwait(false);
-            var fmt = pr.GetValue(format) == "jsonl" ? ExportFormat.Jsonl : ExportFormat.Csv;
             var path = ctx.Resolve(pr.GetValue(outOpt)!);
-            var rows = await JobExporter.ExportAsync(ctx.Store, job, fmt, path, new ExportOptions { ResponseColumn = pr.GetValue(column)! }, token).ConfigureAwait(false);
-            ctx.Ui.Info($"{rows} rows written to {Path.GetFullPath(path)}.");
+            var fmt = pr.GetValue(format) is { } name && JobExporter.TryParseFormat(name, out var parsed)
+                ? parsed
+                : (pr.GetValue(split) ? ExportFormat.Markdown : JobExporter.FormatFromExtension(path));
+            var options = new ExportOptions { ResponseColumn = pr.GetValue(column)!, Split = pr.GetValue(split), Title = pr.GetValue(title), Time = ctx.Time };
+            var rows = await JobExporter.ExportAsync(ctx.Store, job, fmt, path, options, token).ConfigureAwait(false);
+            ctx.Ui.Info($"{rows} items written to {Path.GetFullPath(path)}.");
             if (ctx.Ui.Json)
             {
                 ctx.Ui.WriteJson(new ActionView(job.Id, "export", "Written", rows, Path.GetFullPath(path)), CliJson.Default.ActionView);

@@ -158,8 +158,8 @@ internal static class JobFlow
         string? written = null;
         if (outPath is not null)
         {
-            var format = outPath.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase) ? ExportFormat.Jsonl : ExportFormat.Csv;
-            await JobExporter.ExportAsync(ctx.Store, job, format, outPath, new ExportOptions { ResponseColumn = responseColumn }, ct).ConfigureAwait(false);
+            var format = JobExporter.FormatFromExtension(outPath);
+            await JobExporter.ExportAsync(ctx.Store, job, format, outPath, new ExportOptions { ResponseColumn = responseColumn, Time = ctx.Time }, ct).ConfigureAwait(false);
             written = Path.GetFullPath(outPath);
         }
 

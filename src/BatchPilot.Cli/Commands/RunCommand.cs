@@ -19,7 +19,7 @@ internal static class RunCommand
     public static readonly Option<string?> System = new("--system") { Description = "System prompt (a template too)." };
     public static readonly Option<int?> MaxTokens = new("--max-tokens") { Description = "Maximum output tokens per request (sent as max_completion_tokens to models that need it)." };
     public static readonly Option<double?> Temperature = new("--temperature") { Description = "Sampling temperature." };
-    public static readonly Option<string?> Out = new("--out", "-o") { Description = "Merged output file (.csv, or .jsonl). Default: <input name>.results.csv in the current folder." };
+    public static readonly Option<string?> Out = new("--out", "-o") { Description = "Merged output file: .csv, .jsonl, .md, .docx or .xlsx (by extension). Default: <input name>.results.csv in the current folder." };
     public static readonly Option<string> OutputColumn = new("--output-column") { Description = "Name of the response column in the output.", DefaultValueFactory = _ => "response" };
     public static readonly Option<string?> IdColumn = new("--id-column") { Description = "Column with unique ids, used as each request's custom_id (letters, digits, - and _, up to 64). Default: row-N." };
     public static readonly Option<long?> StartRow = new("--start-row") { Description = "First data row to send (1 = the first row after the header)." };
@@ -36,6 +36,7 @@ internal static class RunCommand
     public static readonly Option<string?> BaseUrl = new("--base-url") { Description = "Provider base URL (default: OPENAI_BASE_URL / ANTHROPIC_BASE_URL, config, then the public API)." };
     public static readonly Option<string?> Delimiter = new("--delimiter") { Description = "CSV delimiter (default: detected)." };
     public static readonly Option<string?> Encoding = new("--encoding") { Description = "Input encoding, e.g. latin1 (default: UTF-8)." };
+    public static readonly Option<string?> InputFormat = new("--format") { Description = "Input format, csv or jsonl (default: from the extension; for '-', from the content)." };
     public static readonly Option<long?> MaxBatchTokens = new("--max-batch-tokens") { Description = "Most estimated input tokens per batch: your provider's enqueued-token limit for the model (also enqueued_token_limits.MODEL in config/user.yaml)." };
     public static readonly Option<double> Timeout = new("--timeout") { Description = "Stop waiting after this many hours (the job goes on at the provider).", DefaultValueFactory = _ => 26 };
 
@@ -44,7 +45,7 @@ internal static class RunCommand
         var cmd = new Command("run", "Run a prompt over every row of a table through a provider Batch API, wait, and write the merged results. Rerunning the same command continues the same job.")
         {
             Input, Model, Prompt, PromptFile, System, MaxTokens, Temperature, Out, OutputColumn, IdColumn, StartRow, EndRow, BatchSize, Name,
-            CheckInterval, Detach, New, Provider, Emulator, EmulatorBatchDuration, ApiKey, BaseUrl, Delimiter, Encoding, MaxBatchTokens, Timeout,
+            CheckInterval, Detach, New, Provider, Emulator, EmulatorBatchDuration, ApiKey, BaseUrl, Delimiter, Encoding, InputFormat, MaxBatchTokens, Timeout,
         };
         cmd.SetAction((pr, ct) => host(pr, (ctx, token) => ExecuteAsync(pr, ctx, token), ct));
         return cmd;
@@ -116,7 +117,7 @@ internal static class RunCommand
         try
         {
             var inputPath = stdinSpool ?? inputArg;
-            var readOptions = new TableReadOptions { Delimiter = pr.GetValue(Delimiter), Encoding = pr.GetValue(Encoding) };
+            var readOptions = new TableReadOptions { Delimiter = pr.GetValue(Delimiter), Encoding = pr.GetValue(Encoding), Format = pr.GetValue(InputFormat) };
             string sha;
             IReadOnlyList<string> columns;
             using (var probe = TableReader.Open(inputPath, readOptions))

@@ -157,6 +157,11 @@ public sealed class Settings
 
             throw new InputException($"invalid YAML at line {ex.Start.Line}, column {ex.Start.Column}: {message.TrimEnd('.')}", ex, file: path, hint: "fix the file (indent with spaces, quote values containing ':' or '#')");
         }
+        catch (InvalidOperationException ex)
+        {
+            // YamlDotNet reports some unterminated constructs (an unclosed '[') this way, without a position.
+            throw new InputException($"invalid YAML: {ex.Message.TrimEnd('.')}", ex, file: path, hint: "check for an unclosed '[' or '{' (see config/user.example.yaml)");
+        }
     }
 
     /// <summary>A string under a YAML path such as <c>api_keys.openai_api_key</c>.</summary>

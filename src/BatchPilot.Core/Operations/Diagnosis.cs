@@ -78,7 +78,7 @@ public static partial class Diagnosis
             if (item.BatchId is { } bid && perBatch.TryGetValue(bid, out tally))
             {
                 tally.Position++;
-                if (wantedLines.TryGetValue(bid, out var wanted) && wanted.ContainsKey((int)Math.Min(tally.Position, int.MaxValue)))
+                if (tally.Position <= int.MaxValue && wantedLines.TryGetValue(bid, out var wanted) && wanted.ContainsKey((int)tally.Position))
                 {
                     wanted[(int)tally.Position] = (item.CustomId, item.SourceRow);
                 }

@@ -195,18 +195,19 @@ public sealed class JobEngine
             }
             catch (ProviderException ex) when (!cancellationToken.IsCancellationRequested)
             {
+                if (ex.IsAuthError)
+                {
+                    // Nothing was created with a refused key; listing would be refused too.
+                    await ReleaseAsync(batch, "Submission stopped: the provider refused the API key.", cancellationToken).ConfigureAwait(false);
+                    throw KeyRefused(ex);
+                }
+
                 // The create may have reached the provider: look for it before anything is sent again.
                 var existing = await FindExistingAsync(batch, cancellationToken).ConfigureAwait(false);
                 if (existing is not null)
                 {
                     await AdoptAsync(batch, existing, "found after an ambiguous create failure", cancellationToken).ConfigureAwait(false);
                     return true;
-                }
-
-                if (ex.IsAuthError)
-                {
-                    await ReleaseAsync(batch, "Submission stopped: the provider refused the API key.", cancellationToken).ConfigureAwait(false);
-                    throw new InputException($"{ex.Provider} refused the API key ({ex.Message})", ex, field: "api key", hint: "check the key in config/user.yaml api_keys or the environment variable", exitCode: ExitCodes.MissingKey);
                 }
 
                 if (ex.IsPermanent)
@@ -228,6 +229,16 @@ public sealed class JobEngine
                 batch = (await _store.GetBatchAsync(batch.Id, cancellationToken).ConfigureAwait(false))!;
             }
         }
+    }
+
+    /// <summary>The one-line error for a key the provider refused (401/403).</summary>
+    public static InputException KeyRefused(ProviderException ex)
+    {
+        ArgumentNullException.ThrowIfNull(ex);
+        var variable = ex.Provider == ProviderNames.Anthropic ? "ANTHROPIC_API_KEY" : "OPENAI_API_KEY";
+        var yaml = ex.Provider == ProviderNames.Anthropic ? "anthropic_api_key" : "openai_api_key";
+        return new InputException($"{ex.Provider} refused the API key (HTTP {ex.StatusCode})", ex,
+            hint: $"check the key in {variable} or api_keys.{yaml} in config/user.yaml ('batchpilot doctor' tests it); nothing was sent", exitCode: ExitCodes.MissingKey);
     }
 
     private async Task<string> StageAsync(JobRecord job, BatchRecord batch, CancellationToken cancellationToken)
@@ -547,7 +558,7 @@ public sealed class JobEngine
             cancellationToken).ConfigureAwait(false);
         if (ok)
         {
-            _observer.Warn($"Batch {batch.Number}: the provider's enqueued-token queue is full ({pb.Id} refused); re-submitting in {FormatDelay(delay)}. Lower --batch-size or set max_enqueued_tokens to avoid this.");
+            _observer.Warn($"Batch {batch.Number}: the provider's enqueued-token queue is full ({pb.Id} refused); re-submitting in {FormatDelay(delay)}. To avoid this, give the queue limit with --max-batch-tokens (or enqueued_token_limits.MODEL in config/user.yaml) or lower --batch-size.");
         }
     }
 
