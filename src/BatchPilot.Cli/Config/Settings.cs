@@ -160,7 +160,34 @@ public sealed class Settings
         catch (InvalidOperationException ex)
         {
             // YamlDotNet reports some unterminated constructs (an unclosed '[') this way, without a position.
-            throw new InputException($"invalid YAML: {ex.Message.TrimEnd('.')}", ex, file: path, hint: "check for an unclosed '[' or '{' (see config/user.example.yaml)");
+            throw new InputException(LocateYamlProblem(path) ?? $"invalid YAML ({ex.Message.TrimEnd('.')})", ex, file: path,
+                hint: "fix the file (indent with spaces, quote values containing ':' or '#', close every [ and {)");
+        }
+    }
+
+    /// <summary>
+    /// Where a YAML file stops parsing, for failures the loader reports without a position: the end of the last
+    /// event that parsed. Null when the file parses.
+    /// </summary>
+    public static string? LocateYamlProblem(string path)
+    {
+        var last = YamlDotNet.Core.Mark.Empty;
+        try
+        {
+            using var reader = new StreamReader(path);
+            var parser = new YamlDotNet.Core.Parser(reader);
+            while (parser.MoveNext())
+            {
+                last = parser.Current!.End;
+            }
+
+            return null;
+        }
+        catch (Exception ex) when (ex is YamlException or InvalidOperationException)
+        {
+            var line = Math.Max(last.Line, 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            var column = Math.Max(last.Column, 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return $"invalid YAML after line {line}, column {column}: an unclosed [ or {{, or a value that cannot be parsed";
         }
     }
 

@@ -198,21 +198,9 @@ internal sealed class DoctorChecks
             return $"cannot be read ({why})";
         }
 
-        var last = YamlDotNet.Core.Mark.Empty;
-        try
+        if (Settings.LocateYamlProblem(path) is { } located)
         {
-            using var reader = new StreamReader(path);
-            var parser = new YamlDotNet.Core.Parser(reader);
-            while (parser.MoveNext())
-            {
-                last = parser.Current!.End;
-            }
-        }
-        catch (Exception inner) when (inner is YamlDotNet.Core.YamlException or InvalidOperationException)
-        {
-            var line = Math.Max(last.Line, 1).ToString(CultureInfo.InvariantCulture);
-            var column = Math.Max(last.Column, 1).ToString(CultureInfo.InvariantCulture);
-            return $"invalid YAML after line {line}, column {column}: an unclosed [ or {{, or a value that cannot be parsed";
+            return located;
         }
 
         return $"invalid YAML ({ex.Message.TrimEnd('.')})";
