@@ -69,7 +69,7 @@ public static class CliApp
             return ExitCodes.BadInput;
         }
 
-        return await parse.InvokeAsync(new InvocationConfiguration { Output = env.Out, Error = env.Error, EnableDefaultExceptionHandler = false }, cancellationToken).ConfigureAwait(false);
+        return await parse.InvokeAsync(new InvocationConfiguration { Output = env.Out, Error = env.Error, EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null }, cancellationToken).ConfigureAwait(false);
     }
 
     private static async Task<int> HostAsync(Environment env, ParseResult pr, Func<CliContext, CancellationToken, Task<int>> body, CancellationToken ct)

@@ -81,6 +81,55 @@ public sealed class CrashTests
         AssertCompleteOutput(ws.PathOf("out.csv"));
     }
 
+    [Fact]
+    public async Task Sigterm_WhileWaiting_SavesStateExits130_AndTheRerunContinues()
+    {
+        using var ws = new TempWorkspace();
+        await using var emu = await EmulatorHost.StartAsync(batchSeconds: 4);
+        var input = ws.WriteReviews("reviews.csv", 50);
+        var env = Environment(ws, emu);
+        string[] args = ["run", input, "--model", "gpt-4o-mini", "--prompt", "{{review_text}}", "--out", ws.PathOf("out.csv"), "--check-interval", "0.2"];
+        var psi = new ProcessStartInfo("dotnet") { WorkingDirectory = ws.Root, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(ProcessRunner.CliDll);
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        foreach (var (k, v) in env)
+        {
+            psi.Environment[k] = v;
+        }
+
+        using var p = Process.Start(psi)!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        _ = p.StandardOutput.ReadToEndAsync();
+        using (var wait = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
+        {
+            while (emu.Server.ListBatches().Count == 0)
+            {
+                await Task.Delay(50, wait.Token);
+            }
+        }
+
+        using (var kill = Process.Start("kill", ["-TERM", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill!.WaitForExitAsync();
+        }
+
+        using (var bound = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
+        {
+            await p.WaitForExitAsync(bound.Token);
+        }
+
+        Assert.True(p.ExitCode == 130, await stderr);
+        Assert.Contains("interrupted. Everything done so far is saved", await stderr, StringComparison.Ordinal);
+        var rerun = await ProcessRunner.RunAsync(args, env, ws.Root, TimeSpan.FromMinutes(2));
+        Assert.True(rerun.ExitCode == 0, rerun.ToString());
+        Assert.Single(emu.Server.ListBatches());
+        Assert.Equal(51, Csv.Parse(await File.ReadAllTextAsync(ws.PathOf("out.csv"))).Count);
+    }
+
     private static Dictionary<string, string?> Environment(TempWorkspace ws, EmulatorHost emu) => new()
     {
         ["BATCHPILOT_HOME"] = ws.PathOf("home"),

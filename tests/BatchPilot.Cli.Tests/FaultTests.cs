@@ -69,6 +69,16 @@ public sealed class FaultTests
     }
 
     [Fact]
+    public async Task SlowResponses_AreWaitedFor()
+    {
+        var o = await RunAsync(new FaultScenario { Http = [new HttpFaultRule { Method = "*", Path = "/v1/**", DelayMs = 300, Rate = 1 }] });
+
+        Assert.True(o.Result.ExitCode == 0, o.Result.ToString());
+        Assert.Equal(Rows, o.Count("succeeded"));
+        Assert.Single(o.Batches);
+    }
+
+    [Fact]
     public async Task ConnectionResetDuringUpload_IsRetried_WithExactlyOneBatch()
     {
         var o = await RunAsync(new FaultScenario { Http = [new HttpFaultRule { Method = "POST", Path = "/v1/files", Reset = true, First = 1 }] });

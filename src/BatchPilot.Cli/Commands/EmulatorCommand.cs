@@ -72,6 +72,7 @@ internal static class EmulatorCommand
             {
             }
 
+            ctx.Ui.Info("Emulator stopped.");
             return ExitCodes.Success;
         }, ct));
         return cmd;
