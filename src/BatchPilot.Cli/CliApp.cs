@@ -77,16 +77,31 @@ public static class CliApp
         var json = pr.GetValue(Json);
         var verbose = pr.GetValue(Verbose);
         var ui = new Ui.Ui(env.Out, env.Error, json, verbose, env.Interactive);
-        try
+        return await GuardAsync(env, ui, async () =>
         {
             var settings = Settings.Load(env.WorkingDirectory, env.Variables);
             await using var ctx = new CliContext(new GlobalOptions(pr.GetValue(Db), json, verbose), ui, settings, env.Time);
             return await body(ctx, ct).ConfigureAwait(false);
+        }, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Runs a verb's body and turns what escapes it into one line and an exit code: user mistakes, refused keys,
+    /// provider failures (nothing is lost), interruption, and bugs (details with --verbose).
+    /// </summary>
+    internal static async Task<int> GuardAsync(Environment env, Ui.Ui ui, Func<Task<int>> body, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(env);
+        ArgumentNullException.ThrowIfNull(ui);
+        ArgumentNullException.ThrowIfNull(body);
+        try
+        {
+            return await body().ConfigureAwait(false);
         }
         catch (InputException ex)
         {
             ui.Error(ex.ToUserLine());
-            if (verbose && ex.InnerException is not null)
+            if (ui.Verbose && ex.InnerException is not null)
             {
                 await env.Error.WriteLineAsync(ex.InnerException.ToString()).ConfigureAwait(false);
             }
@@ -101,12 +116,12 @@ public static class CliApp
         catch (ProviderException ex)
         {
             ui.Error($"{ex.Provider}: {ex.Message.TrimEnd('.')}. Nothing is lost: rerun the same command to continue.");
-            if (verbose)
+            if (ui.Verbose)
             {
                 await env.Error.WriteLineAsync(ex.ToString()).ConfigureAwait(false);
             }
 
-            return ex.IsAuthError ? ExitCodes.MissingKey : ExitCodes.ProviderError;
+            return ExitCodes.ProviderError;
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
@@ -116,7 +131,7 @@ public static class CliApp
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             ui.Error($"internal error: {ex.Message} (run with --verbose for details, and please report it).");
-            if (verbose)
+            if (ui.Verbose)
             {
                 await env.Error.WriteLineAsync(ex.ToString()).ConfigureAwait(false);
             }

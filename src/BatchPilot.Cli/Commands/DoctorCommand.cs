@@ -35,14 +35,13 @@ internal static class DoctorCommand
         var verbose = pr.GetValue<bool>("--verbose");
         var ui = new Ui.Ui(env.Out, env.Error, json, verbose, env.Interactive);
         var seconds = pr.GetValue(Timeout);
-        if (seconds is <= 0 or > 600 || double.IsNaN(seconds))
+        return await CliApp.GuardAsync(env, ui, async () =>
         {
-            ui.Error(new InputException("must be between 0 and 600 seconds", field: "--timeout").ToUserLine());
-            return ExitCodes.BadInput;
-        }
+            if (seconds is <= 0 or > 600 || double.IsNaN(seconds))
+            {
+                throw new InputException("must be between 0 and 600 seconds", field: "--timeout");
+            }
 
-        try
-        {
             var checks = new DoctorChecks(new DoctorOptions
             {
                 WorkingDirectory = env.WorkingDirectory,
@@ -63,22 +62,7 @@ internal static class DoctorCommand
             }
 
             return report.ExitCode;
-        }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
-            ui.Error("interrupted.");
-            return ExitCodes.Cancelled;
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            ui.Error($"internal error: {ex.Message} (run with --verbose for details, and please report it).");
-            if (verbose)
-            {
-                await env.Error.WriteLineAsync(ex.ToString()).ConfigureAwait(false);
-            }
-
-            return ExitCodes.InternalError;
-        }
+        }, ct).ConfigureAwait(false);
     }
 
     /// <summary>One line per check on stdout, written raw so a long line is never wrapped into two.</summary>
