@@ -130,6 +130,40 @@ public sealed class CrashTests
         Assert.Equal(51, Csv.Parse(await File.ReadAllTextAsync(ws.PathOf("out.csv"))).Count);
     }
 
+    [Theory]
+    [InlineData("id,text\na1,Hello from stdin\na2,Bonjour\n")]
+    [InlineData("{\"id\":\"a1\",\"text\":\"Hello from stdin\"}\n{\"id\":\"a2\",\"text\":\"Bonjour\"}\n")]
+    public async Task Run_FromStandardInput_CsvOrJsonl_AndARerunContinuesIt(string content)
+    {
+        using var ws = new TempWorkspace();
+        await using var emu = await EmulatorHost.StartAsync();
+        var env = Environment(ws, emu);
+        string[] args = ["run", "-", "--model", "gpt-4o-mini", "--prompt", "Say {{text}}", "--id-column", "id", "--out", ws.PathOf("out.csv")];
+
+        var first = await ProcessRunner.RunAsync(args, env, ws.Root, TimeSpan.FromMinutes(2), content);
+        var again = await ProcessRunner.RunAsync(args, env, ws.Root, TimeSpan.FromMinutes(2), content);
+
+        Assert.True(first.ExitCode == 0, first.ToString());
+        Assert.True(again.ExitCode == 0, again.ToString());
+        Assert.Contains("Continuing job", again.StdErr, StringComparison.Ordinal);
+        var rows = Csv.Parse(await File.ReadAllTextAsync(ws.PathOf("out.csv")));
+        Assert.Equal(["a1", "a2"], rows.Skip(1).Select(r => r[0]));
+        Assert.Contains("Say Hello from stdin", rows[1][2], StringComparison.Ordinal);
+        Assert.Single(emu.Server.ListBatches());
+    }
+
+    [Fact]
+    public async Task Run_BadStandardInput_NamesStdin()
+    {
+        using var ws = new TempWorkspace();
+        await using var emu = await EmulatorHost.StartAsync();
+
+        var r = await ProcessRunner.RunAsync(["run", "-", "--model", "gpt-4o-mini", "--prompt", "x"], Environment(ws, emu), ws.Root, TimeSpan.FromMinutes(1), "id,text\n");
+
+        Assert.Equal(2, r.ExitCode);
+        Assert.StartsWith("error: <stdin>", r.StdErr.Trim(), StringComparison.Ordinal);
+    }
+
     private static Dictionary<string, string?> Environment(TempWorkspace ws, EmulatorHost emu) => new()
     {
         ["BATCHPILOT_HOME"] = ws.PathOf("home"),

@@ -21,7 +21,7 @@ public static class ProcessRunner
     }
 
     /// <summary>Runs the CLI with the given environment; kills it when <paramref name="timeout"/> passes.</summary>
-    public static async Task<CliResult> RunAsync(IEnumerable<string> args, IReadOnlyDictionary<string, string?> environment, string workingDirectory, TimeSpan timeout)
+    public static async Task<CliResult> RunAsync(IEnumerable<string> args, IReadOnlyDictionary<string, string?> environment, string workingDirectory, TimeSpan timeout, string? standardInput = null)
     {
         ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(environment);
@@ -45,6 +45,11 @@ public static class ProcessRunner
         }
 
         using var p = Process.Start(psi)!;
+        if (standardInput is not null)
+        {
+            await p.StandardInput.WriteAsync(standardInput).ConfigureAwait(false);
+        }
+
         p.StandardInput.Close();
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();

@@ -120,7 +120,7 @@ internal static class RunCommand
             var readOptions = new TableReadOptions { Delimiter = pr.GetValue(Delimiter), Encoding = pr.GetValue(Encoding), Format = pr.GetValue(InputFormat) };
             string sha;
             IReadOnlyList<string> columns;
-            using (var probe = TableReader.Open(inputPath, readOptions))
+            using (var probe = OpenTable(inputPath, stdinSpool is not null, readOptions))
             {
                 columns = probe.Columns;
                 sha = InputFingerprint.ComputeSha256(inputPath);
@@ -155,7 +155,7 @@ internal static class RunCommand
                     Spec = spec,
                     Name = pr.GetValue(Name) ?? StemOf(inputArg),
                     Columns = columns,
-                    Rows = token => ReadRows(inputPath, readOptions, token),
+                    Rows = token => ReadRows(inputPath, stdinSpool is not null, readOptions, token),
                     StartNew = pr.GetValue(New),
                 },
                 client,
@@ -200,9 +200,21 @@ internal static class RunCommand
         }
     }
 
-    private static IEnumerable<SourceRow> ReadRows(string path, TableReadOptions options, CancellationToken ct)
+    /// <summary>Opens the input; standard input was spooled to a file (read twice: hash, then rows) but keeps its name in messages.</summary>
+    private static TableReader OpenTable(string path, bool isStdin, TableReadOptions options)
     {
-        using var reader = TableReader.Open(path, options);
+        if (!isStdin)
+        {
+            return TableReader.Open(path, options);
+        }
+
+        using var spooled = File.OpenRead(path);
+        return TableReader.Open(spooled, "<stdin>", options);
+    }
+
+    private static IEnumerable<SourceRow> ReadRows(string path, bool isStdin, TableReadOptions options, CancellationToken ct)
+    {
+        using var reader = OpenTable(path, isStdin, options);
         foreach (var r in reader.ReadRows(ct))
         {
             yield return new SourceRow(r.Index, r.Row, r.Values);
@@ -238,7 +250,7 @@ internal static class RunCommand
 
     private static async Task<string> SpoolStdinAsync(CancellationToken ct)
     {
-        var path = Path.Combine(Path.GetTempPath(), "batchpilot-stdin-" + Guid.NewGuid().ToString("N", CultureInfo.InvariantCulture) + ".csv");
+        var path = Path.Combine(Path.GetTempPath(), "batchpilot-stdin-" + Guid.NewGuid().ToString("N", CultureInfo.InvariantCulture));
         await using var file = File.Create(path);
         await using var stdin = Console.OpenStandardInput();
         await stdin.CopyToAsync(file, ct).ConfigureAwait(false);
