@@ -381,7 +381,7 @@ public sealed class JobEngine
         ArgumentNullException.ThrowIfNull(job);
         foreach (var batch in await _store.ListBatchesAsync(job.Id, cancellationToken).ConfigureAwait(false))
         {
-            if (batch.State != BatchState.Submitted || batch.ProviderBatchId is null)
+            if (batch.State != BatchState.Submitted || batch.ProviderBatchId is null || batch.ProviderStatus == SyncRunner.SyncStatus)
             {
                 continue;
             }

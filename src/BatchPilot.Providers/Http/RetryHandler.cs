@@ -30,6 +30,9 @@ public sealed class RetryHandler : DelegatingHandler
     /// <summary>Request option that marks a request as safe to send again.</summary>
     public static readonly HttpRequestOptionsKey<bool> Retryable = new("batchpilot.retryable");
 
+    /// <summary>Request option that receives the number of attempts made.</summary>
+    public static readonly HttpRequestOptionsKey<System.Runtime.CompilerServices.StrongBox<int>> AttemptCount = new("batchpilot.attempts");
+
     private readonly RetryOptions _options;
     private readonly TimeProvider _time;
 
@@ -62,6 +65,11 @@ public sealed class RetryHandler : DelegatingHandler
                     request.Headers.TryAddWithoutValidation("X-Stainless-Retry-Count", attempt.ToString(CultureInfo.InvariantCulture));
                 }
 
+                if (request.Options.TryGetValue(AttemptCount, out var counter))
+                {
+                    counter.Value = attempt + 1;
+                }
+
                 response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
             }
             catch (HttpRequestException ex)
@@ -87,7 +95,7 @@ public sealed class RetryHandler : DelegatingHandler
                 return response!;
             }
 
-            if (response is not null && !ShouldRetry(response))
+            if (response is not null && (!ShouldRetry(response) || await IsSpendCapAsync(response, cancellationToken).ConfigureAwait(false)))
             {
                 return response;
             }
@@ -127,6 +135,23 @@ public sealed class RetryHandler : DelegatingHandler
         }
 
         return code is 408 or 409 or 429 || code >= 500;
+    }
+
+    /// <summary>
+    /// A 429 without a retry hint that reports an exhausted quota or spend cap (OpenAI <c>insufficient_quota</c>,
+    /// Anthropic <c>enforced_spend_limit_reached</c>): waiting will not help, so it is not retried.
+    /// </summary>
+    private static async Task<bool> IsSpendCapAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        if ((int)response.StatusCode != 429 || response.Headers.Contains("retry-after") || response.Headers.Contains("retry-after-ms"))
+        {
+            return false;
+        }
+
+        await response.Content.LoadIntoBufferAsync(cancellationToken).ConfigureAwait(false);
+        var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+        return body.Contains("insufficient_quota", StringComparison.Ordinal) || body.Contains("spend_limit", StringComparison.Ordinal)
+            || body.Contains("billing", StringComparison.OrdinalIgnoreCase);
     }
 
     private TimeSpan? ServerHint(HttpResponseMessage response)

@@ -1,0 +1,203 @@
+using System.Globalization;
+using BatchPilot.Batches;
+using BatchPilot.Items;
+using BatchPilot.Jobs;
+using BatchPilot.Planning;
+using BatchPilot.Providers;
+using BatchPilot.Storage;
+
+namespace BatchPilot.Running;
+
+/// <summary>Settings of synchronous runs.</summary>
+public sealed record SyncOptions
+{
+    /// <summary>Requests in flight at once.</summary>
+    public int Concurrency { get; init; } = 16;
+
+    /// <summary>Items recorded together as one chunk (a batch row with provider status <c>sync</c>).</summary>
+    public int ChunkSize { get; init; } = 500;
+
+    /// <summary>Results applied per store transaction.</summary>
+    public int ApplyEvery { get; init; } = 100;
+
+    /// <summary>Output tokens assumed per request for rate limiting when the job sets no max_tokens.</summary>
+    public int AssumedOutputTokens { get; init; } = 256;
+
+    /// <summary>How long a chunk's lease holds.</summary>
+    public TimeSpan LeaseDuration { get; init; } = TimeSpan.FromMinutes(15);
+}
+
+/// <summary>What a synchronous run did.</summary>
+public sealed record SyncReport
+{
+    /// <summary>Requests answered with a 2xx.</summary>
+    public long Succeeded { get; init; }
+
+    /// <summary>Requests that failed after the transport's retries.</summary>
+    public long Failed { get; init; }
+
+    /// <summary>HTTP attempts made in total (retries included).</summary>
+    public long Attempts { get; init; }
+
+    /// <summary>Responses that were 429s (each retried or recorded).</summary>
+    public long Throttled { get; init; }
+
+    /// <summary>Wall time of the run.</summary>
+    public TimeSpan Elapsed { get; init; }
+}
+
+/// <summary>
+/// Sends a job's pending items through a provider's synchronous API, concurrently and within the rate limits.
+/// Uses the same job, item and batch records as batch mode: each chunk of items is recorded as a batch whose provider
+/// status is <c>sync</c>, so status, resume, export and the dashboard work unchanged, and a job can switch mode on
+/// resume. A chunk interrupted by a crash is settled on the next run: its unanswered items are sent again.
+/// </summary>
+public sealed class SyncRunner
+{
+    /// <summary>The provider status of a chunk sent through the synchronous API.</summary>
+    public const string SyncStatus = "sync";
+
+    private readonly IJobStore _store;
+    private readonly ISyncClient _client;
+    private readonly SyncLimiter _limiter;
+    private readonly TimeProvider _time;
+    private readonly IEngineObserver _observer;
+    private readonly SyncOptions _options;
+
+    /// <summary>Creates a runner.</summary>
+    public SyncRunner(IJobStore store, ISyncClient client, SyncLimiter limiter, TimeProvider time, IEngineObserver? observer = null, SyncOptions? options = null)
+    {
+        _store = store;
+        _client = client;
+        _limiter = limiter;
+        _time = time;
+        _observer = observer ?? NullObserver.Instance;
+        _options = options ?? new SyncOptions();
+    }
+
+    /// <summary>Sends every pending item of the job; returns what happened.</summary>
+    public async Task<SyncReport> RunAsync(JobRecord job, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        var started = _time.GetUtcNow();
+        await SettleInterruptedAsync(job, cancellationToken).ConfigureAwait(false);
+        var factory = new RequestFactory(job.Spec, job.Columns);
+        long succeeded = 0, failed = 0, attempts = 0, throttled = 0;
+        while (true)
+        {
+            var page = await _store.ReadPendingItemsAsync(job.Id, 0, _options.ChunkSize, cancellationToken).ConfigureAwait(false);
+            if (page.Count == 0)
+            {
+                break;
+            }
+
+            var token = "sync-" + job.Id + "-" + Guid.NewGuid().ToString("N")[..12];
+            var batch = await _store.CreatePlannedBatchAsync(job.Id, page.Select(i => i.Seq).ToList(), 0, token, cancellationToken).ConfigureAwait(false);
+            var now = _time.GetUtcNow();
+            await _store.TryTransitionBatchAsync(batch.Id, [BatchState.Planned], BatchState.Submitted,
+                new BatchUpdate { ProviderBatchId = token, ProviderStatus = SyncStatus, SubmittingAt = now, SubmittedAt = now, LeaseOwner = ProcessIdentity.Current, LeaseUntil = now + _options.LeaseDuration },
+                $"Sending {page.Count} requests through the synchronous API.", cancellationToken).ConfigureAwait(false);
+
+            var pending = new List<ResultLine>(_options.ApplyEvery);
+            var gate = new SemaphoreSlim(1, 1);
+            long chunkOk = 0, chunkFailed = 0;
+
+            async Task FlushAsync(bool force)
+            {
+                List<ResultLine>? toApply = null;
+                lock (pending)
+                {
+                    if (pending.Count >= _options.ApplyEvery || (force && pending.Count > 0))
+                    {
+                        toApply = [.. pending];
+                        pending.Clear();
+                    }
+                }
+
+                if (toApply is not null)
+                {
+                    await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+                    try
+                    {
+                        await _store.ApplyResultsAsync(batch.Id, toApply, cancellationToken).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        gate.Release();
+                    }
+                }
+            }
+
+            try
+            {
+                await Parallel.ForEachAsync(page, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, _options.Concurrency), CancellationToken = cancellationToken }, async (item, ct) =>
+                {
+                    var request = factory.Create(item);
+                    var estimate = JobEngine.EstimateTokens(request.Request.UserText.Length + (request.Request.System?.Length ?? 0)) + (request.Request.MaxTokens ?? _options.AssumedOutputTokens);
+                    await _limiter.AcquireAsync(estimate, ct).ConfigureAwait(false);
+                    var response = await _client.SendAsync(request, ct).ConfigureAwait(false);
+                    var was429 = response.Result.StatusCode == 429;
+                    _limiter.Observe(response.Limits, was429);
+                    Interlocked.Add(ref attempts, response.Attempts);
+                    Interlocked.Add(ref throttled, (was429 ? 1 : 0) + Math.Max(0, response.Attempts - 1));
+                    if (response.Result.Kind == ResultKind.Succeeded)
+                    {
+                        Interlocked.Increment(ref chunkOk);
+                    }
+                    else
+                    {
+                        Interlocked.Increment(ref chunkFailed);
+                    }
+
+                    lock (pending)
+                    {
+                        pending.Add(response.Result);
+                    }
+
+                    await FlushAsync(force: false).ConfigureAwait(false);
+                }).ConfigureAwait(false);
+            }
+            finally
+            {
+                // Whatever was answered is kept, even when the run is interrupted.
+                await FlushAsync(force: true).ConfigureAwait(false);
+                gate.Dispose();
+            }
+
+            await _store.EndRemainingAsync(batch.Id, ItemStatus.Failed, "missing_result", "No answer was recorded for this request.", cancellationToken).ConfigureAwait(false);
+            var end = _time.GetUtcNow();
+            await _store.TryTransitionBatchAsync(batch.Id, [BatchState.Submitted], BatchState.Collected,
+                new BatchUpdate { DoneCount = page.Count, FailedCount = (int)chunkFailed, EndedAt = end, CollectedAt = end, ClearLease = true },
+                $"{chunkOk} of {page.Count} requests answered.", cancellationToken).ConfigureAwait(false);
+            succeeded += chunkOk;
+            failed += chunkFailed;
+            _observer.Info($"Chunk {batch.Number}: {chunkOk} answered, {chunkFailed} failed ({succeeded + failed} done so far).");
+        }
+
+        return new SyncReport { Succeeded = succeeded, Failed = failed, Attempts = attempts, Throttled = throttled, Elapsed = _time.GetUtcNow() - started };
+    }
+
+    /// <summary>
+    /// A chunk whose process died: the answers it recorded are kept and its unanswered items go back to Pending.
+    /// </summary>
+    private async Task SettleInterruptedAsync(JobRecord job, CancellationToken cancellationToken)
+    {
+        foreach (var batch in await _store.ListBatchesAsync(job.Id, cancellationToken).ConfigureAwait(false))
+        {
+            if (batch.State != BatchState.Submitted || batch.ProviderStatus != SyncStatus)
+            {
+                continue;
+            }
+
+            if (batch.LeaseUntil is { } until && until > _time.GetUtcNow() && !ProcessIdentity.IsDead(batch.LeaseOwner))
+            {
+                continue;
+            }
+
+            var released = await _store.ReleaseBatchItemsAsync(batch.Id, cancellationToken).ConfigureAwait(false);
+            var now = _time.GetUtcNow();
+            await _store.TryTransitionBatchAsync(batch.Id, [BatchState.Submitted], BatchState.Collected, new BatchUpdate { EndedAt = now, CollectedAt = now, ClearLease = true },
+                $"Interrupted synchronous chunk settled: {released.ToString(CultureInfo.InvariantCulture)} unanswered item(s) will be sent again.", cancellationToken).ConfigureAwait(false);
+        }
+    }
+}
