@@ -45,6 +45,9 @@ public static class CliApp
         root.Subcommands.Add(JobCommands.Cancel(host));
         root.Subcommands.Add(JobCommands.Delete(host));
         root.Subcommands.Add(JobCommands.Export(host));
+        root.Subcommands.Add(EstimateCommand.Create(host));
+        root.Subcommands.Add(CostsCommand.Create(host));
+        root.Subcommands.Add(PreviewCommand.Create(host));
         root.Subcommands.Add(ServeCommand.Create(host));
         root.Subcommands.Add(EmulatorCommand.Create(host));
         root.Subcommands.Add(DiagnoseCommand.Create(host));

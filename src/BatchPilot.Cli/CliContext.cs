@@ -54,6 +54,11 @@ internal sealed class CliContext : IAsyncDisposable
             ? path
             : Path.Combine(Settings.WorkingDirectory, path);
 
+    /// <summary>The price table: the built-in one with the <c>prices:</c> overrides of config/user.yaml (loaded on first use).</summary>
+    public Pricing.PriceTable Prices => _prices ??= Commands.PriceSettings.Load(Settings);
+
+    private Pricing.PriceTable? _prices;
+
     /// <summary>The store (opened on first use).</summary>
     public IJobStore Store => _store ??= SqliteJobStore.Open(Settings.Database(Globals.Db).Value!, Time);
 
@@ -119,35 +124,68 @@ internal sealed class CliContext : IAsyncDisposable
         return setting.Value;
     }
 
-    /// <summary>A batch client for a job's provider and endpoint.</summary>
-    public async Task<IBatchClient> ClientAsync(JobSpec spec, string? apiKeyFlag, int? maxRequestsPerBatch, CancellationToken cancellationToken)
+    /// <summary>Where a job's provider is reached and with which key (the embedded emulator needs none).</summary>
+    private async Task<(Uri BaseUrl, string Key)> EndpointAsync(JobSpec spec, string? apiKeyFlag, CancellationToken cancellationToken)
     {
-        Uri baseUrl;
-        string key;
         if (spec.Endpoint == EmulatorEndpoint)
         {
             var root = await EmulatorAsync(cancellationToken).ConfigureAwait(false);
-            baseUrl = spec.Provider == ProviderNames.Anthropic ? root : new Uri(root, "v1");
-            key = EmulatorKey;
-        }
-        else
-        {
-            baseUrl = new Uri(spec.Endpoint);
-            key = RequireKey(spec.Provider, spec.Model, apiKeyFlag);
+            return (spec.Provider == ProviderNames.Anthropic ? root : new Uri(root, "v1"), EmulatorKey);
         }
 
-        return BatchClients.Create(
-            new BatchClientOptions
+        return (new Uri(spec.Endpoint), RequireKey(spec.Provider, spec.Model, apiKeyFlag));
+    }
+
+    private BatchClientOptions ClientOptions(JobSpec spec, Uri baseUrl, string key, int? maxRequestsPerBatch) => new()
+    {
+        Provider = spec.Provider,
+        BaseUrl = baseUrl,
+        ApiKey = key,
+        SpoolDirectory = Path.Combine(Settings.DataDirectory(), "spool"),
+        MaxRequestsPerBatch = maxRequestsPerBatch,
+        Retry = RetryOptions(),
+        OnRetry = (attempt, delay, reason) => Ui.Warn($"{spec.Provider}: {reason}; retry {attempt} in {delay.TotalSeconds:0.#} s."),
+    };
+
+    /// <summary>A batch client for a job's provider and endpoint.</summary>
+    public async Task<IBatchClient> ClientAsync(JobSpec spec, string? apiKeyFlag, int? maxRequestsPerBatch, CancellationToken cancellationToken)
+    {
+        var (baseUrl, key) = await EndpointAsync(spec, apiKeyFlag, cancellationToken).ConfigureAwait(false);
+        return BatchClients.Create(ClientOptions(spec, baseUrl, key, maxRequestsPerBatch), Time);
+    }
+
+    /// <summary>A synchronous client for a job's provider and endpoint (retries are not announced one by one: the limiter paces them).</summary>
+    public async Task<ISyncClient> SyncClientAsync(JobSpec spec, string? apiKeyFlag, CancellationToken cancellationToken)
+    {
+        var (baseUrl, key) = await EndpointAsync(spec, apiKeyFlag, cancellationToken).ConfigureAwait(false);
+        return SyncClients.Create(ClientOptions(spec, baseUrl, key, null) with { OnRetry = null }, Time);
+    }
+
+    /// <summary>
+    /// Rate limits of a model for sync mode: the flag, else <c>rate_limits.MODEL.rpm</c> / <c>.tpm</c> in config/user.yaml;
+    /// null limits are learned from the provider's rate-limit headers.
+    /// </summary>
+    public SyncLimiter Limiter(string model, long? rpmFlag, long? tpmFlag)
+    {
+        long? Read(long? flag, string key)
+        {
+            if (flag is not null)
             {
-                Provider = spec.Provider,
-                BaseUrl = baseUrl,
-                ApiKey = key,
-                SpoolDirectory = Path.Combine(Settings.DataDirectory(), "spool"),
-                MaxRequestsPerBatch = maxRequestsPerBatch,
-                Retry = RetryOptions(),
-                OnRetry = (attempt, delay, reason) => Ui.Warn($"{spec.Provider}: {reason}; retry {attempt} in {delay.TotalSeconds:0.#} s."),
-            },
-            Time);
+                return flag;
+            }
+
+            var value = Settings.Yaml($"rate_limits.{model}.{key}");
+            if (value is null)
+            {
+                return null;
+            }
+
+            return long.TryParse(value.Replace("_", string.Empty, StringComparison.Ordinal).Replace(",", string.Empty, StringComparison.Ordinal), System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var n) && n > 0
+                ? n
+                : throw new InputException($"'{value}' is not a positive number", field: $"rate_limits.{model}.{key}", file: Settings.UserYamlPath);
+        }
+
+        return new SyncLimiter(Time, Read(rpmFlag, "rpm"), Read(tpmFlag, "tpm"));
     }
 
     /// <summary>Finds a job or fails with a not-found line.</summary>

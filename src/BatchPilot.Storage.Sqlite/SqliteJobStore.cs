@@ -361,30 +361,77 @@ public sealed class SqliteJobStore : IJobStore
             using var cmd = Cmd(c, null, "SELECT status, count(*), coalesce(sum(input_tokens),0), coalesce(sum(output_tokens),0), coalesce(sum(cached_tokens),0) FROM items WHERE job_id=$j GROUP BY status");
             cmd.Parameters.AddWithValue("$j", jobId);
             using var r = cmd.ExecuteReader();
-            long[] n = new long[6];
-            long inTok = 0, outTok = 0, cached = 0;
+            var acc = new CountsBuilder();
             while (r.Read())
             {
-                n[r.GetInt32(0)] = r.GetInt64(1);
-                inTok += r.GetInt64(2);
-                outTok += r.GetInt64(3);
-                cached += r.GetInt64(4);
+                acc.Add(r.GetInt32(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3), r.GetInt64(4));
             }
 
-            return new JobCounts
-            {
-                Total = n.Sum(),
-                Pending = n[(int)ItemStatus.Pending],
-                InBatch = n[(int)ItemStatus.InBatch],
-                Succeeded = n[(int)ItemStatus.Succeeded],
-                Failed = n[(int)ItemStatus.Failed],
-                Expired = n[(int)ItemStatus.Expired],
-                Cancelled = n[(int)ItemStatus.Cancelled],
-                InputTokens = inTok,
-                OutputTokens = outTok,
-                CachedTokens = cached,
-            };
+            return acc.Build();
         }));
+
+    /// <inheritdoc/>
+    public Task<IReadOnlyDictionary<string, JobCounts>> GetAllCountsAsync(CancellationToken cancellationToken = default) =>
+        Task.FromResult<IReadOnlyDictionary<string, JobCounts>>(Run(c =>
+        {
+            using var cmd = Cmd(c, null, "SELECT job_id, status, count(*), coalesce(sum(input_tokens),0), coalesce(sum(output_tokens),0), coalesce(sum(cached_tokens),0) FROM items GROUP BY job_id, status");
+            using var r = cmd.ExecuteReader();
+            var result = new Dictionary<string, JobCounts>(StringComparer.Ordinal);
+            string? current = null;
+            var acc = new CountsBuilder();
+            while (r.Read())
+            {
+                var jobId = r.GetString(0);
+                if (!string.Equals(jobId, current, StringComparison.Ordinal))
+                {
+                    if (current is not null)
+                    {
+                        result[current] = acc.Build();
+                    }
+
+                    current = jobId;
+                    acc = new CountsBuilder();
+                }
+
+                acc.Add(r.GetInt32(1), r.GetInt64(2), r.GetInt64(3), r.GetInt64(4), r.GetInt64(5));
+            }
+
+            if (current is not null)
+            {
+                result[current] = acc.Build();
+            }
+
+            return result;
+        }));
+
+    /// <summary>Sums the per-status rows of one job into its counts.</summary>
+    private sealed class CountsBuilder
+    {
+        private readonly long[] _n = new long[6];
+        private long _in, _out, _cached;
+
+        public void Add(int status, long count, long input, long output, long cached)
+        {
+            _n[status] = count;
+            _in += input;
+            _out += output;
+            _cached += cached;
+        }
+
+        public JobCounts Build() => new()
+        {
+            Total = _n.Sum(),
+            Pending = _n[(int)ItemStatus.Pending],
+            InBatch = _n[(int)ItemStatus.InBatch],
+            Succeeded = _n[(int)ItemStatus.Succeeded],
+            Failed = _n[(int)ItemStatus.Failed],
+            Expired = _n[(int)ItemStatus.Expired],
+            Cancelled = _n[(int)ItemStatus.Cancelled],
+            InputTokens = _in,
+            OutputTokens = _out,
+            CachedTokens = _cached,
+        };
+    }
 
     // ---------------------------------------------------------------- items
 
@@ -423,6 +470,33 @@ public sealed class SqliteJobStore : IJobStore
 
             return list;
         }));
+
+    /// <inheritdoc/>
+    public Task<IReadOnlyList<ItemRecord>> ReadItemsPageAsync(string jobId, ItemStatus? status, long afterSeq, int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(limit);
+        return Task.FromResult<IReadOnlyList<ItemRecord>>(Run(c =>
+        {
+            var filter = status is null ? string.Empty : " AND status=$st";
+            using var cmd = Cmd(c, null, $"SELECT {ItemColumns} FROM items WHERE job_id=$j AND seq>$a{filter} ORDER BY seq LIMIT $l");
+            cmd.Parameters.AddWithValue("$j", jobId);
+            cmd.Parameters.AddWithValue("$a", afterSeq);
+            cmd.Parameters.AddWithValue("$l", limit);
+            if (status is { } st)
+            {
+                cmd.Parameters.AddWithValue("$st", (int)st);
+            }
+
+            using var r = cmd.ExecuteReader();
+            var list = new List<ItemRecord>(Math.Min(limit, 1024));
+            while (r.Read())
+            {
+                list.Add(ReadItem(r));
+            }
+
+            return list;
+        }));
+    }
 
     /// <inheritdoc/>
     public Task<BatchRecord> CreatePlannedBatchAsync(string jobId, IReadOnlyList<long> seqs, long bytes, string token, CancellationToken cancellationToken = default)
@@ -757,6 +831,15 @@ public sealed class SqliteJobStore : IJobStore
             cmd.Parameters.AddWithValue("$st", (int)status);
             cmd.Parameters.AddWithValue("$ec", errorCode);
             cmd.Parameters.AddWithValue("$em", errorMessage);
+            cmd.Parameters.AddWithValue("$b", batchId);
+            return cmd.ExecuteNonQuery();
+        }));
+
+    /// <inheritdoc/>
+    public Task<int> ReleaseBatchItemsAsync(long batchId, CancellationToken cancellationToken = default) =>
+        Task.FromResult(Write((c, tx) =>
+        {
+            using var cmd = Cmd(c, tx, "UPDATE items SET status=0, batch_id=NULL WHERE batch_id=$b AND status=1");
             cmd.Parameters.AddWithValue("$b", batchId);
             return cmd.ExecuteNonQuery();
         }));

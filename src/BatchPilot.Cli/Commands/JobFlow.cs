@@ -140,12 +140,24 @@ internal static class JobFlow
         return final;
     }
 
+    /// <summary>Sends the job's pending items through the synchronous API, within the rate limits; prints progress per chunk.</summary>
+    public static async Task<JobRecord> RunSyncAsync(CliContext ctx, JobRecord job, string? apiKeyFlag, SyncLimiter limiter, int concurrency, CancellationToken ct)
+    {
+        using var client = await ctx.SyncClientAsync(job.Spec, apiKeyFlag, ct).ConfigureAwait(false);
+        var runner = new SyncRunner(ctx.Store, client, limiter, ctx.Time, ctx.Ui, new SyncOptions { Concurrency = concurrency });
+        await ctx.Store.TrySetJobStatusAsync(job.Id, [JobStatus.Pending, JobStatus.CompletedWithErrors, JobStatus.Failed, JobStatus.Completed], JobStatus.Running, "Sending through the synchronous API.", cancellationToken: ct).ConfigureAwait(false);
+        var report = await runner.RunAsync(job, ct).ConfigureAwait(false);
+        var limits = limiter.RequestsPerMinute is { } rpm ? $"{rpm} requests/min" : "no known request limit";
+        ctx.Ui.Info($"Sync: {report.Succeeded} answered, {report.Failed} failed in {Ui.Format.Duration(report.Elapsed)} ({limits}; {report.Attempts} HTTP attempts, {report.Throttled} throttled).");
+        return await JobStatusRules.RefreshAsync(ctx.Store, job, ct).ConfigureAwait(false);
+    }
+
     /// <summary>The job's view with counts and batches.</summary>
     public static async Task<JobView> ViewAsync(CliContext ctx, JobRecord job, bool withBatches, CancellationToken ct)
     {
         var counts = await ctx.Store.GetCountsAsync(job.Id, ct).ConfigureAwait(false);
         var batches = await ctx.Store.ListBatchesAsync(job.Id, ct).ConfigureAwait(false);
-        return JobView.Of(job, counts, batches, withBatches);
+        return JobView.Of(job, counts, batches, withBatches, ctx.Prices);
     }
 
     /// <summary>Exit code of a finished job: 0 only when every item succeeded.</summary>

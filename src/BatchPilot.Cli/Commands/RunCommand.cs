@@ -5,6 +5,7 @@ using BatchPilot.Exports;
 using BatchPilot.Inputs;
 using BatchPilot.Jobs;
 using BatchPilot.Operations;
+using BatchPilot.Planning;
 using BatchPilot.Running;
 
 namespace BatchPilot.Cli.Commands;
@@ -14,9 +15,12 @@ internal static class RunCommand
 {
     public static readonly Argument<string> Input = new("INPUT") { Description = "CSV or JSONL file with one request per row ('-' for standard input)." };
     public static readonly Option<string> Model = new("--model", "-m") { Description = "Model id, e.g. gpt-4o-mini or claude-haiku-4-5. claude* goes to Anthropic, anything else to OpenAI.", Required = true };
-    public static readonly Option<string?> Prompt = new("--prompt", "-p") { Description = "Prompt template; {{column}} placeholders are filled from each row." };
+    public static readonly Option<string?> Prompt = new("--prompt", "-p") { Description = "Prompt template: {{column}} placeholders are filled from each row; Liquid tags, filters (truncate, json…) and row[\"Column Name\"] work too." };
     public static readonly Option<string?> PromptFile = new("--prompt-file") { Description = "File holding the prompt template." };
     public static readonly Option<string?> System = new("--system") { Description = "System prompt (a template too)." };
+    public static readonly Option<string?> Examples = new("--examples") { Description = "JSONL file of few-shot examples, one {\"input\": \"...\", \"output\": \"...\"} per line, sent as user/assistant turns before each row's prompt." };
+    public static readonly Option<string[]> Where = new("--where") { Description = "Send only rows where COLUMN=VALUE (exact match; split at the first '='; repeatable, all must match).", AllowMultipleArgumentsPerToken = false };
+    public static readonly Option<long?> Limit = new("--limit") { Description = "Send at most N rows (after --start-row/--end-row and --where)." };
     public static readonly Option<int?> MaxTokens = new("--max-tokens") { Description = "Maximum output tokens per request (sent as max_completion_tokens to models that need it)." };
     public static readonly Option<double?> Temperature = new("--temperature") { Description = "Sampling temperature." };
     public static readonly Option<string?> Out = new("--out", "-o") { Description = "Merged output file: .csv, .jsonl, .md, .docx or .xlsx (by extension). Default: <input name>.results.csv in the current folder." };
@@ -44,7 +48,7 @@ internal static class RunCommand
     {
         var cmd = new Command("run", "Run a prompt over every row of a table through a provider Batch API, wait, and write the merged results. Rerunning the same command continues the same job.")
         {
-            Input, Model, Prompt, PromptFile, System, MaxTokens, Temperature, Out, OutputColumn, IdColumn, StartRow, EndRow, BatchSize, Name,
+            Input, Model, Prompt, PromptFile, System, Examples, Where, Limit, MaxTokens, Temperature, Out, OutputColumn, IdColumn, StartRow, EndRow, BatchSize, Name,
             CheckInterval, Detach, New, Provider, Emulator, EmulatorBatchDuration, ApiKey, BaseUrl, Delimiter, Encoding, InputFormat, MaxBatchTokens, Timeout,
         };
         cmd.SetAction((pr, ct) => host(pr, (ctx, token) => ExecuteAsync(pr, ctx, token), ct));
@@ -72,6 +76,8 @@ internal static class RunCommand
         {
             throw new InputException("the prompt is empty", field: promptFile is null ? "--prompt" : "--prompt-file", hint: "write the instruction to send for each row");
         }
+
+        var selection = ReadSelection(pr, ctx);
 
         var batchSize = pr.GetValue(BatchSize);
         if (batchSize is < 1)
@@ -126,6 +132,7 @@ internal static class RunCommand
                 sha = InputFingerprint.ComputeSha256(inputPath);
             }
 
+            ValidateTemplates(prompt!, promptFile is null ? "--prompt" : "--prompt-file", pr.GetValue(System), columns, inputArg == "-" ? "<stdin>" : inputArg);
             var outPath = ctx.Resolve(pr.GetValue(Out) ?? StemOf(inputArg) + ".results.csv");
             AtomicFile.EnsureWritable(outPath);
 
@@ -142,6 +149,9 @@ internal static class RunCommand
                 IdColumn = pr.GetValue(IdColumn),
                 StartRow = pr.GetValue(StartRow),
                 EndRow = pr.GetValue(EndRow),
+                Examples = selection.Examples,
+                Where = selection.Where,
+                Limit = selection.Limit,
                 Delimiter = pr.GetValue(Delimiter),
                 Encoding = pr.GetValue(Encoding),
                 Endpoint = endpoint,
@@ -200,8 +210,48 @@ internal static class RunCommand
         }
     }
 
+    /// <summary>Few-shot examples, --where and --limit as given.</summary>
+    internal static (IReadOnlyList<FewShotExample> Examples, IReadOnlyList<RowFilter> Where, long? Limit) ReadSelection(ParseResult pr, CliContext ctx)
+    {
+        if (pr.GetValue(Limit) is < 1)
+        {
+            throw new InputException("must be at least 1", field: "--limit");
+        }
+
+        var where = new List<RowFilter>();
+        foreach (var w in pr.GetValue(Where) ?? [])
+        {
+            var eq = w.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0)
+            {
+                throw new InputException($"'{w}' is not COLUMN=VALUE", field: "--where", hint: "e.g. --where \"Image Path=img/a.png\" (split at the first '=')");
+            }
+
+            where.Add(new RowFilter(w[..eq], w[(eq + 1)..]));
+        }
+
+        IReadOnlyList<FewShotExample> examples = [];
+        if (pr.GetValue(Examples) is { } examplesFile)
+        {
+            using var reader = new StringReader(ReadTextFile(ctx.Resolve(examplesFile), "--examples"));
+            examples = FewShotFile.Read(reader, examplesFile);
+        }
+
+        return (examples, where, pr.GetValue(Limit));
+    }
+
+    /// <summary>Compiles the templates once so that errors name the option the template came from.</summary>
+    internal static void ValidateTemplates(string prompt, string promptOption, string? system, IReadOnlyList<string> columns, string inputName)
+    {
+        _ = PromptTemplate.Compile(prompt, columns, promptOption, inputName);
+        if (system is not null)
+        {
+            _ = PromptTemplate.Compile(system, columns, "--system", inputName);
+        }
+    }
+
     /// <summary>Opens the input; standard input was spooled to a file (read twice: hash, then rows) but keeps its name in messages.</summary>
-    private static TableReader OpenTable(string path, bool isStdin, TableReadOptions options)
+    internal static TableReader OpenTable(string path, bool isStdin, TableReadOptions options)
     {
         if (!isStdin)
         {
@@ -212,7 +262,7 @@ internal static class RunCommand
         return TableReader.Open(spooled, "<stdin>", options);
     }
 
-    private static IEnumerable<SourceRow> ReadRows(string path, bool isStdin, TableReadOptions options, CancellationToken ct)
+    internal static IEnumerable<SourceRow> ReadRows(string path, bool isStdin, TableReadOptions options, CancellationToken ct)
     {
         using var reader = OpenTable(path, isStdin, options);
         foreach (var r in reader.ReadRows(ct))

@@ -33,6 +33,12 @@ public enum SettingSource
 /// <param name="Origin">The variable, key or file it was read from.</param>
 public sealed record Setting(string? Value, SettingSource Source, string Origin);
 
+/// <summary>One entry of a two-level YAML mapping.</summary>
+/// <param name="Name">The entry's key.</param>
+/// <param name="Line">Its 1-based line in the file.</param>
+/// <param name="Values">Its scalar fields.</param>
+public sealed record YamlEntry(string Name, int Line, IReadOnlyDictionary<string, string> Values);
+
 /// <summary>
 /// Configuration with the precedence flag &gt; environment &gt; .env &gt; config/user.yaml &gt; defaults.
 /// Keys are trimmed; they are never printed whole.
@@ -206,6 +212,49 @@ public sealed class Settings
         }
 
         return node is YamlScalarNode s && !string.IsNullOrWhiteSpace(s.Value) ? s.Value.Trim() : null;
+    }
+
+    /// <summary>
+    /// A two-level mapping at the top level of config/user.yaml, such as <c>prices:</c> (model → field → value): each
+    /// entry with its 1-based line and its scalar fields. Empty when the key is absent.
+    /// </summary>
+    /// <exception cref="InputException">The key or one of its entries is not a mapping.</exception>
+    public IReadOnlyList<YamlEntry> YamlEntries(string key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        if (_yaml is null || !_yaml.Children.TryGetValue(new YamlScalarNode(key), out var node)
+            || (node is YamlScalarNode { Value: null or "" or "~" or "null" }))
+        {
+            return [];
+        }
+
+        if (node is not YamlMappingNode map)
+        {
+            throw new InputException($"'{key}' must be a mapping (one entry per line, indented)", file: UserYamlPath, row: node.Start.Line, field: key);
+        }
+
+        var result = new List<YamlEntry>();
+        foreach (var (k, v) in map.Children)
+        {
+            var name = ((YamlScalarNode)k).Value ?? string.Empty;
+            if (v is not YamlMappingNode fields)
+            {
+                throw new InputException($"'{key}.{name}' must be a mapping of fields", file: UserYamlPath, row: v.Start.Line, field: key + "." + name);
+            }
+
+            var values = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var (fk, fv) in fields.Children)
+            {
+                if (fk is YamlScalarNode { Value: { } fieldName } && fv is YamlScalarNode { Value: { } value })
+                {
+                    values[fieldName] = value.Trim();
+                }
+            }
+
+            result.Add(new YamlEntry(name, (int)k.Start.Line, values));
+        }
+
+        return result;
     }
 
     /// <summary>Resolves a value by precedence.</summary>

@@ -34,7 +34,7 @@ internal sealed record JobView
     public double? ElapsedSeconds { get; init; }
     public IReadOnlyList<BatchView>? BatchDetails { get; init; }
 
-    public static JobView Of(JobRecord job, JobCounts c, IReadOnlyList<BatchRecord> batches, bool withBatches) => new()
+    public static JobView Of(JobRecord job, JobCounts c, IReadOnlyList<BatchRecord> batches, bool withBatches, PriceTable prices) => new()
     {
         Id = job.Id,
         Name = job.Name,
@@ -53,7 +53,7 @@ internal sealed record JobView
         InputTokens = c.InputTokens,
         OutputTokens = c.OutputTokens,
         CachedTokens = c.CachedTokens,
-        CostUsd = PriceTable.Default.Cost(job.Spec.Model, new Items.TokenUsage(c.InputTokens, c.OutputTokens, c.CachedTokens), job.Spec.Mode == JobMode.Batch) is { } cost ? Math.Round(cost, 6) : null,
+        CostUsd = prices.Cost(job.Spec.Model, new Items.TokenUsage(c.InputTokens, c.OutputTokens, c.CachedTokens), job.Spec.Mode == JobMode.Batch) is { } cost ? Math.Round(cost, 6) : null,
         Batches = batches.Count,
         CreatedAt = job.CreatedAt,
         CompletedAt = job.CompletedAt,

@@ -59,6 +59,15 @@ public sealed record JobSpec
     /// <summary>The system prompt template, if any.</summary>
     public string? System { get; init; }
 
+    /// <summary>Few-shot examples (input, output), sent as user/assistant turns before each row's prompt. Empty when none.</summary>
+    public IReadOnlyList<FewShotExample> Examples { get; init; } = [];
+
+    /// <summary>Keep only rows whose column equals the value (exact match), all conditions together. Empty when none.</summary>
+    public IReadOnlyList<RowFilter> Where { get; init; } = [];
+
+    /// <summary>Most rows to include after the other selections, if any.</summary>
+    public long? Limit { get; init; }
+
     /// <summary>Maximum output tokens.</summary>
     public int? MaxTokens { get; init; }
 
@@ -94,9 +103,36 @@ public sealed record JobSpec
             Temperature?.ToString("R", CultureInfo.InvariantCulture) ?? "-",
             IdColumn ?? "-", StartRow?.ToString(CultureInfo.InvariantCulture) ?? "-",
             EndRow?.ToString(CultureInfo.InvariantCulture) ?? "-", Endpoint, Mode.ToString());
+
+        // Later fields join only when set, so fingerprints of earlier jobs stay the same.
+        if (Examples.Count > 0)
+        {
+            text += "\u001fexamples\u001f" + string.Join('\u001e', Examples.Select(e => e.Input + "\u001d" + e.Output));
+        }
+
+        if (Where.Count > 0)
+        {
+            text += "\u001fwhere\u001f" + string.Join('\u001e', Where.Select(f => f.Column + "\u001d" + f.Value));
+        }
+
+        if (Limit is { } limit)
+        {
+            text += "\u001flimit\u001f" + limit.ToString(CultureInfo.InvariantCulture);
+        }
+
         return Convert.ToHexStringLower(SHA256.HashData(global::System.Text.Encoding.UTF8.GetBytes(text)));
     }
 }
+
+/// <summary>One few-shot example: a user input and the assistant's answer.</summary>
+/// <param name="Input">The user turn.</param>
+/// <param name="Output">The assistant turn.</param>
+public sealed record FewShotExample(string Input, string Output);
+
+/// <summary>A row selection condition: the column's value equals <paramref name="Value"/> exactly.</summary>
+/// <param name="Column">The column name.</param>
+/// <param name="Value">The value to match.</param>
+public sealed record RowFilter(string Column, string Value);
 
 /// <summary>A job as stored.</summary>
 public sealed record JobRecord

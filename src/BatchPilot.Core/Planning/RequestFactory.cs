@@ -10,6 +10,8 @@ public sealed class RequestFactory
     private readonly JobSpec _spec;
     private readonly PromptTemplate _prompt;
     private readonly PromptTemplate? _system;
+    private readonly ChatTurn[] _priorTurns;
+    private readonly long _priorLength;
 
     /// <summary>Compiles the job's templates.</summary>
     public RequestFactory(JobSpec spec, IReadOnlyList<string> columns, string? inputName = null)
@@ -18,6 +20,8 @@ public sealed class RequestFactory
         _spec = spec;
         _prompt = PromptTemplate.Compile(spec.Prompt, columns, "--prompt", inputName);
         _system = spec.System is null ? null : PromptTemplate.Compile(spec.System, columns, "--system", inputName);
+        _priorTurns = [.. spec.Examples.SelectMany(e => new[] { new ChatTurn(ChatTurn.User, e.Input), new ChatTurn(ChatTurn.Assistant, e.Output) })];
+        _priorLength = _priorTurns.Sum(t => (long)t.Text.Length + 32);
     }
 
     /// <summary>The request for a row.</summary>
@@ -25,6 +29,7 @@ public sealed class RequestFactory
     {
         Model = _spec.Model,
         System = _system?.Render(values),
+        PriorTurns = _priorTurns,
         UserText = _prompt.Render(values),
         MaxTokens = _spec.MaxTokens,
         Temperature = _spec.Temperature,
@@ -39,5 +44,5 @@ public sealed class RequestFactory
 
     /// <summary>An upper bound of the rendered text length of a row.</summary>
     public long LengthBound(IReadOnlyList<string?> values) =>
-        _prompt.RenderedLengthBound(values) + (_system?.RenderedLengthBound(values) ?? 0);
+        _prompt.RenderedLengthBound(values) + (_system?.RenderedLengthBound(values) ?? 0) + _priorLength;
 }

@@ -1,6 +1,6 @@
 namespace BatchPilot.Providers;
 
-/// <summary>A provider-neutral request: one user turn with an optional system prompt.</summary>
+/// <summary>A provider-neutral request: one user turn with an optional system prompt and optional prior turns (few-shot examples).</summary>
 public sealed record LlmRequest
 {
     /// <summary>Model id as the provider knows it.</summary>
@@ -8,6 +8,9 @@ public sealed record LlmRequest
 
     /// <summary>System prompt, if any.</summary>
     public string? System { get; init; }
+
+    /// <summary>Prior turns sent before the user message, e.g. few-shot examples as user/assistant pairs. Empty by default.</summary>
+    public IReadOnlyList<ChatTurn> PriorTurns { get; init; } = [];
 
     /// <summary>The user message text.</summary>
     public required string UserText { get; init; }
@@ -17,6 +20,18 @@ public sealed record LlmRequest
 
     /// <summary>Sampling temperature.</summary>
     public double? Temperature { get; init; }
+}
+
+/// <summary>One earlier message of a conversation.</summary>
+/// <param name="Role"><c>user</c> or <c>assistant</c>.</param>
+/// <param name="Text">The message text.</param>
+public readonly record struct ChatTurn(string Role, string Text)
+{
+    /// <summary>The user role.</summary>
+    public const string User = "user";
+
+    /// <summary>The assistant role.</summary>
+    public const string Assistant = "assistant";
 }
 
 /// <summary>One request with its provider-facing id.</summary>

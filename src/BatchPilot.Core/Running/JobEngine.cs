@@ -591,49 +591,8 @@ public sealed class JobEngine
         string.Join(", ", values.Take(5)) + (values.Count > 5 ? $" and {values.Count - 5} more" : string.Empty);
 
     /// <summary>Recomputes the job status from its items. A cancelled job stays cancelled.</summary>
-    public async Task<JobRecord> RefreshJobStatusAsync(JobRecord job, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(job);
-        var current = await _store.GetJobAsync(job.Id, cancellationToken).ConfigureAwait(false) ?? job;
-        if (current.Status is JobStatus.Preparing or JobStatus.Cancelled)
-        {
-            return current;
-        }
-
-        var c = await _store.GetCountsAsync(job.Id, cancellationToken).ConfigureAwait(false);
-        var batches = await _store.ListBatchesAsync(job.Id, cancellationToken).ConfigureAwait(false);
-        JobStatus target;
-        if (c.Pending + c.InBatch > 0)
-        {
-            target = batches.Count == 0 ? JobStatus.Pending : JobStatus.Running;
-        }
-        else if (c.Succeeded == c.Total)
-        {
-            target = JobStatus.Completed;
-        }
-        else if (c.Succeeded == 0)
-        {
-            target = JobStatus.Failed;
-        }
-        else
-        {
-            target = JobStatus.CompletedWithErrors;
-        }
-
-        if (target != current.Status)
-        {
-            var reason = target switch
-            {
-                JobStatus.Completed => $"All {c.Total} items succeeded.",
-                JobStatus.CompletedWithErrors => $"{c.Succeeded} of {c.Total} items succeeded; {c.Failed} failed, {c.Expired} expired, {c.Cancelled} cancelled.",
-                JobStatus.Failed => $"No item succeeded ({c.Failed} failed, {c.Expired} expired, {c.Cancelled} cancelled).",
-                _ => "Work in progress.",
-            };
-            await _store.TrySetJobStatusAsync(job.Id, [current.Status], target, reason, cancellationToken: cancellationToken).ConfigureAwait(false);
-        }
-
-        return await _store.GetJobAsync(job.Id, cancellationToken).ConfigureAwait(false) ?? current;
-    }
+    public Task<JobRecord> RefreshJobStatusAsync(JobRecord job, CancellationToken cancellationToken = default) =>
+        JobStatusRules.RefreshAsync(_store, job, cancellationToken);
 
     /// <summary>Cancels a job: planned batches and unsent items are cancelled, submitted batches asked to cancel.</summary>
     public async Task<int> CancelAsync(JobRecord job, CancellationToken cancellationToken = default)

@@ -49,6 +49,7 @@ public static partial class JobIngest
             }
         }
 
+        var where = WhereIndexes(spec, job.Columns);
         var already = await store.GetMaxItemSeqAsync(job.Id, cancellationToken).ConfigureAwait(false);
         var limits = sizer.Limits;
         var buffer = new List<NewItem>(Chunk);
@@ -64,6 +65,16 @@ public static partial class JobIngest
             }
 
             if (spec.EndRow is { } end && row.Index > end)
+            {
+                break;
+            }
+
+            if (!Matches(where, row.Values))
+            {
+                continue;
+            }
+
+            if (spec.Limit is { } limit && seq >= limit)
             {
                 break;
             }
@@ -124,11 +135,86 @@ public static partial class JobIngest
                     file: spec.InputPath, field: "--start-row", hint: $"use a value from 1 to {lastIndex.ToString(CultureInfo.InvariantCulture)}");
             }
 
-            throw new InputException("no rows selected", file: spec.InputPath, hint: "check --start-row and --end-row");
+            throw new InputException("no rows selected", file: spec.InputPath,
+                hint: spec.Where.Count > 0 ? "no row matches --where; check the values (matching is exact)" : "check --start-row and --end-row");
         }
 
         await store.TrySetJobStatusAsync(job.Id, [JobStatus.Preparing], JobStatus.Pending, $"{seq} items read from {spec.InputPath}.", seq, cancellationToken).ConfigureAwait(false);
         return seq;
+    }
+
+    /// <summary>
+    /// Applies --start-row/--end-row, then --where, then --limit to rows, the same way ingestion does.
+    /// </summary>
+    /// <exception cref="InputException">A --where column is not in the input.</exception>
+    public static IEnumerable<SourceRow> Select(JobSpec spec, IReadOnlyList<string> columns, IEnumerable<SourceRow> rows)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(columns);
+        ArgumentNullException.ThrowIfNull(rows);
+        var where = WhereIndexes(spec, columns);
+        return Iterate();
+
+        IEnumerable<SourceRow> Iterate()
+        {
+            long n = 0;
+            foreach (var row in rows)
+            {
+                if (spec.StartRow is { } start && row.Index < start)
+                {
+                    continue;
+                }
+
+                if ((spec.EndRow is { } end && row.Index > end) || (spec.Limit is { } limit && n >= limit))
+                {
+                    yield break;
+                }
+
+                if (Matches(where, row.Values))
+                {
+                    n++;
+                    yield return row;
+                }
+            }
+        }
+    }
+
+    private static (int Index, string Value)[] WhereIndexes(JobSpec spec, IReadOnlyList<string> columns)
+    {
+        var result = new (int Index, string Value)[spec.Where.Count];
+        for (var i = 0; i < result.Length; i++)
+        {
+            var filter = spec.Where[i];
+            var index = -1;
+            for (var c = 0; c < columns.Count && index < 0; c++)
+            {
+                index = string.Equals(columns[c], filter.Column, StringComparison.Ordinal) ? c : -1;
+            }
+
+            if (index < 0)
+            {
+                throw new InputException($"the column '{filter.Column}' is not in the input", file: spec.InputPath, field: "--where",
+                    hint: "use one of: " + string.Join(", ", columns));
+            }
+
+            result[i] = (index, filter.Value);
+        }
+
+        return result;
+    }
+
+    private static bool Matches((int Index, string Value)[] where, string?[] values)
+    {
+        foreach (var (index, value) in where)
+        {
+            var v = index < values.Length ? values[index] ?? string.Empty : string.Empty;
+            if (!string.Equals(v, value, StringComparison.Ordinal))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private static async Task FlushAsync(IJobStore store, JobRecord job, List<NewItem> buffer, CancellationToken cancellationToken)

@@ -157,6 +157,19 @@ public interface IJobStore : IDisposable
     /// <summary>Item counts and token totals.</summary>
     Task<JobCounts> GetCountsAsync(string jobId, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Item counts and token totals of every job that has items, keyed by job id, read in one pass over the items.
+    /// Jobs without items are absent from the dictionary.
+    /// </summary>
+    Task<IReadOnlyDictionary<string, JobCounts>> GetAllCountsAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// At most <paramref name="limit"/> items of a job with a seq above <paramref name="afterSeq"/>, in seq order,
+    /// only those in <paramref name="status"/> when it is given. Walks the primary key from <paramref name="afterSeq"/>,
+    /// so a page costs the same wherever it is in the job.
+    /// </summary>
+    Task<IReadOnlyList<ItemRecord>> ReadItemsPageAsync(string jobId, ItemStatus? status, long afterSeq, int limit, CancellationToken cancellationToken = default);
+
     /// <summary>Pending items (not in a batch) after <paramref name="afterSeq"/>, in seq order.</summary>
     Task<IReadOnlyList<ItemRecord>> ReadPendingItemsAsync(string jobId, long afterSeq, int limit, CancellationToken cancellationToken = default);
 
@@ -189,6 +202,9 @@ public interface IJobStore : IDisposable
 
     /// <summary>Ends every item still InBatch in a batch with the given status and error. Returns how many.</summary>
     Task<int> EndRemainingAsync(long batchId, ItemStatus status, string errorCode, string errorMessage, CancellationToken cancellationToken = default);
+
+    /// <summary>Puts the items still InBatch in a batch back to Pending (same attempt): they were never answered. Returns how many.</summary>
+    Task<int> ReleaseBatchItemsAsync(long batchId, CancellationToken cancellationToken = default);
 
     /// <summary>Moves a job's items in <paramref name="statuses"/> back to Pending as a new attempt, archiving the old one.</summary>
     Task<int> ElectForRetryAsync(string jobId, IReadOnlyCollection<ItemStatus> statuses, IReadOnlyCollection<string> skipErrorCodes, CancellationToken cancellationToken = default);

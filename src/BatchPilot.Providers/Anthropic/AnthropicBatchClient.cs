@@ -68,6 +68,14 @@ internal sealed class AnthropicBatchClient : IBatchClient
         }
 
         w.WriteStartArray("messages");
+        foreach (var turn in r.PriorTurns)
+        {
+            w.WriteStartObject();
+            w.WriteString("role", turn.Role);
+            w.WriteString("content", turn.Text);
+            w.WriteEndObject();
+        }
+
         w.WriteStartObject();
         w.WriteString("role", "user");
         w.WriteString("content", r.UserText);

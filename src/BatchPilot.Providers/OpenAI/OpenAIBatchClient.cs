@@ -66,6 +66,14 @@ internal sealed class OpenAIBatchClient : IBatchClient
             w.WriteEndObject();
         }
 
+        foreach (var turn in r.PriorTurns)
+        {
+            w.WriteStartObject();
+            w.WriteString("role", turn.Role);
+            w.WriteString("content", turn.Text);
+            w.WriteEndObject();
+        }
+
         w.WriteStartObject();
         w.WriteString("role", "user");
         w.WriteString("content", r.UserText);
@@ -518,6 +526,28 @@ internal sealed class OpenAIBatchClient : IBatchClient
         if (_ownsHttp)
         {
             _http.Dispose();
+        }
+    }
+}
+
+/// <summary>Request bodies as the batch and sync clients write them, for previews.</summary>
+public static class ProviderRequestBodies
+{
+    /// <summary>Writes the provider's request body (OpenAI chat completion body, Anthropic message params) of a request.</summary>
+    /// <param name="writer">Where to write.</param>
+    /// <param name="provider">The provider name (<see cref="ProviderNames"/>).</param>
+    /// <param name="request">The request.</param>
+    public static void Write(Utf8JsonWriter writer, string provider, LlmRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        ArgumentNullException.ThrowIfNull(request);
+        if (provider == ProviderNames.Anthropic)
+        {
+            Anthropic.AnthropicBatchClient.WriteParams(writer, request);
+        }
+        else
+        {
+            OpenAIBatchClient.WriteBody(writer, request);
         }
     }
 }

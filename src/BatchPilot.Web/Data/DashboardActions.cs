@@ -393,28 +393,20 @@ internal sealed class DashboardActions(DashboardState state)
 
     // ------------------------------------------------------------------ items
 
-    /// <summary>A page of a job's items in seq order, optionally of one status, after a seq (streams the job's items).</summary>
+    /// <summary>
+    /// A page of a job's items in seq order, optionally of one status, after a seq: one primary-key range read of at most
+    /// <paramref name="limit"/> + 1 items (the extra one tells whether a next page exists), wherever the page is in the job.
+    /// </summary>
     public async Task<(IReadOnlyList<ItemRecord> Items, long? NextAfter)> ItemsAsync(string jobId, ItemStatus? status, long after, int limit, CancellationToken ct)
     {
-        var list = new List<ItemRecord>(limit);
-        long? next = null;
-        await foreach (var item in state.Options.Store.ReadItemsAsync(jobId, ct))
+        var read = await state.Options.Store.ReadItemsPageAsync(jobId, status, Math.Max(0, after), limit + 1, ct);
+        if (read.Count <= limit)
         {
-            if (item.Seq <= after || (status is { } s && item.Status != s))
-            {
-                continue;
-            }
-
-            if (list.Count == limit)
-            {
-                next = list[^1].Seq;
-                break;
-            }
-
-            list.Add(item);
+            return (read, null);
         }
 
-        return (list, next);
+        var page = read.Take(limit).ToList();
+        return (page, page[^1].Seq);
     }
 
     public static ItemStatus? ParseItemStatus(string? s) => s?.ToLowerInvariant() switch

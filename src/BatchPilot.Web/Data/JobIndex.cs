@@ -96,13 +96,20 @@ internal sealed record JobListPage(IReadOnlyList<JobSummary> Jobs, int Total, in
 
 /// <summary>
 /// The job list kept in memory and refreshed from the store in the background, so that listing, filtering, sorting and
-/// paging 10,000 jobs costs no store query per request. Counts are re-read for new, changed and unfinished jobs every
-/// cycle, and for every other job in a slow round-robin sweep (so a change made by another process always shows).
+/// paging 10,000 jobs costs no store query per request. Each cycle reads the job rows once; counts are re-read only for
+/// new, changed (status or <see cref="JobRecord.UpdatedAt"/>), unfinished and invalidated jobs. When many jobs need it
+/// (the first load, a burst of new jobs) and every <see cref="SweepInterval"/> anyway (so a change made by another
+/// process always shows), the counts of every job come from one grouped query instead of one query per job.
 /// </summary>
 internal sealed class JobIndex
 {
-    private const int SweepPerCycle = 250;
+    /// <summary>How often the counts of every job are re-read, changed or not.</summary>
+    public static readonly TimeSpan SweepInterval = TimeSpan.FromSeconds(30);
+
+    /// <summary>Above this many jobs to re-read in a cycle, one grouped count query is cheaper than one query per job.</summary>
+    private const int BulkCountsThreshold = 32;
     private const int EstimatesPerCycle = 25;
+    private static readonly JobCounts NoItems = new();
     private readonly IJobStore _store;
     private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<string, byte> _dirty = new(StringComparer.Ordinal);
@@ -110,7 +117,7 @@ internal sealed class JobIndex
     private readonly ConcurrentDictionary<string, byte> _wantEstimate = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _refreshGate = new(1, 1);
     private Snapshot _snapshot = new([], new Dictionary<string, JobSummary>(StringComparer.Ordinal), 0, DateTimeOffset.MinValue);
-    private int _sweep;
+    private DateTimeOffset _lastSweep = DateTimeOffset.MinValue;
 
     public JobIndex(IJobStore store, TimeProvider time)
     {
@@ -118,7 +125,11 @@ internal sealed class JobIndex
         _time = time;
     }
 
-    internal sealed record Snapshot(JobSummary[] Jobs, Dictionary<string, JobSummary> ById, long Version, DateTimeOffset At);
+    internal sealed record Snapshot(JobSummary[] Jobs, Dictionary<string, JobSummary> ById, long Version, DateTimeOffset At)
+    {
+        /// <summary>Results computed from this snapshot (sorted orders, chart sums), so each is computed once per refresh, not per request.</summary>
+        public ConcurrentDictionary<string, object> Memo { get; } = new(StringComparer.Ordinal);
+    }
 
     public Snapshot Current => Volatile.Read(ref _snapshot);
 
@@ -134,29 +145,47 @@ internal sealed class JobIndex
         try
         {
             var old = Current;
+            var now = _time.GetUtcNow();
             var jobs = await _store.ListJobsAsync(int.MaxValue, cancellationToken);
-            var list = new JobSummary[jobs.Count];
-            var byId = new Dictionary<string, JobSummary>(jobs.Count, StringComparer.Ordinal);
-            var changed = jobs.Count != old.Jobs.Length;
-            var sweepFrom = _sweep;
+            var previous = new JobSummary?[jobs.Count];
+            var stale = new bool[jobs.Count];
+            var staleCount = 0;
             for (var i = 0; i < jobs.Count; i++)
             {
                 var job = jobs[i];
-                old.ById.TryGetValue(job.Id, out var previous);
+                old.ById.TryGetValue(job.Id, out var p);
+                previous[i] = p;
                 var dirty = _dirty.TryRemove(job.Id, out _);
-                var inSweep = jobs.Count > 0 && ((i - sweepFrom + jobs.Count) % jobs.Count) < SweepPerCycle;
-                var stale = previous is null || previous.Job.UpdatedAt != job.UpdatedAt || previous.Job.Status != job.Status
-                    || !previous.IsFinal || previous.ActiveBatches > 0 || job.Status is JobStatus.Cancelled
-                    || dirty || inSweep;
+                stale[i] = p is null || p.Job.UpdatedAt != job.UpdatedAt || p.Job.Status != job.Status
+                    || !p.IsFinal || p.ActiveBatches > 0 || job.Status is JobStatus.Cancelled || dirty;
+                staleCount += stale[i] ? 1 : 0;
+            }
+
+            // One grouped query for every job's counts on a sweep or when many jobs need them; else one query per stale job.
+            IReadOnlyDictionary<string, JobCounts>? all = null;
+            if (now - _lastSweep >= SweepInterval || staleCount > BulkCountsThreshold)
+            {
+                all = await _store.GetAllCountsAsync(cancellationToken);
+                _lastSweep = now;
+            }
+
+            var list = new JobSummary[jobs.Count];
+            var byId = new Dictionary<string, JobSummary>(jobs.Count, StringComparer.Ordinal);
+            var changed = jobs.Count != old.Jobs.Length;
+            for (var i = 0; i < jobs.Count; i++)
+            {
+                var job = jobs[i];
+                var p = previous[i];
                 JobSummary summary;
-                if (stale)
+                if (stale[i] || (all is not null && p is not null && all.GetValueOrDefault(job.Id, NoItems) != p.Counts))
                 {
-                    summary = await ReadAsync(job, previous, cancellationToken);
-                    changed |= previous is null || !Same(previous, summary);
+                    var counts = all is null ? await _store.GetCountsAsync(job.Id, cancellationToken) : all.GetValueOrDefault(job.Id, NoItems);
+                    summary = await ReadAsync(job, counts, p, cancellationToken);
+                    changed |= p is null || !Same(p, summary);
                 }
                 else
                 {
-                    summary = previous! with { Job = job };
+                    summary = p! with { Job = job };
                 }
 
                 if (_estimates.TryGetValue(job.Id, out var est) && summary.Estimate is null)
@@ -168,16 +197,7 @@ internal sealed class JobIndex
                 byId[job.Id] = summary;
             }
 
-            _sweep = jobs.Count == 0 ? 0 : (sweepFrom + SweepPerCycle) % jobs.Count;
-            if (changed || list.Length != old.Jobs.Length)
-            {
-                Volatile.Write(ref _snapshot, new Snapshot(list, byId, old.Version + 1, _time.GetUtcNow()));
-            }
-            else
-            {
-                Volatile.Write(ref _snapshot, new Snapshot(list, byId, old.Version, _time.GetUtcNow()));
-            }
-
+            Volatile.Write(ref _snapshot, new Snapshot(list, byId, changed ? old.Version + 1 : old.Version, _time.GetUtcNow()));
             return changed;
         }
         finally
@@ -190,13 +210,14 @@ internal sealed class JobIndex
         a.Job.Status == b.Job.Status && a.Counts == b.Counts && a.ProviderDoneInFlight == b.ProviderDoneInFlight && a.ActiveBatches == b.ActiveBatches
         && a.Batches == b.Batches && a.Job.Name == b.Job.Name && a.Job.UpdatedAt == b.Job.UpdatedAt && a.Estimate == b.Estimate;
 
-    private async Task<JobSummary> ReadAsync(JobRecord job, JobSummary? previous, CancellationToken cancellationToken)
+    private async Task<JobSummary> ReadAsync(JobRecord job, JobCounts counts, JobSummary? previous, CancellationToken cancellationToken)
     {
-        var counts = await _store.GetCountsAsync(job.Id, cancellationToken);
         int batches = previous?.Batches ?? 0, active = 0;
         long doneInFlight = 0;
         DateTimeOffset? first = previous?.FirstSubmittedAt;
-        if (previous is null || !previous.IsFinal || previous.ActiveBatches > 0 || job.Status != previous.Job.Status || counts != previous.Counts || job.Status == JobStatus.Cancelled)
+        // Batches change only with active batches at the provider, a status change or new item counts (planning moves items).
+        if (previous is null || previous.ActiveBatches > 0 || job.Status != previous.Job.Status || job.UpdatedAt != previous.Job.UpdatedAt
+            || counts != previous.Counts || job.Status == JobStatus.Cancelled)
         {
             var list = await _store.ListBatchesAsync(job.Id, cancellationToken);
             batches = list.Count;
@@ -325,8 +346,37 @@ internal sealed class JobIndex
             rows = rows.Where(j => j.Job.CreatedAt < end);
         }
 
-        var filtered = rows.ToList();
-        Comparison<JobSummary> cmp = q.Sort switch
+        var unfiltered = string.IsNullOrWhiteSpace(q.Search) && string.IsNullOrWhiteSpace(q.Status) && string.IsNullOrWhiteSpace(q.Provider)
+            && string.IsNullOrWhiteSpace(q.Model) && q.From is null && q.To is null;
+        IReadOnlyList<JobSummary> filtered;
+        if (unfiltered)
+        {
+            // The plain list in a given order is what most requests ask: sorted once per snapshot, then each page is a slice.
+            var sort = JobQuery.SortKeys.Contains(q.Sort) ? q.Sort : "created";
+            filtered = (JobSummary[])snap.Memo.GetOrAdd($"sort:{sort}:{q.Descending}", _ => Sorted(snap.Jobs, sort, q.Descending));
+        }
+        else
+        {
+            filtered = Sorted(rows, q.Sort, q.Descending);
+        }
+
+        var size = Math.Clamp(q.Size, 1, 500);
+        var pages = Math.Max(1, (filtered.Count + size - 1) / size);
+        var page = Math.Clamp(q.Page, 1, pages);
+        var first = (page - 1) * size;
+        var slice = new List<JobSummary>(Math.Max(0, Math.Min(size, filtered.Count - first)));
+        for (var i = first; i < filtered.Count && i < first + size; i++)
+        {
+            slice.Add(filtered[i]);
+        }
+
+        return new JobListPage(slice, filtered.Count, page, size, snap.Version);
+    }
+
+    private static JobSummary[] Sorted(IEnumerable<JobSummary> rows, string sort, bool descending)
+    {
+        var sorted = rows.ToArray();
+        Comparison<JobSummary> cmp = sort switch
         {
             "name" => (a, b) => string.Compare(a.Job.Name, b.Job.Name, StringComparison.OrdinalIgnoreCase),
             "model" => (a, b) => string.Compare(a.Job.Spec.Model, b.Job.Spec.Model, StringComparison.OrdinalIgnoreCase),
@@ -337,7 +387,7 @@ internal sealed class JobIndex
             "updated" => (a, b) => a.Job.UpdatedAt.CompareTo(b.Job.UpdatedAt),
             _ => (a, b) => a.Job.CreatedAt.CompareTo(b.Job.CreatedAt),
         };
-        filtered.Sort((a, b) =>
+        Array.Sort(sorted, (a, b) =>
         {
             var c = cmp(a, b);
             if (c == 0)
@@ -345,25 +395,35 @@ internal sealed class JobIndex
                 c = string.CompareOrdinal(a.Id, b.Id);
             }
 
-            return q.Descending ? -c : c;
+            return descending ? -c : c;
         });
-        var size = Math.Clamp(q.Size, 1, 500);
-        var pages = Math.Max(1, (filtered.Count + size - 1) / size);
-        var page = Math.Clamp(q.Page, 1, pages);
-        return new JobListPage(filtered.Skip((page - 1) * size).Take(size).ToList(), filtered.Count, page, size, snap.Version);
+        return sorted;
     }
 
     /// <summary>Actual cost per model (jobs with a known price).</summary>
-    public IReadOnlyList<(string Label, decimal Value)> CostByModel() =>
-        Current.Jobs.GroupBy(j => j.Job.Spec.Model, StringComparer.OrdinalIgnoreCase)
+    public IReadOnlyList<(string Label, decimal Value)> CostByModel()
+    {
+        var snap = Current;
+        return (IReadOnlyList<(string Label, decimal Value)>)snap.Memo.GetOrAdd("cost-by-model", _ => CostByModel(snap));
+    }
+
+    private static List<(string Label, decimal Value)> CostByModel(Snapshot snap) =>
+        snap.Jobs.GroupBy(j => j.Job.Spec.Model, StringComparer.OrdinalIgnoreCase)
             .Select(g => (g.Key, g.Sum(j => j.CostUsd ?? 0)))
             .OrderByDescending(x => x.Item2).ThenBy(x => x.Key, StringComparer.Ordinal).Take(12).ToList();
 
     /// <summary>Actual cost per day of job creation (UTC), the last <paramref name="days"/> days.</summary>
     public IReadOnlyList<(string Label, decimal Value)> CostByDay(int days)
     {
+        var snap = Current;
         var today = DateOnly.FromDateTime(_time.GetUtcNow().UtcDateTime);
-        var sums = Current.Jobs.GroupBy(j => DateOnly.FromDateTime(j.Job.CreatedAt.UtcDateTime)).ToDictionary(g => g.Key, g => g.Sum(j => j.CostUsd ?? 0));
+        return (IReadOnlyList<(string Label, decimal Value)>)snap.Memo.GetOrAdd(
+            string.Create(System.Globalization.CultureInfo.InvariantCulture, $"cost-by-day:{days}:{today:yyyy-MM-dd}"), _ => CostByDay(snap, today, days));
+    }
+
+    private static List<(string Label, decimal Value)> CostByDay(Snapshot snap, DateOnly today, int days)
+    {
+        var sums = snap.Jobs.GroupBy(j => DateOnly.FromDateTime(j.Job.CreatedAt.UtcDateTime)).ToDictionary(g => g.Key, g => g.Sum(j => j.CostUsd ?? 0));
         var result = new List<(string, decimal)>(days);
         for (var d = today.AddDays(1 - days); d <= today; d = d.AddDays(1))
         {

@@ -1,0 +1,225 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json.Serialization;
+using BatchPilot.Errors;
+using BatchPilot.Inputs;
+using BatchPilot.Jobs;
+using BatchPilot.Operations;
+using BatchPilot.Pricing;
+using BatchPilot.Providers;
+using BatchPilot.Running;
+using Spectre.Console;
+
+namespace BatchPilot.Cli.Commands;
+
+/// <summary>
+/// <c>batchpilot estimate INPUT</c>: what a <c>run</c> with the same arguments would send and cost, computed offline
+/// (no key, nothing sent). <c>run --estimate-cost</c> calls <see cref="ExecuteAsync"/> with its own parse result.
+/// </summary>
+internal static class EstimateCommand
+{
+    public static Command Create(JobCommands.Host host)
+    {
+        var cmd = new Command("estimate", "Count the items, input tokens (real tokenizer for OpenAI, an estimate for Anthropic) and expected output tokens of a run, its cost in sync and batch mode, and its number of provider batches. Takes the same arguments as run; needs no key and sends nothing.")
+        {
+            RunCommand.Input, RunCommand.Model, RunCommand.Prompt, RunCommand.PromptFile, RunCommand.System, RunCommand.MaxTokens, RunCommand.Temperature,
+            RunCommand.IdColumn, RunCommand.StartRow, RunCommand.EndRow, RunCommand.BatchSize, RunCommand.Provider, RunCommand.Delimiter, RunCommand.Encoding,
+            RunCommand.InputFormat, RunCommand.MaxBatchTokens,
+        };
+        cmd.SetAction((pr, ct) => host(pr, (ctx, token) => ExecuteAsync(pr, ctx, token), ct));
+        return cmd;
+    }
+
+    /// <summary>Computes and prints the estimate of the run described by <paramref name="pr"/> (a parse of run or estimate).</summary>
+    public static async Task<int> ExecuteAsync(ParseResult pr, CliContext ctx, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(pr);
+        ArgumentNullException.ThrowIfNull(ctx);
+        var estimate = await ComputeAsync(pr, ctx, ct).ConfigureAwait(false);
+        Print(ctx, estimate);
+        return ExitCodes.Success;
+    }
+
+    /// <summary>Computes the estimate of the run described by <paramref name="pr"/>; warns when the model has no price.</summary>
+    public static async Task<JobEstimate> ComputeAsync(ParseResult pr, CliContext ctx, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(pr);
+        ArgumentNullException.ThrowIfNull(ctx);
+        var inputArg = ctx.Resolve(pr.GetValue(RunCommand.Input)!);
+        var model = pr.GetValue(RunCommand.Model)!.Trim();
+        var prompt = pr.GetValue(RunCommand.Prompt);
+        var promptFile = pr.GetValue(RunCommand.PromptFile);
+        if (prompt is null == (promptFile is null))
+        {
+            throw new InputException("give exactly one of --prompt and --prompt-file", field: "--prompt", hint: "e.g. --prompt \"Classify: {{review_text}}\"");
+        }
+
+        if (promptFile is not null)
+        {
+            prompt = RunCommand.ReadTextFile(ctx.Resolve(promptFile), "--prompt-file");
+        }
+
+        if (string.IsNullOrWhiteSpace(prompt))
+        {
+            throw new InputException("the prompt is empty", field: promptFile is null ? "--prompt" : "--prompt-file", hint: "write the instruction to send for each row");
+        }
+
+        var batchSize = pr.GetValue(RunCommand.BatchSize);
+        if (batchSize is < 1)
+        {
+            throw new InputException("must be at least 1", field: "--batch-size");
+        }
+
+        if (pr.GetValue(RunCommand.StartRow) is < 1 || pr.GetValue(RunCommand.EndRow) is < 1)
+        {
+            throw new InputException("row numbers start at 1 (the first row after the header)", field: pr.GetValue(RunCommand.StartRow) is < 1 ? "--start-row" : "--end-row");
+        }
+
+        if (pr.GetValue(RunCommand.MaxBatchTokens) is < 1)
+        {
+            throw new InputException("must be at least 1", field: "--max-batch-tokens");
+        }
+
+        var provider = JobFlow.ProviderFor(model, pr.GetValue(RunCommand.Provider));
+        var prices = ctx.Prices;
+        var readOptions = new TableReadOptions { Delimiter = pr.GetValue(RunCommand.Delimiter), Encoding = pr.GetValue(RunCommand.Encoding), Format = pr.GetValue(RunCommand.InputFormat) };
+        using var reader = inputArg == "-" ? TableReader.Open(Console.OpenStandardInput(), "<stdin>", readOptions) : TableReader.Open(inputArg, readOptions);
+        var spec = new JobSpec
+        {
+            InputPath = inputArg == "-" ? "<stdin>" : inputArg,
+            InputSha256 = string.Empty,
+            Provider = provider,
+            Model = model,
+            Prompt = prompt!,
+            System = pr.GetValue(RunCommand.System),
+            MaxTokens = pr.GetValue(RunCommand.MaxTokens),
+            Temperature = pr.GetValue(RunCommand.Temperature),
+            IdColumn = pr.GetValue(RunCommand.IdColumn),
+            StartRow = pr.GetValue(RunCommand.StartRow),
+            EndRow = pr.GetValue(RunCommand.EndRow),
+            Delimiter = pr.GetValue(RunCommand.Delimiter),
+            Encoding = pr.GetValue(RunCommand.Encoding),
+            Endpoint = "estimate",
+        };
+        if (spec.IdColumn is { } idColumn && !reader.Columns.Contains(idColumn, StringComparer.Ordinal))
+        {
+            throw new InputException($"the id column '{idColumn}' is not in the input", file: spec.InputPath, field: "--id-column",
+                hint: "columns are: " + string.Join(", ", reader.Columns));
+        }
+
+        // The observed average needs the store only if one exists: an estimate must not create an empty store.
+        ObservedOutput? observed = null;
+        if (File.Exists(ctx.Settings.Database(ctx.Globals.Db).Value))
+        {
+            observed = await JobEstimator.ObservedOutputAsync(ctx.Store, spec, cancellationToken: ct).ConfigureAwait(false);
+        }
+
+        // A client is built only to size request lines as the provider file will hold them; it sends nothing.
+        using var sizer = BatchClients.Create(new BatchClientOptions
+        {
+            Provider = provider,
+            BaseUrl = provider == ProviderNames.Anthropic ? BatchClients.AnthropicDefaultBaseUrl : BatchClients.OpenAIDefaultBaseUrl,
+            ApiKey = "estimate",
+            SpoolDirectory = Path.GetTempPath(),
+            MaxRequestsPerBatch = batchSize,
+        }, ctx.Time);
+        ctx.MaxBatchTokensFlag = pr.GetValue(RunCommand.MaxBatchTokens);
+        var estimate = JobEstimator.Estimate(
+            spec,
+            reader.Columns,
+            reader.ReadRows(ct).Select(r => new SourceRow(r.Index, r.Row, r.Values)),
+            new EstimateOptions
+            {
+                Limits = sizer.Limits,
+                Measure = sizer.MeasureRequest,
+                MaxTokensPerBatch = ctx.EngineOptions(model).MaxTokensPerBatch,
+                Observed = observed,
+                Prices = prices,
+            },
+            ct);
+        if (!estimate.PriceKnown)
+        {
+            ctx.Ui.Warn($"no price known for model '{model}': cost is unknown (not zero). Add it under prices: in config/user.yaml (USD per 1M tokens: input, cached_input, output, batch_input, batch_output).");
+        }
+
+        return estimate;
+    }
+
+    private static void Print(CliContext ctx, JobEstimate e)
+    {
+        if (ctx.Ui.Json)
+        {
+            ctx.Ui.WriteJson(EstimateView.Of(e), CostJson.Default.EstimateView);
+            return;
+        }
+
+        var t = new Table().Border(TableBorder.Rounded).HideHeaders().AddColumn("Field").AddColumn("Value");
+        t.AddRow("Model", Markup.Escape($"{e.Provider} / {e.Model}"));
+        t.AddRow("Items", Ui.Format.Number(e.Items));
+        t.AddRow("Input tokens", Ui.Format.Number(e.InputTokens) + (e.InputTokensBasis == TokenCountBasis.Exact ? " (tokenizer)" : " (estimate)"));
+        t.AddRow("Output tokens", Ui.Format.Number(e.OutputTokens) + " " + Markup.Escape(OutputBasis(e)));
+        t.AddRow("Cost, sync API", Ui.Format.Money(e.CostSyncUsd));
+        t.AddRow("Cost, Batch API", Ui.Format.Money(e.CostBatchUsd));
+        t.AddRow("Provider batches", e.Batches.ToString(CultureInfo.InvariantCulture));
+        ctx.Ui.Write(t);
+    }
+
+    private static string OutputBasis(JobEstimate e) => e.OutputTokensSource switch
+    {
+        OutputTokenSource.Observed => $"(observed average {e.OutputTokensPerItem.ToString("0.#", CultureInfo.InvariantCulture)} per item over {e.ObservedJobs} earlier job(s))",
+        OutputTokenSource.MaxTokens => $"(at most {e.OutputTokensPerItem.ToString("0", CultureInfo.InvariantCulture)} per item: --max-tokens)",
+        _ => $"(assumed {e.OutputTokensPerItem.ToString("0", CultureInfo.InvariantCulture)} per item: no --max-tokens, no earlier run)",
+    };
+}
+
+/// <summary>The JSON of <c>batchpilot estimate --json</c>.</summary>
+internal sealed record EstimateView
+{
+    public required string Model { get; init; }
+
+    public required string Provider { get; init; }
+
+    public required long Items { get; init; }
+
+    public required long InputTokens { get; init; }
+
+    /// <summary><c>tokenizer</c> or <c>estimate</c>.</summary>
+    public required string InputTokensBasis { get; init; }
+
+    public required long OutputTokens { get; init; }
+
+    /// <summary><c>observed</c>, <c>max_tokens</c> or <c>default</c>.</summary>
+    public required string OutputTokensBasis { get; init; }
+
+    /// <summary>Null when the model has no known price (written as null, never omitted).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
+    public decimal? CostSyncUsd { get; init; }
+
+    /// <summary>Null when the model has no known price (written as null, never omitted).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
+    public decimal? CostBatchUsd { get; init; }
+
+    public required int Batches { get; init; }
+
+    public required bool PriceKnown { get; init; }
+
+    public static EstimateView Of(JobEstimate e) => new()
+    {
+        Model = e.Model,
+        Provider = e.Provider,
+        Items = e.Items,
+        InputTokens = e.InputTokens,
+        InputTokensBasis = e.InputTokensBasis == TokenCountBasis.Exact ? "tokenizer" : "estimate",
+        OutputTokens = e.OutputTokens,
+        OutputTokensBasis = e.OutputTokensSource switch
+        {
+            OutputTokenSource.Observed => "observed",
+            OutputTokenSource.MaxTokens => "max_tokens",
+            _ => "default",
+        },
+        CostSyncUsd = e.CostSyncUsd is { } s ? Math.Round(s, 6) : null,
+        CostBatchUsd = e.CostBatchUsd is { } b ? Math.Round(b, 6) : null,
+        Batches = e.Batches,
+        PriceKnown = e.PriceKnown,
+    };
+}

@@ -1,0 +1,148 @@
+using System.Text.Json;
+using BatchPilot.Testing;
+
+namespace BatchPilot.Cli.Tests;
+
+/// <summary><c>batchpilot estimate</c> and <c>batchpilot costs</c> on the example file, real SQLite stores and the emulator.</summary>
+public sealed class EstimateAndCostsTests
+{
+    private const string Prompt = "Classify the sentiment of this review: {{review_text}}";
+
+    private static string Reviews()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "BatchPilot.slnx")))
+        {
+            dir = dir.Parent;
+        }
+
+        return Path.Combine(dir?.FullName ?? throw new DirectoryNotFoundException("repository root not found"), "examples", "reviews.csv");
+    }
+
+    [Fact]
+    public async Task Estimate_ExampleReviews_JsonHasTheDocumentedShape_AndSendsNothing()
+    {
+        // Given the example file and no key at all
+        using var ws = new TempWorkspace();
+        var cli = new CliRunner(ws);
+
+        // When estimating a gpt-4o-mini run with batches of 50
+        var r = await cli.RunAsync("estimate", Reviews(), "--model", "gpt-4o-mini", "--prompt", Prompt, "--max-tokens", "20", "--batch-size", "50", "--json");
+
+        // Then the JSON has the documented fields, priced, with 200 items in 4 batches, and no store was created
+        Assert.True(r.ExitCode == 0, r.ToString());
+        using var doc = JsonDocument.Parse(r.StdOut);
+        var root = doc.RootElement;
+        foreach (var name in new[] { "items", "input_tokens", "output_tokens", "cost_sync_usd", "cost_batch_usd", "batches" })
+        {
+            Assert.True(root.TryGetProperty(name, out _), name + " missing: " + r.StdOut);
+        }
+
+        Assert.Equal(200, root.GetProperty("items").GetInt64());
+        Assert.True(root.GetProperty("input_tokens").GetInt64() > 200 * 10);
+        Assert.Equal("tokenizer", root.GetProperty("input_tokens_basis").GetString());
+        Assert.Equal(200 * 20, root.GetProperty("output_tokens").GetInt64());
+        Assert.Equal(4, root.GetProperty("batches").GetInt32());
+        var sync = root.GetProperty("cost_sync_usd").GetDecimal();
+        var batch = root.GetProperty("cost_batch_usd").GetDecimal();
+        Assert.True(sync > 0 && batch > 0 && batch < sync, r.StdOut);
+        Assert.Equal(string.Empty, r.StdErr);
+        Assert.False(File.Exists(ws.PathOf("jobs.db")), "estimate must not create the store");
+    }
+
+    [Fact]
+    public async Task Estimate_UnknownModel_WarnsAndShowsCostAsUnknown()
+    {
+        using var ws = new TempWorkspace();
+
+        var json = await new CliRunner(ws).RunAsync("estimate", Reviews(), "--model", "mystery-model-1", "--prompt", Prompt, "--json");
+        var human = await new CliRunner(ws).RunAsync("estimate", Reviews(), "--model", "mystery-model-1", "--prompt", Prompt);
+
+        Assert.Equal(0, json.ExitCode);
+        Assert.Contains("warning: no price known for model 'mystery-model-1': cost is unknown (not zero).", json.StdErr, StringComparison.Ordinal);
+        using var doc = JsonDocument.Parse(json.StdOut);
+        Assert.Equal(JsonValueKind.Null, doc.RootElement.GetProperty("cost_sync_usd").ValueKind);
+        Assert.Equal(JsonValueKind.Null, doc.RootElement.GetProperty("cost_batch_usd").ValueKind);
+        Assert.Contains("unknown", human.StdOut, StringComparison.Ordinal);
+        Assert.DoesNotContain("$0.00", human.StdOut, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Estimate_PriceOverrideInUserYaml_IsUsed()
+    {
+        // Given a price for an unknown model in config/user.yaml
+        using var ws = new TempWorkspace();
+        ws.Write("config/user.yaml", "prices:\n  my-model: { input: 1000000, output: 0 }\n");
+        var input = ws.WriteReviews("reviews.csv", 3);
+
+        // When estimating
+        var r = await new CliRunner(ws).RunAsync("estimate", input, "--model", "my-model", "--prompt", "{{review_text}}", "--json");
+
+        // Then the sync cost is one dollar per input token, batch half of it
+        Assert.True(r.ExitCode == 0, r.ToString());
+        using var doc = JsonDocument.Parse(r.StdOut);
+        var tokens = doc.RootElement.GetProperty("input_tokens").GetInt64();
+        Assert.Equal(tokens, doc.RootElement.GetProperty("cost_sync_usd").GetDecimal());
+        Assert.Equal(tokens / 2m, doc.RootElement.GetProperty("cost_batch_usd").GetDecimal());
+    }
+
+    [Fact]
+    public async Task Costs_AfterARunOnTheEmulator_ReportsTheJobsActualCost_AndObservedOutputFeedsTheEstimate()
+    {
+        // Given a finished run on the emulator
+        using var ws = new TempWorkspace();
+        await using var emu = await EmulatorHost.StartAsync();
+        var input = ws.WriteReviews("reviews.csv", 5);
+        var cli = new CliRunner(ws).WithEmulator(emu);
+        var run = await cli.RunAsync("run", input, "--model", "gpt-4o-mini", "--prompt", Prompt, "--out", ws.PathOf("out.csv"));
+        Assert.True(run.ExitCode == 0, run.ToString());
+
+        // When costs are listed by model and by job
+        var byModel = await cli.RunAsync("costs", "--json");
+        var byJob = await cli.RunAsync("costs", "--by", "job", "--json");
+        var estimate = await cli.RunAsync("estimate", input, "--model", "gpt-4o-mini", "--prompt", Prompt, "--json");
+
+        // Then the model's line carries the reported tokens at batch prices, equal to the job's cost in 'jobs'
+        Assert.True(byModel.ExitCode == 0, byModel.ToString());
+        using var doc = JsonDocument.Parse(byModel.StdOut);
+        var group = Assert.Single(doc.RootElement.GetProperty("groups").EnumerateArray());
+        Assert.Equal("gpt-4o-mini", group.GetProperty("key").GetString());
+        var inTokens = group.GetProperty("input_tokens").GetInt64();
+        var outTokens = group.GetProperty("output_tokens").GetInt64();
+        var cached = group.GetProperty("cached_tokens").GetInt64();
+        Assert.True(inTokens > 0 && outTokens > 0);
+        var expected = Math.Round((((inTokens - cached) * 0.075m) + (cached * 0.0375m) + (outTokens * 0.30m)) / 1_000_000m, 6);
+        Assert.Equal(expected, group.GetProperty("cost_usd").GetDecimal());
+        Assert.Equal(expected, doc.RootElement.GetProperty("total_usd").GetDecimal());
+        Assert.Empty(doc.RootElement.GetProperty("unknown_price_models").EnumerateArray());
+        using var jobDoc = JsonDocument.Parse(byJob.StdOut);
+        Assert.Single(jobDoc.RootElement.GetProperty("groups").EnumerateArray());
+
+        // And a new estimate of the same prompt uses the observed output average
+        Assert.True(estimate.ExitCode == 0, estimate.ToString());
+        using var est = JsonDocument.Parse(estimate.StdOut);
+        Assert.Equal("observed", est.RootElement.GetProperty("output_tokens_basis").GetString());
+        Assert.Equal(outTokens, est.RootElement.GetProperty("output_tokens").GetInt64());
+    }
+
+    [Fact]
+    public async Task Costs_UnknownModel_ListedApartNotAsZero()
+    {
+        using var ws = new TempWorkspace();
+        await using var emu = await EmulatorHost.StartAsync();
+        var input = ws.WriteReviews("reviews.csv", 2);
+        var cli = new CliRunner(ws).WithEmulator(emu);
+        var run = await cli.RunAsync("run", input, "--model", "mystery-model-1", "--prompt", Prompt, "--out", ws.PathOf("out.csv"));
+        Assert.True(run.ExitCode == 0, run.ToString());
+
+        var r = await cli.RunAsync("costs", "--json");
+
+        Assert.Equal(0, r.ExitCode);
+        Assert.Contains("warning: no price known for model 'mystery-model-1' (1 job(s)): its cost is unknown and left out of the totals.", r.StdErr, StringComparison.Ordinal);
+        using var doc = JsonDocument.Parse(r.StdOut);
+        var group = Assert.Single(doc.RootElement.GetProperty("groups").EnumerateArray());
+        Assert.Equal(JsonValueKind.Null, group.GetProperty("cost_usd").ValueKind);
+        var unknown = Assert.Single(doc.RootElement.GetProperty("unknown_price_models").EnumerateArray());
+        Assert.Equal("mystery-model-1", unknown.GetProperty("model").GetString());
+    }
+}
