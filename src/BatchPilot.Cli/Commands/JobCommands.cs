@@ -157,14 +157,30 @@ internal static class JobCommands
         var detach = new Option<bool>("--detach") { Description = "Return right after submission." };
         var interval = new Option<double?>("--check-interval") { Description = "Longest wait between status checks, in seconds." };
         var outOpt = new Option<string?>("--out", "-o") { Description = "Write the merged output here when done." };
-        var cmd = new Command("resume", "Send the failed, expired and cancelled items of a job again as new batch(es); earlier attempts stay in the history.") { Job, includeInvalid, detach, interval, outOpt, ApiKey };
+        var cmd = new Command("resume", "Send the failed, expired and cancelled items of a job again as new batch(es) (or through the synchronous API with --mode sync); earlier attempts stay in the history.")
+        {
+            Job, includeInvalid, detach, interval, outOpt, ApiKey, RunCommand.Mode, RunCommand.Rpm, RunCommand.Tpm, RunCommand.Concurrency,
+        };
         cmd.SetAction((pr, ct) => host(pr, async (ctx, token) =>
         {
             var started = ctx.Time.GetUtcNow();
             var job = await ctx.RequireJobAsync(pr.GetValue(Job)!, token).ConfigureAwait(false);
             using var client = await ctx.ClientAsync(job.Spec, pr.GetValue(ApiKey), null, token).ConfigureAwait(false);
             var engine = ctx.Engine(client, job.Spec);
-            var n = await JobSteps.ResumeAsync(engine, ctx.Store, job, pr.GetValue(includeInvalid), token).ConfigureAwait(false);
+            var mode = pr.GetResult(RunCommand.Mode) is { Implicit: false } ? RunCommand.ParseMode(pr.GetValue(RunCommand.Mode)) : job.Spec.Mode;
+            int n;
+            if (mode == JobMode.Sync)
+            {
+                // A job can switch mode on resume: the same items are elected, then sent synchronously.
+                job = await engine.StepAsync(job, token).ConfigureAwait(false);
+                n = await engine.ResumeAsync(job, pr.GetValue(includeInvalid), token).ConfigureAwait(false);
+                ctx.Ui.Info($"{JobFlow.Plural(n, "item")} will be sent again through the synchronous API.");
+                job = (await ctx.Store.GetJobAsync(job.Id, token).ConfigureAwait(false))!;
+                job = await JobFlow.RunSyncAsync(ctx, job, pr.GetValue(ApiKey), ctx.Limiter(job.Spec.Model, pr.GetValue(RunCommand.Rpm), pr.GetValue(RunCommand.Tpm)), RunCommand.SyncConcurrency(pr), token).ConfigureAwait(false);
+                return await JobFlow.FinishAsync(ctx, job, pr.GetValue(outOpt) is { } so ? ctx.Resolve(so) : null, "response", started, token).ConfigureAwait(false);
+            }
+
+            n = await JobSteps.ResumeAsync(engine, ctx.Store, job, pr.GetValue(includeInvalid), token).ConfigureAwait(false);
             if (n == 0)
             {
                 var c = await ctx.Store.GetCountsAsync(job.Id, token).ConfigureAwait(false);

@@ -41,6 +41,11 @@ internal static class RunCommand
     public static readonly Option<string?> Delimiter = new("--delimiter") { Description = "CSV delimiter (default: detected)." };
     public static readonly Option<string?> Encoding = new("--encoding") { Description = "Input encoding, e.g. latin1 (default: UTF-8)." };
     public static readonly Option<string?> InputFormat = new("--format") { Description = "Input format, csv or jsonl (default: from the extension; for '-', from the content)." };
+    public static readonly Option<string> Mode = new("--mode") { Description = "batch (Batch API: half price, results within 24 h) or sync (synchronous API: immediate, rate-limited).", DefaultValueFactory = _ => "batch" };
+    public static readonly Option<long?> Rpm = new("--rpm") { Description = "sync: requests per minute allowed (default: rate_limits.MODEL.rpm in config/user.yaml, else learned from the provider's headers)." };
+    public static readonly Option<long?> Tpm = new("--tpm") { Description = "sync: tokens per minute allowed (default: rate_limits.MODEL.tpm, else learned)." };
+    public static readonly Option<int> Concurrency = new("--concurrency") { Description = "sync: requests in flight at once.", DefaultValueFactory = _ => 16 };
+    public static readonly Option<bool> EstimateCost = new("--estimate-cost") { Description = "Only estimate tokens, cost (sync vs batch) and batches, as 'batchpilot estimate' does; send nothing." };
     public static readonly Option<long?> MaxBatchTokens = new("--max-batch-tokens") { Description = "Most estimated input tokens per batch: your provider's enqueued-token limit for the model (also enqueued_token_limits.MODEL in config/user.yaml)." };
     public static readonly Option<double> Timeout = new("--timeout") { Description = "Stop waiting after this many hours (the job goes on at the provider).", DefaultValueFactory = _ => 26 };
 
@@ -49,7 +54,7 @@ internal static class RunCommand
         var cmd = new Command("run", "Run a prompt over every row of a table through a provider Batch API, wait, and write the merged results. Rerunning the same command continues the same job.")
         {
             Input, Model, Prompt, PromptFile, System, Examples, Where, Limit, MaxTokens, Temperature, Out, OutputColumn, IdColumn, StartRow, EndRow, BatchSize, Name,
-            CheckInterval, Detach, New, Provider, Emulator, EmulatorBatchDuration, ApiKey, BaseUrl, Delimiter, Encoding, InputFormat, MaxBatchTokens, Timeout,
+            CheckInterval, Detach, New, Provider, Emulator, EmulatorBatchDuration, ApiKey, BaseUrl, Delimiter, Encoding, InputFormat, MaxBatchTokens, Mode, Rpm, Tpm, Concurrency, EstimateCost, Timeout,
         };
         cmd.SetAction((pr, ct) => host(pr, (ctx, token) => ExecuteAsync(pr, ctx, token), ct));
         return cmd;
@@ -57,7 +62,13 @@ internal static class RunCommand
 
     private static async Task<int> ExecuteAsync(ParseResult pr, CliContext ctx, CancellationToken ct)
     {
+        if (pr.GetValue(EstimateCost))
+        {
+            return await EstimateCommand.ExecuteAsync(pr, ctx, ct).ConfigureAwait(false);
+        }
+
         var started = ctx.Time.GetUtcNow();
+        var mode = ParseMode(pr.GetValue(Mode));
         var inputArg = ctx.Resolve(pr.GetValue(Input)!);
         var model = pr.GetValue(Model)!.Trim();
         var prompt = pr.GetValue(Prompt);
@@ -155,6 +166,7 @@ internal static class RunCommand
                 Delimiter = pr.GetValue(Delimiter),
                 Encoding = pr.GetValue(Encoding),
                 Endpoint = endpoint,
+                Mode = mode,
             };
 
             using var client = await ctx.ClientAsync(spec, pr.GetValue(ApiKey), batchSize, ct).ConfigureAwait(false);
@@ -175,6 +187,24 @@ internal static class RunCommand
             ctx.Ui.Info(created.Created
                 ? $"Job {job.Id} created: {created.Items} items, {provider} / {model}{(useEmulator ? " on the built-in emulator" : string.Empty)}."
                 : $"Continuing job {job.Id} ({job.Status}, created {Ui.Format.Time(job.CreatedAt)}); use --new to start over.");
+
+            if (mode == JobMode.Sync)
+            {
+                if (pr.GetValue(Detach))
+                {
+                    throw new InputException("sync mode sends and waits in this process; --detach is for batch mode", field: "--detach", hint: "drop --detach, or use --mode batch");
+                }
+
+                // Batches still in flight from an earlier batch-mode attempt are finished first.
+                var batchEngine = ctx.Engine(client, job.Spec);
+                job = await JobFlow.WaitAsync(ctx, batchEngine, job, TimeSpan.FromSeconds(pr.GetValue(CheckInterval) ?? (useEmulator ? 1 : 30)), TimeSpan.FromHours(pr.GetValue(Timeout)), ct).ConfigureAwait(false);
+                if (job.Status != JobStatus.Cancelled)
+                {
+                    job = await JobFlow.RunSyncAsync(ctx, job, pr.GetValue(ApiKey), ctx.Limiter(model, pr.GetValue(Rpm), pr.GetValue(Tpm)), SyncConcurrency(pr), ct).ConfigureAwait(false);
+                }
+
+                return await JobFlow.FinishAsync(ctx, job, outPath, pr.GetValue(OutputColumn)!, started, ct).ConfigureAwait(false);
+            }
 
             var engine = ctx.Engine(client, job.Spec);
             if (job.Status != JobStatus.Cancelled)
@@ -269,6 +299,21 @@ internal static class RunCommand
         {
             yield return new SourceRow(r.Index, r.Row, r.Values);
         }
+    }
+
+    /// <summary>Parses --mode.</summary>
+    internal static JobMode ParseMode(string? value) => value?.Trim().ToLowerInvariant() switch
+    {
+        null or "" or "batch" => JobMode.Batch,
+        "sync" => JobMode.Sync,
+        _ => throw new InputException($"unknown mode '{value}'", field: "--mode", hint: "use batch (half price, results within 24 h) or sync (immediate, rate-limited)"),
+    };
+
+    /// <summary>--concurrency, checked.</summary>
+    internal static int SyncConcurrency(ParseResult pr)
+    {
+        var n = pr.GetValue(Concurrency);
+        return n is >= 1 and <= 512 ? n : throw new InputException("must be between 1 and 512", field: "--concurrency");
     }
 
     internal static string ReadTextFile(string path, string option)

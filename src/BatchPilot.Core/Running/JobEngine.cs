@@ -342,7 +342,7 @@ public sealed class JobEngine
     public async Task<int> ReconcileAsync(JobRecord job, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(job);
-        var settled = 0;
+        var settled = await SyncRunner.SettleInterruptedAsync(_store, job, _time, cancellationToken).ConfigureAwait(false);
         foreach (var batch in await _store.ListBatchesAsync(job.Id, cancellationToken).ConfigureAwait(false))
         {
             if (batch.State != BatchState.Submitting)

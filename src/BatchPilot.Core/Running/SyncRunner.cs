@@ -80,7 +80,7 @@ public sealed class SyncRunner
     {
         ArgumentNullException.ThrowIfNull(job);
         var started = _time.GetUtcNow();
-        await SettleInterruptedAsync(job, cancellationToken).ConfigureAwait(false);
+        await SettleInterruptedAsync(_store, job, _time, cancellationToken).ConfigureAwait(false);
         var factory = new RequestFactory(job.Spec, job.Columns);
         long succeeded = 0, failed = 0, attempts = 0, throttled = 0;
         while (true)
@@ -180,24 +180,31 @@ public sealed class SyncRunner
     /// <summary>
     /// A chunk whose process died: the answers it recorded are kept and its unanswered items go back to Pending.
     /// </summary>
-    private async Task SettleInterruptedAsync(JobRecord job, CancellationToken cancellationToken)
+    public static async Task<int> SettleInterruptedAsync(IJobStore store, JobRecord job, TimeProvider time, CancellationToken cancellationToken = default)
     {
-        foreach (var batch in await _store.ListBatchesAsync(job.Id, cancellationToken).ConfigureAwait(false))
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(job);
+        ArgumentNullException.ThrowIfNull(time);
+        var settled = 0;
+        foreach (var batch in await store.ListBatchesAsync(job.Id, cancellationToken).ConfigureAwait(false))
         {
             if (batch.State != BatchState.Submitted || batch.ProviderStatus != SyncStatus)
             {
                 continue;
             }
 
-            if (batch.LeaseUntil is { } until && until > _time.GetUtcNow() && !ProcessIdentity.IsDead(batch.LeaseOwner))
+            if (batch.LeaseUntil is { } until && until > time.GetUtcNow() && !ProcessIdentity.IsDead(batch.LeaseOwner))
             {
                 continue;
             }
 
-            var released = await _store.ReleaseBatchItemsAsync(batch.Id, cancellationToken).ConfigureAwait(false);
-            var now = _time.GetUtcNow();
-            await _store.TryTransitionBatchAsync(batch.Id, [BatchState.Submitted], BatchState.Collected, new BatchUpdate { EndedAt = now, CollectedAt = now, ClearLease = true },
+            var released = await store.ReleaseBatchItemsAsync(batch.Id, cancellationToken).ConfigureAwait(false);
+            var now = time.GetUtcNow();
+            settled++;
+            await store.TryTransitionBatchAsync(batch.Id, [BatchState.Submitted], BatchState.Collected, new BatchUpdate { EndedAt = now, CollectedAt = now, ClearLease = true },
                 $"Interrupted synchronous chunk settled: {released.ToString(CultureInfo.InvariantCulture)} unanswered item(s) will be sent again.", cancellationToken).ConfigureAwait(false);
         }
+
+        return settled;
     }
 }
