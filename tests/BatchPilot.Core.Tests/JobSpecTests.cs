@@ -11,7 +11,12 @@ public sealed class JobSpecTests
 {
     private static JobSpec Spec() => new()
     {
-        InputPath = "a.csv", InputSha256 = "abc", Provider = "openai", Model = "gpt-4o-mini", Prompt = "{{x}}", Endpoint = "emulator",
+        InputPath = "a.csv",
+        InputSha256 = "abc",
+        Provider = "openai",
+        Model = "gpt-4o-mini",
+        Prompt = "{{x}}",
+        Endpoint = "emulator",
     };
 
     [Fact]

@@ -1,5 +1,5 @@
-using Microsoft.ML.Tokenizers;
 using BatchPilot.Providers;
+using Microsoft.ML.Tokenizers;
 
 namespace BatchPilot.Pricing;
 
