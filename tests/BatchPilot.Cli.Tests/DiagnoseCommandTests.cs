@@ -240,7 +240,7 @@ public sealed class DiagnoseCommandTests
     public async Task Diagnose_DuplicatedResultLines_AreListedAsAnomalies()
     {
         using var ws = new TempWorkspace();
-        await using var emu = await EmulatorHost.StartAsync(faults: FaultScenario.ParseFlags(["batch:duplicate_lines:fraction=0.5"]));
+        await using var emu = await EmulatorHost.StartAsync(faults: FaultScenario.ParseFlags(["batch:duplicate_lines:fraction=1"]));
         var cli = new CliRunner(ws).WithEmulator(emu);
         var id = await RunJobAsync(cli, ws, 4, "gpt-4o-mini", expectedExit: 0);
         var pbid = emu.Server.ListBatches().Single().Id;

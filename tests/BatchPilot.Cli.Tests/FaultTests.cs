@@ -241,7 +241,7 @@ public sealed class FaultTests
     [InlineData("missing_lines", null)]
     public async Task MalformedOrMissingLines_AreReported_AndTheirItemsFailAsMissingResult(string kind, string? warning)
     {
-        var o = await RunAsync(Batch(kind, fraction: 0.2));
+        var o = await RunAsync(Batch(kind, fraction: 0.3));
 
         Assert.Equal(1, o.Result.ExitCode);
         Assert.InRange(o.Count("failed"), 1, Rows - 1);
@@ -255,7 +255,7 @@ public sealed class FaultTests
     [Fact]
     public async Task UnknownCustomIds_AreReportedAndNeverApplied()
     {
-        var o = await RunAsync(Batch("unknown_lines", fraction: 0.2));
+        var o = await RunAsync(Batch("unknown_lines", fraction: 0.5));
 
         Assert.Equal(0, o.Result.ExitCode);
         Assert.Equal(Rows, o.Count("succeeded"));
@@ -269,7 +269,7 @@ public sealed class FaultTests
     [Fact]
     public async Task DuplicatedLines_AreReported_TheFirstIsKept()
     {
-        var o = await RunAsync(Batch("duplicate_lines", fraction: 0.2));
+        var o = await RunAsync(Batch("duplicate_lines", fraction: 0.5));
 
         Assert.Equal(0, o.Result.ExitCode);
         Assert.Equal(Rows, o.Count("succeeded"));

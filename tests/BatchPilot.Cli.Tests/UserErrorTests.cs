@@ -116,6 +116,18 @@ public sealed class UserErrorTests
         Assert.Contains("drop the prefix (e.g. --model gpt-4o)", r.StdErr, StringComparison.OrdinalIgnoreCase);
     }
 
+    [Theory]
+    [InlineData("anthropic", "gpt-4o-mini", "error: '--model': the model 'gpt-4o-mini' is not a model of anthropic. Anthropic models start with claude- (e.g. claude-haiku-4-5).")]
+    [InlineData("openai", "claude-haiku-4-5", "error: '--model': the model 'claude-haiku-4-5' is not a model of openai. Drop --provider openai to send claude-haiku-4-5 to Anthropic.")]
+    public async Task Run_ModelOfAnotherProvider_IsRefused(string provider, string model, string line)
+    {
+        using var ws = new TempWorkspace();
+        var r = await new CliRunner(ws).RunAsync("run", ws.WriteReviews("r.csv", 1), "--model", model, "--provider", provider, "--prompt", "x", "--emulator");
+
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal(line, r.StdErr.Trim());
+    }
+
     [Fact]
     public async Task Run_MissingInput_IsOneLine()
     {

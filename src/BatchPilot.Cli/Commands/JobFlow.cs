@@ -209,6 +209,15 @@ internal static class JobFlow
                 throw new InputException($"unknown provider '{flag}'", field: "--provider", hint: "use openai or anthropic");
             }
 
+            // An OpenAI-compatible server may serve any model name, but Anthropic only serves claude-* models,
+            // and a claude-* model is never served by OpenAI.
+            var natural = ProviderNames.FromModel(model);
+            if (natural != p && (p == ProviderNames.Anthropic || natural == ProviderNames.Anthropic))
+            {
+                throw new InputException($"the model '{model}' is not a model of {p}", field: "--model",
+                    hint: p == ProviderNames.Anthropic ? "Anthropic models start with claude- (e.g. claude-haiku-4-5)" : $"drop --provider {flag} to send {model} to Anthropic");
+            }
+
             return p;
         }
 
