@@ -12,16 +12,7 @@ public sealed partial class BadInputTests
     [GeneratedRegex("\"[^\"]*\"|\\S+")]
     private static partial Regex Token();
 
-    private static string CorpusFolder()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !Directory.Exists(Path.Combine(dir.FullName, "tests", "corpus", "bad-inputs")))
-        {
-            dir = dir.Parent;
-        }
-
-        return Path.Combine(dir?.FullName ?? throw new DirectoryNotFoundException("corpus not found"), "tests", "corpus", "bad-inputs");
-    }
+    private static string CorpusFolder() => RepositoryRoot.PathOf("tests", "corpus", "bad-inputs");
 
     public static TheoryData<string, string, string> Cases()
     {

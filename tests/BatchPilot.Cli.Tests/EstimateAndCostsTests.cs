@@ -8,16 +8,7 @@ public sealed class EstimateAndCostsTests
 {
     private const string Prompt = "Classify the sentiment of this review: {{review_text}}";
 
-    private static string Reviews()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "BatchPilot.slnx")))
-        {
-            dir = dir.Parent;
-        }
-
-        return Path.Combine(dir?.FullName ?? throw new DirectoryNotFoundException("repository root not found"), "examples", "reviews.csv");
-    }
+    private static string Reviews() => RepositoryRoot.PathOf("examples", "reviews.csv");
 
     [Fact]
     public async Task Estimate_ExampleReviews_JsonHasTheDocumentedShape_AndSendsNothing()

@@ -11,16 +11,7 @@ public sealed partial class ReadmeTests
     [GeneratedRegex("\"[^\"]*\"|\\S+")]
     private static partial Regex Token();
 
-    private static string RepoRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "BatchPilot.slnx")))
-        {
-            dir = dir.Parent;
-        }
-
-        return dir?.FullName ?? throw new DirectoryNotFoundException("repository root not found");
-    }
+    private static string RepoRoot() => RepositoryRoot.Path;
 
     private static string[] Args(string commandLine) =>
         Token().Matches(commandLine[Prefix.Length..]).Select(m => m.Value.Trim('"')).ToArray();

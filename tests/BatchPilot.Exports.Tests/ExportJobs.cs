@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using BatchPilot.Batches;
 using BatchPilot.Items;
 using BatchPilot.Jobs;
@@ -177,9 +176,9 @@ internal sealed class ExportJobs : IDisposable
 /// <summary>Approved files: the expected output sits in <c>Approved/NAME.approved.EXT</c>; a mismatch writes <c>NAME.received.EXT</c> beside it.</summary>
 internal static class Approved
 {
-    public static void Verify(string actual, string name, string extension, [CallerFilePath] string source = "")
+    public static void Verify(string actual, string name, string extension)
     {
-        var dir = Path.Combine(Path.GetDirectoryName(source)!, "Approved");
+        var dir = RepositoryRoot.PathOf("tests", "BatchPilot.Exports.Tests", "Approved");
         var approved = Path.Combine(dir, $"{name}.approved{extension}");
         var received = Path.Combine(dir, $"{name}.received{extension}");
         if (File.Exists(approved) && File.ReadAllText(approved) == actual)

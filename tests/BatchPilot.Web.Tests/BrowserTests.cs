@@ -1,4 +1,5 @@
 using BatchPilot.Emulator;
+using BatchPilot.Testing;
 using Microsoft.Playwright;
 
 namespace BatchPilot.Web.Tests;
@@ -33,13 +34,7 @@ public sealed class BrowserTests
 
     private static string ImagesDir()
     {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "BatchPilot.slnx")))
-        {
-            dir = dir.Parent;
-        }
-
-        var path = Path.Combine(dir?.FullName ?? Path.GetTempPath(), "docs", "images");
+        var path = RepositoryRoot.PathOf("docs", "images");
         Directory.CreateDirectory(path);
         return path;
     }
