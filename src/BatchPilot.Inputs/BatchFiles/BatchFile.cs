@@ -134,6 +134,12 @@ public static partial class BatchFile
             throw BatchFileErrors.BodyForOpenAI(path);
         }
 
+        if (format is null && sniff.Head.TrimStart(' ', '\t', '\r', '\n', '\uFEFF').StartsWith('['))
+        {
+            // A JSON array of requests (one line or pretty-printed) is neither format.
+            throw BatchFileErrors.BodyNotAnObject(path, "an array");
+        }
+
         var provider = body ? ProviderNames.Anthropic : format ?? Detect(file.Stream, path) ?? throw BatchFileErrors.UnknownFormat(path);
         var checker = new Checker(path, provider == ProviderNames.Anthropic, options.Limits ?? ProviderNames.LimitsOf(provider), Math.Max(1, options.MaxProblems));
         file.Stream.Position = 0;
@@ -259,6 +265,7 @@ public static partial class BatchFile
     private static string? DetectLine(ReadOnlySpan<byte> line)
     {
         var reader = new Utf8JsonReader(line, RequestParser.Options);
+        bool openAI = false, anthropic = false, body = false;
         try
         {
             if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
@@ -268,25 +275,25 @@ public static partial class BatchFile
 
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                if (reader.ValueTextEquals("params"u8))
-                {
-                    return ProviderNames.Anthropic;
-                }
-
-                if (reader.ValueTextEquals("method"u8) || reader.ValueTextEquals("url"u8) || reader.ValueTextEquals("body"u8))
-                {
-                    return ProviderNames.OpenAI;
-                }
-
+                anthropic |= reader.ValueTextEquals("params"u8);
+                body |= reader.ValueTextEquals("body"u8);
+                openAI |= reader.ValueTextEquals("method"u8) || reader.ValueTextEquals("url"u8);
                 reader.Read();
                 reader.Skip();
             }
         }
         catch (JsonException)
         {
+            return null;
         }
 
-        return null;
+        // "params" names Anthropic even beside a stray OpenAI key; a line with both bodies decides nothing.
+        return (anthropic, body || openAI) switch
+        {
+            (true, _) when !body => ProviderNames.Anthropic,
+            (false, true) => ProviderNames.OpenAI,
+            _ => null,
+        };
     }
 
     /// <summary>The checks of one file, request after request, with what they need to remember (ids, endpoint, model).</summary>

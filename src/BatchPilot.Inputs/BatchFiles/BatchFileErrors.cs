@@ -86,9 +86,12 @@ internal static class BatchFileErrors
 
     public static InputException UnknownKey(string file, long line, string key, bool anthropic) =>
         new(anthropic ? "unknown key: an Anthropic request holds only custom_id and params" : "unknown key: an OpenAI batch line holds only custom_id, method, url and body",
-            file: file, row: line, field: key, hint: anthropic && key is "body" or "method" or "url"
-                ? "This looks like an OpenAI batch line: pass --format openai, or move the request into \"params\""
-                : "Remove it (it would not be sent), or move it into \"" + BodyKey(anthropic) + "\"");
+            file: file, row: line, field: key, hint: (anthropic, key) switch
+            {
+                (true, "body" or "method" or "url") => "This looks like an OpenAI batch line: pass --format openai, or move the request into \"params\"",
+                (false, "params") => "This looks like an Anthropic request: pass --format anthropic, or move the request into \"body\"",
+                _ => "Remove it (it would not be sent), or move it into \"" + BodyKey(anthropic) + "\"",
+            });
 
     public static InputException Missing(string file, long line, string field, bool anthropic) =>
         new($"{field} is missing", file: file, row: line, field: field, hint: Shape(anthropic));

@@ -61,9 +61,6 @@ internal sealed class RequestsBody(Stream stream, string fileName) : IRequestSou
     private int _lineScan;
     private long _newlines;
 
-    /// <summary>Whether the body held a <c>requests</c> array (checked once the stream is done).</summary>
-    public bool SawRequests => _sawRequests;
-
     public bool TryNext(out ReadOnlySpan<byte> request, out long line)
     {
         while (true)
@@ -162,6 +159,10 @@ internal sealed class RequestsBody(Stream stream, string fileName) : IRequestSou
                         throw BatchFileErrors.BodyEndsEarly(fileName);
                 }
             }
+        }
+        catch (JsonException ex) when (_endOfStream && ex.Message.Contains("depth to be zero", StringComparison.Ordinal))
+        {
+            throw BatchFileErrors.BodyEndsEarly(fileName);
         }
         catch (JsonException ex)
         {
