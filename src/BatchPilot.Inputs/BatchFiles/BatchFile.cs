@@ -117,11 +117,16 @@ public static partial class BatchFile
         options ??= new BatchFileOptions();
         if (path == "-")
         {
-            throw BatchFileErrors.StandardInput();
+            throw BatchFileErrors.StandardInput(InputErrors.StdinName);
         }
 
         var format = ParseFormat(options.Format);
         using var file = InputFile.Open(path);
+        if (file.IsStandardInput)
+        {
+            throw BatchFileErrors.StandardInput(path);
+        }
+
         var sniff = file.Sniff(encoding: null, jsonl: true);
         if (sniff.Encoding is not null)
         {

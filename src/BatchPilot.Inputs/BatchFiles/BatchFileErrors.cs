@@ -23,8 +23,9 @@ internal static class BatchFileErrors
     public static InputException BadFormat(string value) =>
         new($"unknown batch file format '{value}'", field: "--format", hint: "Use openai (custom_id, method, url, body) or anthropic (custom_id, params)");
 
-    public static InputException StandardInput() =>
-        new("submit-file reads a file, not standard input", file: InputErrors.StdinName, hint: "Save the requests to a .jsonl file and pass its path");
+    public static InputException StandardInput(string file) =>
+        new("a batch file is read more than once (checked, hashed, then sent), so it cannot be standard input or a pipe", file: file,
+            hint: "Save the requests to a .jsonl file and pass its path");
 
     public static InputException NotUtf8Encoding(string file) =>
         new("the file is UTF-16 or UTF-32 text; batch files are UTF-8", file: file, hint: "Save it as UTF-8 (without changing anything else)");

@@ -357,6 +357,14 @@ public sealed class BatchFileTests
     }
 
     [Fact]
+    public void Validate_StandardInput_IsRefused()
+    {
+        var ex = Assert.Throws<InputException>(() => BatchFile.Validate("-"));
+
+        Assert.Equal("<stdin>: a batch file is read more than once (checked, hashed, then sent), so it cannot be standard input or a pipe. Save the requests to a .jsonl file and pass its path.", ex.ToUserLine());
+    }
+
+    [Fact]
     public void ParseFormat_UnknownValue_NamesTheOption()
     {
         var ex = Assert.Throws<InputException>(() => BatchFile.ParseFormat("csv"));
