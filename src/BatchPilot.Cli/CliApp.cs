@@ -37,6 +37,7 @@ public static class CliApp
         root.Options.Add(Verbose);
         JobCommands.Host host = (pr, body, ct) => HostAsync(env, pr, body, ct);
         root.Subcommands.Add(RunCommand.Create((pr, body, ct) => HostAsync(env, pr, body, ct)));
+        root.Subcommands.Add(SubmitFileCommand.Create(host));
         root.Subcommands.Add(JobCommands.Jobs(host));
         root.Subcommands.Add(JobCommands.Status(host));
         root.Subcommands.Add(JobCommands.Watch(host));

@@ -145,6 +145,7 @@ internal sealed class CliContext : IAsyncDisposable
         MaxRequestsPerBatch = maxRequestsPerBatch,
         Retry = RetryOptions(),
         OnRetry = (attempt, delay, reason) => Ui.Warn($"{spec.Provider}: {reason}; retry {attempt} in {delay.TotalSeconds:0.#} s."),
+        BatchEndpoint = spec.RawUrl,
     };
 
     /// <summary>A batch client for a job's provider and endpoint.</summary>

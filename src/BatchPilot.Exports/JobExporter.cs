@@ -25,6 +25,12 @@ public enum ExportFormat
 
     /// <summary>An Excel workbook: an items sheet and a job sheet.</summary>
     Xlsx,
+
+    /// <summary>
+    /// A raw job's results in its provider's output format (OpenAI batch output lines, Anthropic results lines), one
+    /// line per input request in input order, each the provider's line verbatim.
+    /// </summary>
+    Provider,
 }
 
 /// <summary>Export settings.</summary>
@@ -73,6 +79,11 @@ public static class JobExporter
         }
 
         AtomicFile.EnsureWritable(path);
+        if (format == ExportFormat.Provider)
+        {
+            await ProviderFileExporter.EnsureExportableAsync(store, job, cancellationToken).ConfigureAwait(false);
+        }
+
         long rows = 0;
         await AtomicFile.WriteAsync(path, async stream =>
         {
@@ -82,13 +93,14 @@ public static class JobExporter
                 ExportFormat.Markdown => await MarkdownExporter.WriteDocumentAsync(store, job, stream, options, cancellationToken).ConfigureAwait(false),
                 ExportFormat.Docx => await DocxExporter.WriteAsync(store, job, stream, options, cancellationToken).ConfigureAwait(false),
                 ExportFormat.Xlsx => await XlsxExporter.WriteAsync(store, job, stream, options, cancellationToken).ConfigureAwait(false),
+                ExportFormat.Provider => await ProviderFileExporter.WriteAsync(store, job, stream, cancellationToken).ConfigureAwait(false),
                 _ => await WriteCsvAsync(store, job, stream, options, cancellationToken).ConfigureAwait(false),
             };
         }).ConfigureAwait(false);
         return rows;
     }
 
-    /// <summary>The format named on a command line: <c>csv</c>, <c>jsonl</c>, <c>md</c> (or <c>markdown</c>), <c>docx</c>, <c>xlsx</c>; case-insensitive.</summary>
+    /// <summary>The format named on a command line: <c>csv</c>, <c>jsonl</c>, <c>md</c> (or <c>markdown</c>), <c>docx</c>, <c>xlsx</c>, <c>provider</c>; case-insensitive.</summary>
     public static bool TryParseFormat(string? name, out ExportFormat format)
     {
         ExportFormat? parsed = name?.Trim().ToLowerInvariant() switch
@@ -98,6 +110,7 @@ public static class JobExporter
             "md" or "markdown" => ExportFormat.Markdown,
             "docx" => ExportFormat.Docx,
             "xlsx" => ExportFormat.Xlsx,
+            "provider" => ExportFormat.Provider,
             _ => null,
         };
         format = parsed ?? ExportFormat.Csv;
@@ -122,7 +135,7 @@ public static class JobExporter
     /// <summary>The conventional file extension of a format, with its dot (<c>.md</c>, <c>.docx</c>…).</summary>
     public static string ExtensionOf(ExportFormat format) => format switch
     {
-        ExportFormat.Jsonl => ".jsonl",
+        ExportFormat.Jsonl or ExportFormat.Provider => ".jsonl",
         ExportFormat.Markdown => ".md",
         ExportFormat.Docx => ".docx",
         ExportFormat.Xlsx => ".xlsx",

@@ -30,6 +30,12 @@ public sealed record BatchClientOptions
 
     /// <summary>Called before each retry (attempt, delay, reason), for progress display.</summary>
     public Action<int, TimeSpan, string>? OnRetry { get; init; }
+
+    /// <summary>
+    /// OpenAI: the endpoint of the batches (each line's <c>url</c> and the batch's <c>endpoint</c>), e.g. <c>/v1/responses</c>
+    /// for a raw batch file; null for <c>/v1/chat/completions</c>. Anthropic ignores it.
+    /// </summary>
+    public string? BatchEndpoint { get; init; }
 }
 
 /// <summary>Creates batch clients.</summary>
@@ -53,7 +59,7 @@ public static class BatchClients
         return options.Provider switch
         {
             ProviderNames.Anthropic => new AnthropicBatchClient(http, options.BaseUrl, options.ApiKey, options.SpoolDirectory, limits, ownsHttp: true),
-            _ => new OpenAIBatchClient(http, options.BaseUrl, options.ApiKey, options.SpoolDirectory, limits, ownsHttp: true),
+            _ => new OpenAIBatchClient(http, options.BaseUrl, options.ApiKey, options.SpoolDirectory, limits, ownsHttp: true) { BatchEndpoint = options.BatchEndpoint ?? OpenAIBatchClient.ChatEndpoint },
         };
     }
 }

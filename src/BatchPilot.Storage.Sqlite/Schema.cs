@@ -3,7 +3,7 @@ namespace BatchPilot.Storage.Sqlite;
 /// <summary>Versioned schema scripts. A new version appends a script; existing ones never change.</summary>
 internal static class Schema
 {
-    public const int CurrentVersion = 2;
+    public const int CurrentVersion = 3;
 
     public static readonly string[] Scripts =
     [
@@ -95,6 +95,11 @@ internal static class Schema
         """
         ALTER TABLE batches ADD COLUMN not_before INTEGER;
         ALTER TABLE batches ADD COLUMN resubmits INTEGER NOT NULL DEFAULT 0;
+        """,
+
+        // v3: raw jobs (batchpilot submit-file) keep the provider's result line of each item, to write it back verbatim.
+        """
+        ALTER TABLE items ADD COLUMN raw_result TEXT;
         """,
     ];
 }

@@ -435,7 +435,7 @@ public sealed class SqliteJobStore : IJobStore
 
     // ---------------------------------------------------------------- items
 
-    private const string ItemColumns = "job_id, seq, custom_id, source_row, row_json, status, attempt, batch_id, result_text, input_tokens, output_tokens, cached_tokens, error_code, error_message";
+    private const string ItemColumns = "job_id, seq, custom_id, source_row, row_json, status, attempt, batch_id, result_text, input_tokens, output_tokens, cached_tokens, error_code, error_message, raw_result";
 
     private static ItemRecord ReadItem(SqliteDataReader r) => new()
     {
@@ -451,6 +451,7 @@ public sealed class SqliteJobStore : IJobStore
         Usage = r.IsDBNull(9) ? null : new TokenUsage(r.GetInt64(9), r.IsDBNull(10) ? 0 : r.GetInt64(10), r.IsDBNull(11) ? 0 : r.GetInt64(11)),
         ErrorCode = r.IsDBNull(12) ? null : r.GetString(12),
         ErrorMessage = r.IsDBNull(13) ? null : r.GetString(13),
+        RawResult = r.IsDBNull(14) ? null : r.GetString(14),
     };
 
     /// <inheritdoc/>
@@ -755,7 +756,7 @@ public sealed class SqliteJobStore : IJobStore
 
             using var cmd = Cmd(c, tx, """
                 UPDATE items SET status=$st, result_text=$t, input_tokens=$it, output_tokens=$ot, cached_tokens=$ct,
-                    error_code=$ec, error_message=$em
+                    error_code=$ec, error_message=$em, raw_result=$raw
                 WHERE job_id=$j AND custom_id=$c AND batch_id=$b AND status=1
                 """);
             cmd.Parameters.AddWithValue("$j", jobId);
@@ -768,6 +769,7 @@ public sealed class SqliteJobStore : IJobStore
             var pec = cmd.Parameters.Add("$ec", SqliteType.Text);
             var pem = cmd.Parameters.Add("$em", SqliteType.Text);
             var pc = cmd.Parameters.Add("$c", SqliteType.Text);
+            var praw = cmd.Parameters.Add("$raw", SqliteType.Text);
             cmd.Prepare();
 
             using var probe = Cmd(c, tx, "SELECT batch_id FROM items WHERE job_id=$j AND custom_id=$c");
@@ -797,6 +799,7 @@ public sealed class SqliteJobStore : IJobStore
                 pec.Value = Db(line.ErrorCode);
                 pem.Value = Db(line.ErrorMessage);
                 pc.Value = line.CustomId;
+                praw.Value = Db(line.Raw);
                 if (cmd.ExecuteNonQuery() == 1)
                 {
                     applied++;
@@ -871,7 +874,7 @@ public sealed class SqliteJobStore : IJobStore
                 archive.ExecuteNonQuery();
             }
 
-            using var cmd = Cmd(c, tx, $"UPDATE items SET status=0, attempt=attempt+1, batch_id=NULL, result_text=NULL, input_tokens=NULL, output_tokens=NULL, cached_tokens=NULL, error_code=NULL, error_message=NULL WHERE {where}");
+            using var cmd = Cmd(c, tx, $"UPDATE items SET status=0, attempt=attempt+1, batch_id=NULL, result_text=NULL, input_tokens=NULL, output_tokens=NULL, cached_tokens=NULL, error_code=NULL, error_message=NULL, raw_result=NULL WHERE {where}");
             Bind(cmd);
             var n = cmd.ExecuteNonQuery();
             if (n > 0)

@@ -164,7 +164,8 @@ public sealed class CrashTests
         Assert.StartsWith("error: <stdin>", r.StdErr.Trim(), StringComparison.Ordinal);
     }
 
-    private static Dictionary<string, string?> Environment(TempWorkspace ws, EmulatorHost emu) => new()
+    /// <summary>The environment of the real tool run as a child process against <paramref name="emu"/> (no crash point set).</summary>
+    internal static Dictionary<string, string?> Environment(TempWorkspace ws, EmulatorHost emu) => new()
     {
         ["BATCHPILOT_HOME"] = ws.PathOf("home"),
         ["BATCHPILOT_DB"] = ws.PathOf("jobs.db"),

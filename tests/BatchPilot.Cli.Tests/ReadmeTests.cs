@@ -47,4 +47,33 @@ public sealed partial class ReadmeTests
         Assert.Contains(rows[1][3], rows[1][4], StringComparison.Ordinal);
         Assert.Contains("Batches            │ 4", r.StdOut, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task SubmitFileExample_RunsOnTheEmulator_AndWritesTheProviderFormatOutput()
+    {
+        // Given the README's submit-file command, run from a copy of the repository's examples
+        var root = RepoRoot();
+        var readme = await File.ReadAllLinesAsync(Path.Combine(root, "README.md"));
+        var command = readme.First(l => l.StartsWith(Prefix + "submit-file", StringComparison.Ordinal));
+        using var ws = new TempWorkspace();
+        Directory.CreateDirectory(ws.PathOf("examples"));
+        foreach (var f in Directory.GetFiles(Path.Combine(root, "examples")))
+        {
+            File.Copy(f, ws.PathOf("examples/" + Path.GetFileName(f)));
+        }
+
+        var cli = new CliRunner(ws).With("BATCHPILOT_EMULATOR_BATCH_DURATION", "0");
+
+        // When it runs
+        var r = await cli.RunAsync(Args(command));
+
+        // Then the output file has one OpenAI output line per request, in input order
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var input = await File.ReadAllLinesAsync(ws.PathOf("examples/openai-batch.jsonl"));
+        var output = await File.ReadAllLinesAsync(ws.PathOf("openai-batch.output.jsonl"));
+        Assert.Equal(
+            input.Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement.GetProperty("custom_id").GetString()),
+            output.Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement.GetProperty("custom_id").GetString()));
+        Assert.All(output, l => Assert.Equal(200, System.Text.Json.JsonDocument.Parse(l).RootElement.GetProperty("response").GetProperty("status_code").GetInt32()));
+    }
 }

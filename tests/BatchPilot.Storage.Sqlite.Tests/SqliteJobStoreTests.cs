@@ -160,6 +160,57 @@ public sealed class SqliteJobStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task ApplyResults_KeepsTheProvidersLine_AndANewAttemptClearsIt()
+    {
+        // Given two results, one carrying the provider's line verbatim (a raw job) and one without (a table job)
+        var job = await NewJobAsync(2);
+        var a = await _store.CreatePlannedBatchAsync(job.Id, [1, 2], 10, "tok-a");
+        const string line = """{"id":"batch_req_1","custom_id":"row-1","response":{"status_code":500,"request_id":"r","body":{"error":{"message":"Ça a échoué","type":"server_error"}}},"error":null}""";
+
+        // When they are applied, and the failed one is elected for a new attempt
+        await _store.ApplyResultsAsync(a.Id, [new ResultLine { CustomId = "row-1", Kind = ResultKind.Failed, ErrorCode = "server_error", Raw = line }, Ok("row-2")]);
+        var stored = await ToListAsync(_store.ReadItemsAsync(job.Id));
+        await _store.ElectForRetryAsync(job.Id, [ItemStatus.Failed], []);
+        var retried = await ToListAsync(_store.ReadItemsAsync(job.Id));
+
+        // Then the line is kept exactly until the new attempt replaces the result
+        Assert.Equal([line, null], stored.Select(i => i.RawResult));
+        Assert.Equal([null, null], retried.Select(i => i.RawResult));
+        Assert.Equal(ItemStatus.Pending, retried[0].Status);
+    }
+
+    [Fact]
+    public async Task Open_AVersion2Store_AddsTheRawResultColumn_AndKeepsItsItems()
+    {
+        // Given a store as version 2 left it (no raw_result column)
+        await NewJobAsync(3);
+        _store.Dispose();
+        using (var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={_ws.PathOf("store.db")};Pooling=False"))
+        {
+            c.Open();
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = "ALTER TABLE items DROP COLUMN raw_result; UPDATE schema_version SET version=2;";
+            cmd.ExecuteNonQuery();
+        }
+
+        // When this version opens it
+        using var store = SqliteJobStore.Open(_ws.PathOf("store.db"));
+        var items = await ToListAsync(store.ReadItemsAsync("job-000001"));
+
+        // Then the migration ran and the items are intact
+        using (var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={_ws.PathOf("store.db")};Pooling=False"))
+        {
+            c.Open();
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = "SELECT version FROM schema_version";
+            Assert.Equal(3L, cmd.ExecuteScalar());
+        }
+
+        Assert.Equal(["row-1", "row-2", "row-3"], items.Select(i => i.CustomId));
+        Assert.All(items, i => Assert.Null(i.RawResult));
+    }
+
+    [Fact]
     public void Open_NotADatabase_IsAStoreError()
     {
         var path = _ws.Write("junk.db", new string('x', 4096));

@@ -169,6 +169,12 @@ internal static class JobCommands
             var engine = ctx.Engine(client, job.Spec);
             var mode = pr.GetResult(RunCommand.Mode) is { Implicit: false } ? RunCommand.ParseMode(pr.GetValue(RunCommand.Mode)) : job.Spec.Mode;
             int n;
+            if (mode == JobMode.Sync && job.Spec.Kind == JobKind.Raw)
+            {
+                throw new InputException($"job {job.Id} came from a batch file (submit-file), whose results are the provider's batch lines", field: "--mode",
+                    hint: "resume it in batch mode: leave out --mode sync");
+            }
+
             if (mode == JobMode.Sync)
             {
                 // A job can switch mode on resume: the same items are elected, then sent synchronously.
@@ -296,8 +302,8 @@ internal static class JobCommands
 
     public static Command Export(Host host)
     {
-        var format = new Option<string?>("--format", "-f") { Description = "csv, jsonl, md, docx or xlsx (default: from the --out extension, else csv)." };
-        format.AcceptOnlyFromAmong("csv", "jsonl", "md", "markdown", "docx", "xlsx");
+        var format = new Option<string?>("--format", "-f") { Description = "csv, jsonl, md, docx, xlsx, or provider (a submit-file job's results in its provider's output format) (default: from the --out extension, else csv)." };
+        format.AcceptOnlyFromAmong("csv", "jsonl", "md", "markdown", "docx", "xlsx", "provider");
         var outOpt = new Option<string>("--out", "-o") { Description = "Output file (with --split: a folder).", Required = true };
         var column = new Option<string>("--output-column") { Description = "Name of the response column (csv, xlsx).", DefaultValueFactory = _ => "response" };
         var split = new Option<bool>("--split") { Description = "md only: one Markdown file per item in the --out folder, plus _index.md." };

@@ -170,7 +170,8 @@ internal static class JobFlow
         string? written = null;
         if (outPath is not null)
         {
-            var format = JobExporter.FormatFromExtension(outPath);
+            // A raw job's output is its provider's own output file (submit-file), whatever the extension.
+            var format = job.Spec.Kind == JobKind.Raw ? ExportFormat.Provider : JobExporter.FormatFromExtension(outPath);
             await JobExporter.ExportAsync(ctx.Store, job, format, outPath, new ExportOptions { ResponseColumn = responseColumn, Time = ctx.Time }, ct).ConfigureAwait(false);
             written = Path.GetFullPath(outPath);
         }
@@ -196,6 +197,43 @@ internal static class JobFlow
         }
 
         return ExitCodeOf(view);
+    }
+
+    /// <summary>
+    /// Where a new job's provider is reached: the embedded emulator, or the configured base URL once the key is known
+    /// to exist (a missing key stops the command before anything is stored or sent).
+    /// </summary>
+    public static string EndpointFor(CliContext ctx, string provider, string model, bool useEmulator, string? apiKeyFlag, string? baseUrlFlag)
+    {
+        if (useEmulator)
+        {
+            return CliContext.EmulatorEndpoint;
+        }
+
+        ctx.RequireKey(provider, model, apiKeyFlag);
+        var endpoint = ctx.Settings.BaseUrl(provider, baseUrlFlag).Value!;
+        if (!Uri.TryCreate(endpoint, UriKind.Absolute, out var u) || (u.Scheme != "http" && u.Scheme != "https"))
+        {
+            throw new InputException($"'{endpoint}' is not an http(s) URL", field: "--base-url");
+        }
+
+        return endpoint;
+    }
+
+    /// <summary>What <c>--detach</c> prints once the job is submitted: the job id (or its view with --json).</summary>
+    public static async Task<int> DetachedAsync(CliContext ctx, JobRecord job, string rerunNote, CancellationToken ct)
+    {
+        if (ctx.Ui.Json)
+        {
+            ctx.Ui.WriteJson(await ViewAsync(ctx, job, true, ct).ConfigureAwait(false), CliJson.Default.JobView);
+        }
+        else
+        {
+            ctx.Ui.Line(job.Id);
+            ctx.Ui.Info($"Submitted. Follow it with 'batchpilot watch {job.Id}'; {rerunNote}.");
+        }
+
+        return ExitCodes.Success;
     }
 
     /// <summary>Parses the provider flag or derives it from the model.</summary>

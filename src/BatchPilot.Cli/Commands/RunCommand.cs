@@ -115,20 +115,7 @@ internal static class RunCommand
         ctx.MaxBatchTokensFlag = pr.GetValue(MaxBatchTokens);
         var useEmulator = pr.GetValue(Emulator);
         ctx.EmulatorBatchSeconds = pr.GetValue(EmulatorBatchDuration);
-        string endpoint;
-        if (useEmulator)
-        {
-            endpoint = CliContext.EmulatorEndpoint;
-        }
-        else
-        {
-            ctx.RequireKey(provider, model, pr.GetValue(ApiKey));
-            endpoint = ctx.Settings.BaseUrl(provider, pr.GetValue(BaseUrl)).Value!;
-            if (!Uri.TryCreate(endpoint, UriKind.Absolute, out var u) || (u.Scheme != "http" && u.Scheme != "https"))
-            {
-                throw new InputException($"'{endpoint}' is not an http(s) URL", field: "--base-url");
-            }
-        }
+        var endpoint = JobFlow.EndpointFor(ctx, provider, model, useEmulator, pr.GetValue(ApiKey), pr.GetValue(BaseUrl));
 
         var stdinSpool = inputArg == "-" ? await SpoolStdinAsync(ct).ConfigureAwait(false) : null;
         try
@@ -214,17 +201,7 @@ internal static class RunCommand
 
             if (pr.GetValue(Detach))
             {
-                if (ctx.Ui.Json)
-                {
-                    ctx.Ui.WriteJson(await JobFlow.ViewAsync(ctx, job, true, ct).ConfigureAwait(false), Ui.CliJson.Default.JobView);
-                }
-                else
-                {
-                    ctx.Ui.Line(job.Id);
-                    ctx.Ui.Info($"Submitted. Follow it with 'batchpilot watch {job.Id}'; rerun the same command to collect and write the output.");
-                }
-
-                return ExitCodes.Success;
+                return await JobFlow.DetachedAsync(ctx, job, "rerun the same command to collect and write the output", ct).ConfigureAwait(false);
             }
 
             var interval = TimeSpan.FromSeconds(pr.GetValue(CheckInterval) ?? (useEmulator ? 1 : 30));
@@ -340,7 +317,7 @@ internal static class RunCommand
         }
     }
 
-    private static string StemOf(string input) =>
+    internal static string StemOf(string input) =>
         input == "-" ? "stdin" : Path.GetFileNameWithoutExtension(input.TrimEnd('/', '\\')) is { Length: > 0 } s ? s : "job";
 
     private static async Task<string> SpoolStdinAsync(CancellationToken ct)

@@ -66,4 +66,7 @@ public sealed record ItemRecord
 
     /// <summary>Provider error message.</summary>
     public string? ErrorMessage { get; init; }
+
+    /// <summary>Raw jobs: the provider's result line of the current attempt, verbatim (null until collected, and for table jobs).</summary>
+    public string? RawResult { get; init; }
 }

@@ -38,6 +38,16 @@ public enum JobMode
     Sync,
 }
 
+/// <summary>What a job's items are.</summary>
+public enum JobKind
+{
+    /// <summary>Rows of a table, each rendered through the prompt templates.</summary>
+    Table,
+
+    /// <summary>The requests of a provider batch file (<c>batchpilot submit-file</c>), each body sent verbatim.</summary>
+    Raw,
+}
+
 /// <summary>Everything that defines what a job sends. Its fingerprint identifies "the same run command".</summary>
 public sealed record JobSpec
 {
@@ -95,6 +105,15 @@ public sealed record JobSpec
     /// <summary>How requests are sent.</summary>
     public JobMode Mode { get; init; } = JobMode.Batch;
 
+    /// <summary>Table rows through templates, or a raw batch file's requests sent verbatim.</summary>
+    public JobKind Kind { get; init; } = JobKind.Table;
+
+    /// <summary>Raw OpenAI jobs: the endpoint every request goes to (the lines' <c>url</c>, e.g. <c>/v1/responses</c>); null otherwise.</summary>
+    public string? RawUrl { get; init; }
+
+    /// <summary>The item columns of a raw job: the request's custom id and its body, verbatim JSON text.</summary>
+    public static IReadOnlyList<string> RawColumns { get; } = ["custom_id", "body"];
+
     /// <summary>A stable hash of everything that changes what is sent.</summary>
     public string Fingerprint()
     {
@@ -118,6 +137,11 @@ public sealed record JobSpec
         if (Limit is { } limit)
         {
             text += "\u001flimit\u001f" + limit.ToString(CultureInfo.InvariantCulture);
+        }
+
+        if (Kind == JobKind.Raw)
+        {
+            text += "\u001fraw\u001f" + (RawUrl ?? "-");
         }
 
         return Convert.ToHexStringLower(SHA256.HashData(global::System.Text.Encoding.UTF8.GetBytes(text)));

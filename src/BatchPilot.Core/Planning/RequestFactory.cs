@@ -12,6 +12,7 @@ public sealed class RequestFactory
     private readonly PromptTemplate? _system;
     private readonly ChatTurn[] _priorTurns;
     private readonly long _priorLength;
+    private readonly int _rawBody = -1;
 
     /// <summary>Compiles the job's templates.</summary>
     public RequestFactory(JobSpec spec, IReadOnlyList<string> columns, string? inputName = null)
@@ -22,10 +23,19 @@ public sealed class RequestFactory
         _system = spec.System is null ? null : PromptTemplate.Compile(spec.System, columns, "--system", inputName);
         _priorTurns = [.. spec.Examples.SelectMany(e => new[] { new ChatTurn(ChatTurn.User, e.Input), new ChatTurn(ChatTurn.Assistant, e.Output) })];
         _priorLength = _priorTurns.Sum(t => (long)t.Text.Length + 32);
+        if (spec.Kind == JobKind.Raw)
+        {
+            // A raw job's item carries its request body verbatim; its (empty) prompt is never rendered.
+            _rawBody = columns.ToList().IndexOf(JobSpec.RawColumns[1]);
+            if (_rawBody < 0)
+            {
+                throw new ArgumentException("a raw job's columns must include 'body'", nameof(columns));
+            }
+        }
     }
 
     /// <summary>The request for a row.</summary>
-    public LlmRequest Create(IReadOnlyList<string?> values) => new()
+    public LlmRequest Create(IReadOnlyList<string?> values) => _rawBody >= 0 ? CreateRaw(values) : new()
     {
         Model = _spec.Model,
         System = _system?.Render(values),
@@ -34,6 +44,12 @@ public sealed class RequestFactory
         MaxTokens = _spec.MaxTokens,
         Temperature = _spec.Temperature,
     };
+
+    private LlmRequest CreateRaw(IReadOnlyList<string?> values)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        return new LlmRequest { Model = _spec.Model, UserText = string.Empty, RawBody = values[_rawBody] };
+    }
 
     /// <summary>The request of an item with its custom id.</summary>
     public IdentifiedRequest Create(ItemRecord item)
@@ -44,5 +60,7 @@ public sealed class RequestFactory
 
     /// <summary>An upper bound of the rendered text length of a row.</summary>
     public long LengthBound(IReadOnlyList<string?> values) =>
-        _prompt.RenderedLengthBound(values) + (_system?.RenderedLengthBound(values) ?? 0) + _priorLength;
+        _rawBody >= 0
+            ? values[_rawBody]?.Length ?? 0
+            : _prompt.RenderedLengthBound(values) + (_system?.RenderedLengthBound(values) ?? 0) + _priorLength;
 }

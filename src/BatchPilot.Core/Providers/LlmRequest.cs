@@ -20,6 +20,12 @@ public sealed record LlmRequest
 
     /// <summary>Sampling temperature.</summary>
     public double? Temperature { get; init; }
+
+    /// <summary>
+    /// A provider request body (JSON text) to send byte for byte instead of one built from the other fields: the requests
+    /// of a raw batch file. The body writers ignore every other field when it is set.
+    /// </summary>
+    public string? RawBody { get; init; }
 }
 
 /// <summary>One earlier message of a conversation.</summary>

@@ -118,4 +118,7 @@ public sealed record ResultLine
 
     /// <summary>Where the line came from (<c>output</c>, <c>error</c>, <c>results</c>) and its 1-based line number.</summary>
     public string? Source { get; init; }
+
+    /// <summary>The provider's line verbatim; kept for raw jobs so that their provider-format output can be written.</summary>
+    public string? Raw { get; init; }
 }

@@ -427,7 +427,7 @@ public sealed class JobEngine
             {
                 try
                 {
-                    await CollectBatchAsync(batch, report, cancellationToken).ConfigureAwait(false);
+                    await CollectBatchAsync(batch, report, job.Spec.Kind == JobKind.Raw, cancellationToken).ConfigureAwait(false);
                     _interruptions.Remove(batch.Id);
                 }
                 catch (ProviderException ex) when (!ex.IsAuthError && !cancellationToken.IsCancellationRequested)
@@ -450,7 +450,7 @@ public sealed class JobEngine
         return report;
     }
 
-    private async Task CollectBatchAsync(BatchRecord batch, CollectReport report, CancellationToken cancellationToken)
+    private async Task CollectBatchAsync(BatchRecord batch, CollectReport report, bool keepRaw, CancellationToken cancellationToken)
     {
         var pb = await _client.GetAsync(batch.ProviderBatchId!, cancellationToken).ConfigureAwait(false);
         if (pb.End == BatchEnd.Failed && pb.Errors.Any(e => e.Code == "token_limit_exceeded") && batch.Resubmits < _options.MaxResubmits)
@@ -495,7 +495,8 @@ public sealed class JobEngine
                 continue;
             }
 
-            chunk.Add(line);
+            // Only raw jobs store the provider's line (to write their provider-format output).
+            chunk.Add(keepRaw || line.Raw is null ? line : line with { Raw = null });
             if (chunk.Count >= _options.ApplyChunk)
             {
                 await Flush().ConfigureAwait(false);

@@ -88,14 +88,16 @@ public static partial class JobIngest
             string customId;
             if (idIndex >= 0)
             {
-                var value = idIndex < row.Values.Length ? row.Values[idIndex]?.Trim() : null;
+                // A raw batch file's custom ids were checked against the provider's rules and are sent as written.
+                var raw = spec.Kind == JobKind.Raw;
+                var value = idIndex < row.Values.Length ? (raw ? row.Values[idIndex] : row.Values[idIndex]?.Trim()) : null;
                 if (string.IsNullOrEmpty(value))
                 {
                     throw new InputException("the id is empty", file: spec.InputPath, row: row.Row, field: spec.IdColumn,
                         hint: "give every row an id, or leave out --id-column to number rows automatically");
                 }
 
-                if (!IsValidCustomId(value))
+                if (!raw && !IsValidCustomId(value))
                 {
                     throw new InputException($"the id '{value}' cannot be sent as a custom_id (only letters, digits, '-' and '_', at most 64 characters)",
                         file: spec.InputPath, row: row.Row, field: spec.IdColumn, hint: "use a column with such ids, or leave out --id-column to number rows automatically");

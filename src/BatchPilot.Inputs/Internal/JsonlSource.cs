@@ -150,7 +150,7 @@ internal sealed class JsonlSource : ITableSource
     }
 
     /// <summary>The second pass: turns lines into rows, reporting the first problem at its line.</summary>
-    private sealed class LineParser(JsonlSource source)
+    internal sealed class LineParser(JsonlSource source)
     {
         private readonly int[] _seen = new int[source._columns.Length];
         private byte[] _compact = new byte[256];
@@ -296,7 +296,7 @@ internal sealed class JsonlSource : ITableSource
         /// The reason of a JSON error in words for the user: System.Text.Json's messages are written for programmers
         /// (some say to change the reader options). Known ones are reworded; others keep their first sentence.
         /// </summary>
-        private static string Detail(JsonException ex, ReadOnlySpan<byte> line)
+        internal static string Detail(JsonException ex, ReadOnlySpan<byte> line)
         {
             var message = ex.Message;
             var reason = ex.BytePositionInLine >= Trim(line).Length + (line.Length - line.TrimStart(JsonBlank).Length) && !message.Contains("end of string", StringComparison.Ordinal)

@@ -11,16 +11,21 @@ internal sealed class LineReader
 
     private readonly Stream _stream;
     private readonly string _fileName;
+    private readonly Func<long, bool, Errors.InputException>? _tooLong;
     private byte[] _buffer = new byte[Limits.BufferSize];
     private int _start;
     private int _end;
     private int _scanned;
     private bool _endOfStream;
 
-    public LineReader(Stream stream, string fileName)
+    /// <param name="stream">The UTF-8 bytes.</param>
+    /// <param name="fileName">The file as the user named it, for errors.</param>
+    /// <param name="tooLong">The error for a line over the limit (line number, starts with '['); the table readers' by default.</param>
+    public LineReader(Stream stream, string fileName, Func<long, bool, Errors.InputException>? tooLong = null)
     {
         _stream = stream;
         _fileName = fileName;
+        _tooLong = tooLong;
     }
 
     /// <summary>The 1-based number of the line last returned.</summary>
@@ -59,7 +64,8 @@ internal sealed class LineReader
             {
                 var pending = _buffer.AsSpan(_start, _end - _start);
                 var first = pending.IndexOfAnyExcept(BlankOrBom);
-                throw InputErrors.LineTooLong(_fileName, LineNumber + 1, first >= 0 && pending[first] == (byte)'[');
+                var bracket = first >= 0 && pending[first] == (byte)'[';
+                throw _tooLong?.Invoke(LineNumber + 1, bracket) ?? InputErrors.LineTooLong(_fileName, LineNumber + 1, bracket);
             }
 
             Fill();

@@ -59,6 +59,13 @@ internal sealed class AnthropicBatchClient : IBatchClient
 
     internal static void WriteParams(Utf8JsonWriter w, LlmRequest r)
     {
+        if (r.RawBody is not null)
+        {
+            // A raw requests file's params, validated when the file was read: byte for byte, unknown fields included.
+            w.WriteRawValue(r.RawBody, skipInputValidation: true);
+            return;
+        }
+
         w.WriteStartObject();
         w.WriteString("model", r.Model);
         w.WriteNumber("max_tokens", r.MaxTokens ?? DefaultMaxTokens);
@@ -216,7 +223,7 @@ internal sealed class AnthropicBatchClient : IBatchClient
         await using var stream = await resp.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
         await foreach (var (n, line) in JsonLines.ReadAsync(stream, Provider, "Downloading results of " + batch.Id, cancellationToken).ConfigureAwait(false))
         {
-            yield return ParseResultLine(line, "results line " + n.ToString(CultureInfo.InvariantCulture));
+            yield return ParseResultLine(line, "results line " + n.ToString(CultureInfo.InvariantCulture)) with { Raw = line };
         }
     }
 

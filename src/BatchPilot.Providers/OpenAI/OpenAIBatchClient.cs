@@ -15,7 +15,9 @@ internal sealed class OpenAIBatchClient : IBatchClient
     /// <summary>Metadata key that carries our client token.</summary>
     public const string TokenKey = "batchpilot_token";
 
-    private const string Endpoint = "/v1/chat/completions";
+    /// <summary>The endpoint of table jobs' batches.</summary>
+    public const string ChatEndpoint = "/v1/chat/completions";
+
     private readonly HttpClient _http;
     private readonly Uri _base;
     private readonly string _apiKey;
@@ -36,6 +38,9 @@ internal sealed class OpenAIBatchClient : IBatchClient
 
     public ProviderLimits Limits { get; }
 
+    /// <summary>The endpoint of every batch this client creates (each line's <c>url</c>).</summary>
+    public string BatchEndpoint { get; init; } = ChatEndpoint;
+
     private HttpRequestMessage Request(HttpMethod method, string relative, bool retryable = false)
     {
         var req = new HttpRequestMessage(method, new Uri(_base, relative));
@@ -55,6 +60,13 @@ internal sealed class OpenAIBatchClient : IBatchClient
     /// <summary>Writes the chat completions body of a request.</summary>
     internal static void WriteBody(Utf8JsonWriter w, LlmRequest r)
     {
+        if (r.RawBody is not null)
+        {
+            // A raw batch file's body, validated when the file was read: byte for byte, unknown fields included.
+            w.WriteRawValue(r.RawBody, skipInputValidation: true);
+            return;
+        }
+
         w.WriteStartObject();
         w.WriteString("model", r.Model);
         w.WriteStartArray("messages");
@@ -92,18 +104,18 @@ internal sealed class OpenAIBatchClient : IBatchClient
         w.WriteEndObject();
     }
 
-    internal static void WriteLine(Utf8JsonWriter w, IdentifiedRequest r)
+    internal static void WriteLine(Utf8JsonWriter w, IdentifiedRequest r, string endpoint = ChatEndpoint)
     {
         w.WriteStartObject();
         w.WriteString("custom_id", r.CustomId);
         w.WriteString("method", "POST");
-        w.WriteString("url", Endpoint);
+        w.WriteString("url", endpoint);
         w.WritePropertyName("body");
         WriteBody(w, r.Request);
         w.WriteEndObject();
     }
 
-    public int MeasureRequest(IdentifiedRequest request) => JsonLines.Measure(w => WriteLine(w, request)) + 1;
+    public int MeasureRequest(IdentifiedRequest request) => JsonLines.Measure(w => WriteLine(w, request, BatchEndpoint)) + 1;
 
     public async Task<string> StageAsync(BatchStaging staging, CancellationToken cancellationToken = default)
     {
@@ -117,7 +129,7 @@ internal sealed class OpenAIBatchClient : IBatchClient
                 await using var w = JsonLines.Writer(file);
                 await foreach (var r in staging.Requests.WithCancellation(cancellationToken).ConfigureAwait(false))
                 {
-                    WriteLine(w, r);
+                    WriteLine(w, r, BatchEndpoint);
                     await w.FlushAsync(cancellationToken).ConfigureAwait(false);
                     w.Reset();
                     file.WriteByte((byte)'\n');
@@ -190,7 +202,7 @@ internal sealed class OpenAIBatchClient : IBatchClient
         {
             w.WriteStartObject();
             w.WriteString("input_file_id", staged);
-            w.WriteString("endpoint", Endpoint);
+            w.WriteString("endpoint", BatchEndpoint);
             w.WriteString("completion_window", "24h");
             w.WriteStartObject("metadata");
             w.WriteString(TokenKey, token);
@@ -283,7 +295,7 @@ internal sealed class OpenAIBatchClient : IBatchClient
             await using var stream = await resp.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
             await foreach (var (n, line) in JsonLines.ReadAsync(stream, Provider, $"Downloading the {source} file {fileId}", cancellationToken).ConfigureAwait(false))
             {
-                yield return ParseOutputLine(line, $"{source} file {fileId} line {n.ToString(CultureInfo.InvariantCulture)}");
+                yield return ParseOutputLine(line, $"{source} file {fileId} line {n.ToString(CultureInfo.InvariantCulture)}") with { Raw = line };
             }
         }
     }
