@@ -62,6 +62,9 @@ internal sealed class CliContext : IAsyncDisposable
     /// <summary>The store (opened on first use).</summary>
     public IJobStore Store => _store ??= SqliteJobStore.Open(Settings.Database(Globals.Db).Value!, Time);
 
+    /// <summary>The store's comparison groups.</summary>
+    public IGroupStore Groups => Store as IGroupStore ?? throw new InvalidOperationException($"the store {Store.Location} keeps no comparison groups");
+
     /// <summary>Seconds each embedded-emulator batch takes (flag, then BATCHPILOT_EMULATOR_BATCH_DURATION, then 5).</summary>
     public double? EmulatorBatchSeconds { get; set; }
 

@@ -20,10 +20,51 @@ internal static class DocxExporter
     public static async Task<long> WriteAsync(IJobStore store, JobRecord job, Stream stream, ExportOptions options, CancellationToken cancellationToken)
     {
         var header = await ExportHeader.LoadAsync(store, job, options, cancellationToken).ConfigureAwait(false);
+        var document = new DocumentInfo(
+            header.Title,
+            Subject: job.Id,
+            Keywords: string.Join(' ', header.BatchIds),
+            Description: $"{job.Name}: {job.Spec.Provider} {job.Spec.Model}, {header.CountsPhrase()}; tokens {header.TokensPhrase()}.",
+            Created: job.CreatedAt,
+            Modified: header.ExportedAt,
+            PageHeader: PageHeader(header),
+            CustomProperties: WordParts.CustomProperties(header));
+        return await WriteDocumentAsync(stream, document, async word =>
+        {
+            word.Paragraph("Title", header.Title);
+            word.Paragraph("Subtitle", $"BatchPilot export of job {job.Id}, {ExportHeader.Iso(header.ExportedAt)}");
+            word.FieldTable(header.Fields());
+            long rows = 0;
+            await foreach (var item in store.ReadItemsAsync(job.Id, cancellationToken).ConfigureAwait(false))
+            {
+                word.Paragraph("Heading1", header.ItemTitle(item));
+                WriteItemContent(word, header, item, headingShift: 1);
+                rows++;
+                if ((rows & 0xFFFF) == 0)
+                {
+                    Checkpoints.Hit(Checkpoints.OutputWriting);
+                }
+            }
+
+            return rows;
+        }).ConfigureAwait(false);
+    }
+
+    /// <summary>What a Word document says about itself: core properties, page header, custom properties.</summary>
+    internal sealed record DocumentInfo(
+        string Title, string Subject, string Keywords, string Description, DateTimeOffset Created, DateTimeOffset Modified, string PageHeader,
+        IReadOnlyList<(string Name, object Value)> CustomProperties);
+
+    /// <summary>
+    /// Writes a whole document: the body streamed by <paramref name="body"/> (which returns its row count), then styles,
+    /// numbering, settings, page header, links and properties. Shared by the job and comparison exports.
+    /// </summary>
+    internal static async Task<long> WriteDocumentAsync(Stream stream, DocumentInfo document, Func<MarkdownToWord, Task<long>> body)
+    {
         using var zip = new OpenXmlZip(stream);
         var links = new WordLinks();
         MarkdownToWord word;
-        long rows = 0;
+        long rows;
 
         // The body part first: Fastest compression, as it holds nearly all the bytes and deflate dominates the time.
         using (var part = zip.CreatePart(WordParts.DocumentPart, WordParts.DocumentContentType, CompressionLevel.Fastest))
@@ -33,19 +74,7 @@ internal static class DocxExporter
             w.WriteStartElement(new Document(), [], WordParts.Namespaces);
             w.WriteStartElement(new Body());
             word = new MarkdownToWord(w, links);
-            word.Paragraph("Title", header.Title);
-            word.Paragraph("Subtitle", $"BatchPilot export of job {job.Id}, {ExportHeader.Iso(header.ExportedAt)}");
-            word.FieldTable(header.Fields());
-            await foreach (var item in store.ReadItemsAsync(job.Id, cancellationToken).ConfigureAwait(false))
-            {
-                WriteItem(word, header, item);
-                rows++;
-                if ((rows & 0xFFFF) == 0)
-                {
-                    Checkpoints.Hit(Checkpoints.OutputWriting);
-                }
-            }
-
+            rows = await body(word).ConfigureAwait(false);
             w.WriteElement(WordParts.Section());
             w.WriteEndElement();
             w.WriteEndElement();
@@ -55,7 +84,7 @@ internal static class DocxExporter
         WordParts.WriteStyles(zip);
         WordParts.WriteNumbering(zip, word.OrderedLists);
         WordParts.WriteSettings(zip);
-        WordParts.WriteHeader(zip, PageHeader(header));
+        WordParts.WriteHeader(zip, document.PageHeader);
         foreach (var (id, target) in links.All)
         {
             zip.AddRelationship(WordParts.DocumentPart, id, OpenXmlZip.Rel + "hyperlink", target, external: true);
@@ -63,22 +92,22 @@ internal static class DocxExporter
 
         zip.AddRelationship("/", "rIdDoc", OpenXmlZip.Rel + "officeDocument", "word/document.xml");
         zip.WriteCoreProperties(
-            title: header.Title,
-            subject: job.Id,
-            keywords: string.Join(' ', header.BatchIds),
-            description: $"{job.Name}: {job.Spec.Provider} {job.Spec.Model}, {header.CountsPhrase()}; tokens {header.TokensPhrase()}.",
-            created: job.CreatedAt,
-            modified: header.ExportedAt);
+            title: document.Title,
+            subject: document.Subject,
+            keywords: document.Keywords,
+            description: document.Description,
+            created: document.Created,
+            modified: document.Modified);
         WordParts.WriteAppProperties(zip);
-        WordParts.WriteCustomProperties(zip, header);
+        WordParts.WriteCustomProperties(zip, document.CustomProperties);
         zip.Complete();
         Checkpoints.Hit(Checkpoints.OutputWriting);
         return rows;
     }
 
-    private static void WriteItem(MarkdownToWord word, ExportHeader header, ItemRecord item)
+    /// <summary>An item's metadata line (batch id, attempt, tokens, source row), then its answer rendered from Markdown, or its status and error.</summary>
+    internal static void WriteItemContent(MarkdownToWord word, ExportHeader header, ItemRecord item, int headingShift)
     {
-        word.Paragraph("Heading1", header.ItemTitle(item));
         var usage = item.Usage is { } u ? ExportHeader.TokensPhrase(u) : "none";
         word.Paragraph("ItemMeta", $"Batch: {header.BatchIdOf(item) ?? "none"} · Attempt: {item.Attempt} · Tokens: {usage} · Source row: {item.SourceRow}");
         if (ExportHeader.ShowsError(item))
@@ -87,7 +116,7 @@ internal static class DocxExporter
         }
         else
         {
-            word.Markdown(item.ResultText!, headingShift: 1);
+            word.Markdown(item.ResultText!, headingShift);
         }
     }
 

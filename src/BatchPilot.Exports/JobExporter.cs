@@ -146,9 +146,18 @@ public static class JobExporter
     public static IReadOnlyList<string> ResultColumns(IReadOnlyList<string> inputColumns, string responseColumn)
     {
         ArgumentNullException.ThrowIfNull(inputColumns);
+        return UniqueNames(inputColumns, ResultColumnBases(responseColumn));
+    }
+
+    /// <summary>The result columns' names before they are made unique: the response column, status, error, tokens.</summary>
+    internal static string[] ResultColumnBases(string responseColumn) => [responseColumn, "status", "error", "input_tokens", "output_tokens"];
+
+    /// <summary>The wanted names, each made unique against the input's columns and the names before it (<c>_2</c>, <c>_3</c>…).</summary>
+    internal static IReadOnlyList<string> UniqueNames(IReadOnlyList<string> inputColumns, IEnumerable<string> wantedNames)
+    {
         var taken = new HashSet<string>(inputColumns, StringComparer.OrdinalIgnoreCase);
         var result = new List<string>();
-        foreach (var wanted in new[] { responseColumn, "status", "error", "input_tokens", "output_tokens" })
+        foreach (var wanted in wantedNames)
         {
             var name = wanted;
             for (var i = 2; taken.Contains(name); i++)
@@ -180,16 +189,8 @@ public static class JobExporter
         long rows = 0;
         await foreach (var item in store.ReadItemsAsync(job.Id, cancellationToken).ConfigureAwait(false))
         {
-            for (var i = 0; i < job.Columns.Count; i++)
-            {
-                csv.Field(i < item.Values.Length ? item.Values[i] : null);
-            }
-
-            csv.Field(item.ResultText);
-            csv.Field(StatusName(item.Status));
-            csv.Field(ErrorText(item));
-            csv.Field(item.Usage?.InputTokens.ToString(CultureInfo.InvariantCulture));
-            csv.Field(item.Usage?.OutputTokens.ToString(CultureInfo.InvariantCulture));
+            WriteInputFields(csv, job.Columns, item);
+            WriteResultFields(csv, item);
             csv.EndRecord();
             rows++;
             if ((rows & 0xFFFF) == 0)
@@ -202,6 +203,25 @@ public static class JobExporter
         return rows;
     }
 
+    /// <summary>The item's input values, one field per input column.</summary>
+    internal static void WriteInputFields(CsvOut csv, IReadOnlyList<string> columns, ItemRecord item)
+    {
+        for (var i = 0; i < columns.Count; i++)
+        {
+            csv.Field(i < item.Values.Length ? item.Values[i] : null);
+        }
+    }
+
+    /// <summary>The five result fields of an item (response, status, error, input and output tokens); empty for no item.</summary>
+    internal static void WriteResultFields(CsvOut csv, ItemRecord? item)
+    {
+        csv.Field(item?.ResultText);
+        csv.Field(item is null ? null : StatusName(item.Status));
+        csv.Field(item is null ? null : ErrorText(item));
+        csv.Field(item?.Usage?.InputTokens.ToString(CultureInfo.InvariantCulture));
+        csv.Field(item?.Usage?.OutputTokens.ToString(CultureInfo.InvariantCulture));
+    }
+
     private static async Task<long> WriteJsonlAsync(IJobStore store, JobRecord job, Stream stream, CancellationToken cancellationToken)
     {
         await using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = false, SkipValidation = true });
@@ -211,57 +231,8 @@ public static class JobExporter
             w.WriteStartObject();
             w.WriteString("custom_id", item.CustomId);
             w.WriteNumber("row", item.SourceRow);
-            w.WriteString("status", StatusName(item.Status));
-            w.WriteNumber("attempt", item.Attempt);
-            if (item.ResultText is null)
-            {
-                w.WriteNull("response");
-            }
-            else
-            {
-                w.WriteString("response", item.ResultText);
-            }
-
-            if (item.ErrorCode is null && item.ErrorMessage is null)
-            {
-                w.WriteNull("error");
-            }
-            else
-            {
-                w.WriteStartObject("error");
-                w.WriteString("code", item.ErrorCode);
-                w.WriteString("message", item.ErrorMessage);
-                w.WriteEndObject();
-            }
-
-            if (item.Usage is { } u)
-            {
-                w.WriteStartObject("usage");
-                w.WriteNumber("input_tokens", u.InputTokens);
-                w.WriteNumber("output_tokens", u.OutputTokens);
-                w.WriteNumber("cached_tokens", u.CachedTokens);
-                w.WriteEndObject();
-            }
-            else
-            {
-                w.WriteNull("usage");
-            }
-
-            w.WriteStartObject("input");
-            for (var i = 0; i < job.Columns.Count; i++)
-            {
-                var v = i < item.Values.Length ? item.Values[i] : null;
-                if (v is null)
-                {
-                    w.WriteNull(job.Columns[i]);
-                }
-                else
-                {
-                    w.WriteString(job.Columns[i], v);
-                }
-            }
-
-            w.WriteEndObject();
+            WriteResultProperties(w, item);
+            WriteInputObject(w, job.Columns, item);
             w.WriteEndObject();
             await w.FlushAsync(cancellationToken).ConfigureAwait(false);
             w.Reset();
@@ -270,6 +241,66 @@ public static class JobExporter
         }
 
         return rows;
+    }
+
+    /// <summary>An item's <c>status</c>, <c>attempt</c>, <c>response</c>, <c>error</c> and <c>usage</c> properties (JSONL exports).</summary>
+    internal static void WriteResultProperties(Utf8JsonWriter w, ItemRecord item)
+    {
+        w.WriteString("status", StatusName(item.Status));
+        w.WriteNumber("attempt", item.Attempt);
+        if (item.ResultText is null)
+        {
+            w.WriteNull("response");
+        }
+        else
+        {
+            w.WriteString("response", item.ResultText);
+        }
+
+        if (item.ErrorCode is null && item.ErrorMessage is null)
+        {
+            w.WriteNull("error");
+        }
+        else
+        {
+            w.WriteStartObject("error");
+            w.WriteString("code", item.ErrorCode);
+            w.WriteString("message", item.ErrorMessage);
+            w.WriteEndObject();
+        }
+
+        if (item.Usage is { } u)
+        {
+            w.WriteStartObject("usage");
+            w.WriteNumber("input_tokens", u.InputTokens);
+            w.WriteNumber("output_tokens", u.OutputTokens);
+            w.WriteNumber("cached_tokens", u.CachedTokens);
+            w.WriteEndObject();
+        }
+        else
+        {
+            w.WriteNull("usage");
+        }
+    }
+
+    /// <summary>The item's <c>input</c> object: its values by column name (JSONL exports).</summary>
+    internal static void WriteInputObject(Utf8JsonWriter w, IReadOnlyList<string> columns, ItemRecord item)
+    {
+        w.WriteStartObject("input");
+        for (var i = 0; i < columns.Count; i++)
+        {
+            var v = i < item.Values.Length ? item.Values[i] : null;
+            if (v is null)
+            {
+                w.WriteNull(columns[i]);
+            }
+            else
+            {
+                w.WriteString(columns[i], v);
+            }
+        }
+
+        w.WriteEndObject();
     }
 
     /// <summary>The lower-case status name used in exports.</summary>

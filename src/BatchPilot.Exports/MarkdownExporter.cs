@@ -279,7 +279,7 @@ internal static class MarkdownExporter
     }
 
     /// <summary>The metadata line, then the answer (headings shifted) or the status and error.</summary>
-    private static void WriteItemBody(StreamWriter w, ExportHeader h, ItemRecord item, int shift)
+    internal static void WriteItemBody(StreamWriter w, ExportHeader h, ItemRecord item, int shift)
     {
         w.Write("Batch: ");
         w.Write(h.BatchIdOf(item) is { } b ? MarkdownBody.Code(b) : "none");
@@ -312,5 +312,5 @@ internal static class MarkdownExporter
         w.WriteLine();
     }
 
-    private static string Int(long n) => n.ToString(CultureInfo.InvariantCulture);
+    internal static string Int(long n) => n.ToString(CultureInfo.InvariantCulture);
 }

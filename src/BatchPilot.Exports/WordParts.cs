@@ -262,41 +262,57 @@ internal static class WordParts
         zip.AddRelationship("/", "rIdApp", OpenXmlZip.Rel + "extended-properties", "docProps/app.xml");
     }
 
-    /// <summary><c>docProps/custom.xml</c>: the job's metadata as named custom properties (File › Properties › Custom in Word).</summary>
-    public static void WriteCustomProperties(OpenXmlZip zip, ExportHeader h)
+    /// <summary>A job's metadata as custom properties: text, numbers (<see cref="long"/>) and times (<see cref="DateTimeOffset"/>).</summary>
+    public static IReadOnlyList<(string Name, object Value)> CustomProperties(ExportHeader h)
     {
         var j = h.Job;
         var c = h.Counts;
-        var props = new Properties();
-        var pid = 2;
-        void Add(string name, OpenXmlElement value) =>
-            props.AppendChild(new CustomDocumentProperty(value) { FormatId = "{D5CDD505-2E9C-101B-9397-08002B2CF9AE}", PropertyId = pid++, Name = name });
-        void Text(string name, string value) => Add(name, new VTLPWSTR(XmlText.Clean(value)));
-        void Number(string name, long value) => Add(name, value is >= int.MinValue and <= int.MaxValue
-            ? new VTInt32(value.ToString(CultureInfo.InvariantCulture))
-            : new VTDouble(value.ToString(CultureInfo.InvariantCulture)));
-        void Time(string name, DateTimeOffset at) => Add(name, new VTFileTime(ExportHeader.Iso(at)));
-
-        Text("BatchPilot.JobId", j.Id);
-        Text("BatchPilot.JobName", j.Name);
-        Text("BatchPilot.Provider", j.Spec.Provider);
-        Text("BatchPilot.Model", j.Spec.Model);
-        Text("BatchPilot.Mode", ExportHeader.ModeName(j.Spec.Mode));
-        Text("BatchPilot.Status", ExportHeader.StatusName(j.Status));
-        Text("BatchPilot.BatchIds", string.Join(' ', h.BatchIds));
-        Time("BatchPilot.CreatedAt", j.CreatedAt);
+        var props = new List<(string Name, object Value)>
+        {
+            ("BatchPilot.JobId", j.Id),
+            ("BatchPilot.JobName", j.Name),
+            ("BatchPilot.Provider", j.Spec.Provider),
+            ("BatchPilot.Model", j.Spec.Model),
+            ("BatchPilot.Mode", ExportHeader.ModeName(j.Spec.Mode)),
+            ("BatchPilot.Status", ExportHeader.StatusName(j.Status)),
+            ("BatchPilot.BatchIds", string.Join(' ', h.BatchIds)),
+            ("BatchPilot.CreatedAt", j.CreatedAt),
+        };
         if (j.CompletedAt is { } done)
         {
-            Time("BatchPilot.CompletedAt", done);
+            props.Add(("BatchPilot.CompletedAt", done));
         }
 
-        Time("BatchPilot.ExportedAt", h.ExportedAt);
-        Number("BatchPilot.Items", c.Total);
-        Number("BatchPilot.Succeeded", c.Succeeded);
-        Number("BatchPilot.NotSucceeded", c.NotSucceeded);
-        Number("BatchPilot.InputTokens", c.InputTokens);
-        Number("BatchPilot.CachedTokens", c.CachedTokens);
-        Number("BatchPilot.OutputTokens", c.OutputTokens);
+        props.Add(("BatchPilot.ExportedAt", h.ExportedAt));
+        props.Add(("BatchPilot.Items", c.Total));
+        props.Add(("BatchPilot.Succeeded", c.Succeeded));
+        props.Add(("BatchPilot.NotSucceeded", c.NotSucceeded));
+        props.Add(("BatchPilot.InputTokens", c.InputTokens));
+        props.Add(("BatchPilot.CachedTokens", c.CachedTokens));
+        props.Add(("BatchPilot.OutputTokens", c.OutputTokens));
+        return props;
+    }
+
+    /// <summary><c>docProps/custom.xml</c>: the job's metadata as named custom properties (File › Properties › Custom in Word).</summary>
+    public static void WriteCustomProperties(OpenXmlZip zip, ExportHeader h) => WriteCustomProperties(zip, CustomProperties(h));
+
+    /// <summary><c>docProps/custom.xml</c>: metadata as named custom properties.</summary>
+    public static void WriteCustomProperties(OpenXmlZip zip, IReadOnlyList<(string Name, object Value)> properties)
+    {
+        var props = new Properties();
+        var pid = 2;
+        foreach (var (name, value) in properties)
+        {
+            OpenXmlElement element = value switch
+            {
+                long n when n is >= int.MinValue and <= int.MaxValue => new VTInt32(n.ToString(CultureInfo.InvariantCulture)),
+                long n => new VTDouble(n.ToString(CultureInfo.InvariantCulture)),
+                DateTimeOffset at => new VTFileTime(ExportHeader.Iso(at)),
+                _ => new VTLPWSTR(XmlText.Clean(Convert.ToString(value, CultureInfo.InvariantCulture) ?? string.Empty)),
+            };
+            props.AppendChild(new CustomDocumentProperty(element) { FormatId = "{D5CDD505-2E9C-101B-9397-08002B2CF9AE}", PropertyId = pid++, Name = name });
+        }
+
         Write(zip, "/docProps/custom.xml", "application/vnd.openxmlformats-officedocument.custom-properties+xml", props);
         zip.AddRelationship("/", "rIdCustom", OpenXmlZip.Rel + "custom-properties", "docProps/custom.xml");
     }

@@ -3,7 +3,7 @@ namespace BatchPilot.Storage.Sqlite;
 /// <summary>Versioned schema scripts. A new version appends a script; existing ones never change.</summary>
 internal static class Schema
 {
-    public const int CurrentVersion = 3;
+    public const int CurrentVersion = 4;
 
     public static readonly string[] Scripts =
     [
@@ -100,6 +100,28 @@ internal static class Schema
         // v3: raw jobs (batchpilot submit-file) keep the provider's result line of each item, to write it back verbatim.
         """
         ALTER TABLE items ADD COLUMN raw_result TEXT;
+        """,
+
+        // v4: comparison groups (run --model a,b / several prompts): a group row and one member row per child job.
+        // A member's job id is reserved before the job exists, so a rerun after a crash finds its own children.
+        // IF NOT EXISTS: the script only creates, so it may run again over a store rolled back to an older version.
+        """
+        CREATE TABLE IF NOT EXISTS job_groups (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            created_at INTEGER NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS job_groups_fingerprint ON job_groups(fingerprint);
+        CREATE INDEX IF NOT EXISTS job_groups_name ON job_groups(name);
+        CREATE TABLE IF NOT EXISTS job_group_members (
+            group_id TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            label TEXT NOT NULL,
+            job_id TEXT NOT NULL UNIQUE,
+            fingerprint TEXT NOT NULL,
+            PRIMARY KEY (group_id, position)
+        ) WITHOUT ROWID;
         """,
     ];
 }

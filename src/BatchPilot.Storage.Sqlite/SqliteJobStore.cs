@@ -14,7 +14,7 @@ namespace BatchPilot.Storage.Sqlite;
 /// The embedded store: one SQLite file in WAL mode. Safe across processes (SQLite locking with a busy timeout,
 /// writes in <c>BEGIN IMMEDIATE</c> transactions) and across threads of one process (one gate per store).
 /// </summary>
-public sealed class SqliteJobStore : IJobStore
+public sealed partial class SqliteJobStore : IJobStore
 {
     private readonly SqliteConnection _connection;
     private readonly TimeProvider _time;

@@ -35,14 +35,14 @@ internal sealed class ExportJobs : IDisposable
     }
 
     /// <summary>Creates a job with items (custom id, values) and moves it to Pending.</summary>
-    public async Task<JobRecord> CreateAsync(string id, IReadOnlyList<string> columns, string? idColumn, IReadOnlyList<(string CustomId, string?[] Values)> items, JobMode mode = JobMode.Batch, string name = "avis-clients")
+    public async Task<JobRecord> CreateAsync(string id, IReadOnlyList<string> columns, string? idColumn, IReadOnlyList<(string CustomId, string?[] Values)> items, JobMode mode = JobMode.Batch, string name = "avis-clients", string model = "gpt-4o-mini", string provider = "openai")
     {
         var spec = new JobSpec
         {
             InputPath = "questions.csv",
             InputSha256 = "0f" + id,
-            Provider = "openai",
-            Model = "gpt-4o-mini",
+            Provider = provider,
+            Model = model,
             Prompt = "{{question}}",
             Endpoint = "emulator",
             IdColumn = idColumn,

@@ -203,7 +203,7 @@ public sealed class SqliteJobStoreTests : IDisposable
             c.Open();
             using var cmd = c.CreateCommand();
             cmd.CommandText = "SELECT version FROM schema_version";
-            Assert.Equal(3L, cmd.ExecuteScalar());
+            Assert.Equal((long)store.SchemaVersion, cmd.ExecuteScalar());
         }
 
         Assert.Equal(["row-1", "row-2", "row-3"], items.Select(i => i.CustomId));

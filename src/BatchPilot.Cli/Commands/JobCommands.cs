@@ -5,6 +5,7 @@ using BatchPilot.Errors;
 using BatchPilot.Exports;
 using BatchPilot.Jobs;
 using BatchPilot.Operations;
+using BatchPilot.Running;
 using Spectre.Console;
 
 namespace BatchPilot.Cli.Commands;
@@ -12,7 +13,7 @@ namespace BatchPilot.Cli.Commands;
 /// <summary>The verbs that act on stored jobs.</summary>
 internal static class JobCommands
 {
-    private static readonly Argument<string> Job = new("JOB") { Description = "Job id (or a unique prefix of it, or the job name)." };
+    private static readonly Argument<string> Job = new("JOB") { Description = "Job id (or a unique prefix of it, or the job name), or a comparison group's id (grp-…) or name: then every job of the group." };
     private static readonly Option<string?> ApiKey = new("--api-key") { Description = "API key (default: environment, .env, then config/user.yaml)." };
 
     public delegate Task<int> Host(ParseResult pr, Func<CliContext, CancellationToken, Task<int>> body, CancellationToken ct);
@@ -26,7 +27,8 @@ internal static class JobCommands
             var views = new List<JobView>();
             foreach (var j in await ctx.Store.ListJobsAsync(pr.GetValue(limit), token).ConfigureAwait(false))
             {
-                views.Add(await JobFlow.ViewAsync(ctx, j, false, token).ConfigureAwait(false));
+                var group = await ctx.Groups.GetGroupOfJobAsync(j.Id, token).ConfigureAwait(false);
+                views.Add(await JobFlow.ViewAsync(ctx, j, false, token).ConfigureAwait(false) with { Group = group?.Id, Variant = group?.Members.FirstOrDefault(m => m.JobId == j.Id)?.Label });
             }
 
             if (ctx.Ui.Json)
@@ -53,6 +55,11 @@ internal static class JobCommands
         var cmd = new Command("status", "Show a job's progress, ETA and per-batch detail.") { Job, refresh, ApiKey };
         cmd.SetAction((pr, ct) => host(pr, async (ctx, token) =>
         {
+            if (await GroupVerbs.FindAsync(ctx, pr.GetValue(Job)!, token).ConfigureAwait(false) is { } group)
+            {
+                return await GroupVerbs.StatusAsync(ctx, group, pr.GetValue(refresh), pr.GetValue(ApiKey), token).ConfigureAwait(false);
+            }
+
             var job = await ctx.RequireJobAsync(pr.GetValue(Job)!, token).ConfigureAwait(false);
             if (pr.GetValue(refresh))
             {
@@ -97,6 +104,11 @@ internal static class JobCommands
         var cmd = new Command("watch", "Follow a job live until every batch has ended and been collected.") { Job, interval, timeout, ApiKey };
         cmd.SetAction((pr, ct) => host(pr, async (ctx, token) =>
         {
+            if (await GroupVerbs.FindAsync(ctx, pr.GetValue(Job)!, token).ConfigureAwait(false) is { } group)
+            {
+                return await GroupVerbs.WatchAsync(ctx, group, pr.GetValue(interval), pr.GetValue(timeout), pr.GetValue(ApiKey), token).ConfigureAwait(false);
+            }
+
             var job = await ctx.RequireJobAsync(pr.GetValue(Job)!, token).ConfigureAwait(false);
             using var client = await ctx.ClientAsync(job.Spec, pr.GetValue(ApiKey), null, token).ConfigureAwait(false);
             var seconds = job.Spec.Endpoint == CliContext.EmulatorEndpoint ? Math.Min(pr.GetValue(interval), 1) : pr.GetValue(interval);
@@ -108,7 +120,7 @@ internal static class JobCommands
 
     public static Command Collect(Host host)
     {
-        var job = new Argument<string?>("JOB") { Description = "Job id (omit with --all).", Arity = ArgumentArity.ZeroOrOne };
+        var job = new Argument<string?>("JOB") { Description = "Job id, or a comparison group's id or name (omit with --all).", Arity = ArgumentArity.ZeroOrOne };
         var all = new Option<bool>("--all") { Description = "Collect every job with batches in flight." };
         var cmd = new Command("collect", "Fetch the results of every ended batch (one job, or --all).") { job, all, ApiKey };
         cmd.SetAction((pr, ct) => host(pr, async (ctx, token) =>
@@ -120,8 +132,8 @@ internal static class JobCommands
             }
 
             var targets = id is not null
-                ? [await ctx.RequireJobAsync(id, token).ConfigureAwait(false)]
-                : (await ctx.Store.ListJobsAsync(int.MaxValue, token).ConfigureAwait(false)).ToList();
+                ? await GroupVerbs.TargetsAsync(ctx, id, token).ConfigureAwait(false)
+                : await ctx.Store.ListJobsAsync(int.MaxValue, token).ConfigureAwait(false);
             var results = new List<ActionView>();
             foreach (var j in targets)
             {
@@ -164,6 +176,14 @@ internal static class JobCommands
         cmd.SetAction((pr, ct) => host(pr, async (ctx, token) =>
         {
             var started = ctx.Time.GetUtcNow();
+            if (await GroupVerbs.FindAsync(ctx, pr.GetValue(Job)!, token).ConfigureAwait(false) is { } group)
+            {
+                var options = new GroupVerbs.ResumeOptions(
+                    pr.GetValue(includeInvalid), pr.GetValue(detach), pr.GetValue(interval), pr.GetValue(outOpt) is { } go ? ctx.Resolve(go) : null, pr.GetValue(ApiKey),
+                    pr.GetResult(RunCommand.Mode) is { Implicit: false } ? RunCommand.ParseMode(pr.GetValue(RunCommand.Mode)) : null, pr.GetValue(RunCommand.Rpm), pr.GetValue(RunCommand.Tpm), RunCommand.SyncConcurrency(pr));
+                return await GroupVerbs.ResumeAsync(ctx, group, options, token).ConfigureAwait(false);
+            }
+
             var job = await ctx.RequireJobAsync(pr.GetValue(Job)!, token).ConfigureAwait(false);
             using var client = await ctx.ClientAsync(job.Spec, pr.GetValue(ApiKey), null, token).ConfigureAwait(false);
             var engine = ctx.Engine(client, job.Spec);
@@ -187,18 +207,7 @@ internal static class JobCommands
             }
 
             n = await JobSteps.ResumeAsync(engine, ctx.Store, job, pr.GetValue(includeInvalid), token).ConfigureAwait(false);
-            if (n == 0)
-            {
-                var c = await ctx.Store.GetCountsAsync(job.Id, token).ConfigureAwait(false);
-                ctx.Ui.Info(c.NotSucceeded > 0
-                    ? $"Nothing to resume: the {c.NotSucceeded} failed item(s) failed for reasons a retry cannot fix; fix the input, or use --include-invalid."
-                    : "Nothing to resume: every item succeeded or is still in flight.");
-            }
-            else
-            {
-                ctx.Ui.Info($"{JobFlow.Plural(n, "item")} will be sent again.");
-            }
-
+            await ResumeNoteAsync(ctx, job, n, string.Empty, token).ConfigureAwait(false);
             job = (await ctx.Store.GetJobAsync(job.Id, token).ConfigureAwait(false))!;
             if (pr.GetValue(detach))
             {
@@ -214,12 +223,33 @@ internal static class JobCommands
         return cmd;
     }
 
+    /// <summary>What resume says it will send again (or why nothing), prefixed for a comparison's variant.</summary>
+    internal static async Task ResumeNoteAsync(CliContext ctx, JobRecord job, int n, string prefix, CancellationToken token)
+    {
+        if (n == 0)
+        {
+            var c = await ctx.Store.GetCountsAsync(job.Id, token).ConfigureAwait(false);
+            ctx.Ui.Info(prefix + (c.NotSucceeded > 0
+                ? $"Nothing to resume: the {c.NotSucceeded} failed item(s) failed for reasons a retry cannot fix; fix the input, or use --include-invalid."
+                : "Nothing to resume: every item succeeded or is still in flight."));
+        }
+        else
+        {
+            ctx.Ui.Info(prefix + $"{JobFlow.Plural(n, "item")} will be sent again.");
+        }
+    }
+
     public static Command Cancel(Host host)
     {
         var wait = new Option<double>("--wait") { Description = "Seconds to wait for the provider to finish cancelling and collect partial results (0: don't wait).", DefaultValueFactory = _ => 30 };
         var cmd = new Command("cancel", "Cancel a job: unsent items are cancelled, batches in flight are cancelled at the provider and their partial results collected.") { Job, wait, ApiKey };
         cmd.SetAction((pr, ct) => host(pr, async (ctx, token) =>
         {
+            if (await GroupVerbs.FindAsync(ctx, pr.GetValue(Job)!, token).ConfigureAwait(false) is { } group)
+            {
+                return await GroupVerbs.CancelAsync(ctx, group, pr.GetValue(wait), pr.GetValue(ApiKey), token).ConfigureAwait(false);
+            }
+
             var job = await ctx.RequireJobAsync(pr.GetValue(Job)!, token).ConfigureAwait(false);
             using var client = await ctx.ClientAsync(job.Spec, pr.GetValue(ApiKey), null, token).ConfigureAwait(false);
             var engine = ctx.Engine(client, job.Spec);
@@ -236,27 +266,7 @@ internal static class JobCommands
             }
 
             ctx.Ui.Info($"Job {job.Id} cancelled; {JobFlow.Plural(asked, "batch")} asked to stop at the provider.");
-            var deadline = ctx.Time.GetUtcNow() + TimeSpan.FromSeconds(pr.GetValue(wait));
-            var delay = TimeSpan.FromMilliseconds(250);
-            while (true)
-            {
-                await engine.PollAsync(job, token).ConfigureAwait(false);
-                await engine.CollectAsync(job, token).ConfigureAwait(false);
-                var batches = await ctx.Store.ListBatchesAsync(job.Id, token).ConfigureAwait(false);
-                if (!JobSteps.HasActive(batches) || ctx.Time.GetUtcNow() >= deadline)
-                {
-                    if (JobSteps.HasActive(batches))
-                    {
-                        ctx.Ui.Info($"Some batches are still cancelling; 'batchpilot collect {job.Id}' fetches their partial results later.");
-                    }
-
-                    break;
-                }
-
-                await Task.Delay(delay, ctx.Time, token).ConfigureAwait(false);
-                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 5000));
-            }
-
+            await CollectCancelledAsync(ctx, [(engine, job)], pr.GetValue(wait), job.Id, token).ConfigureAwait(false);
             if (ctx.Ui.Json)
             {
                 ctx.Ui.WriteJson(new ActionView(job.Id, "cancel", "Cancelled", asked), CliJson.Default.ActionView);
@@ -267,12 +277,50 @@ internal static class JobCommands
         return cmd;
     }
 
+    /// <summary>
+    /// After a cancel: polls and collects the jobs for up to <paramref name="waitSeconds"/>, so requests that finished
+    /// before the cancellation keep their answers. <paramref name="subject"/> is the id the note names (job or group).
+    /// </summary>
+    internal static async Task CollectCancelledAsync(CliContext ctx, IReadOnlyList<(JobEngine Engine, JobRecord Job)> jobs, double waitSeconds, string subject, CancellationToken token)
+    {
+        var deadline = ctx.Time.GetUtcNow() + TimeSpan.FromSeconds(waitSeconds);
+        var delay = TimeSpan.FromMilliseconds(250);
+        while (jobs.Count > 0)
+        {
+            var active = false;
+            foreach (var (engine, job) in jobs)
+            {
+                await engine.PollAsync(job, token).ConfigureAwait(false);
+                await engine.CollectAsync(job, token).ConfigureAwait(false);
+                active |= JobSteps.HasActive(await ctx.Store.ListBatchesAsync(job.Id, token).ConfigureAwait(false));
+            }
+
+            if (!active || ctx.Time.GetUtcNow() >= deadline)
+            {
+                if (active)
+                {
+                    ctx.Ui.Info($"Some batches are still cancelling; 'batchpilot collect {subject}' fetches their partial results later.");
+                }
+
+                break;
+            }
+
+            await Task.Delay(delay, ctx.Time, token).ConfigureAwait(false);
+            delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 5000));
+        }
+    }
+
     public static Command Delete(Host host)
     {
         var force = new Option<bool>("--force") { Description = "Delete even if batches are still in flight (they are cancelled at the provider first)." };
-        var cmd = new Command("delete", "Delete a job and its results from the store.") { Job, force, ApiKey };
+        var cmd = new Command("delete", "Delete a job and its results from the store (a comparison group: every job of it and the group).") { Job, force, ApiKey };
         cmd.SetAction((pr, ct) => host(pr, async (ctx, token) =>
         {
+            if (await GroupVerbs.FindAsync(ctx, pr.GetValue(Job)!, token).ConfigureAwait(false) is { } group)
+            {
+                return await GroupVerbs.DeleteAsync(ctx, group, pr.GetValue(force), pr.GetValue(ApiKey), token).ConfigureAwait(false);
+            }
+
             var job = await ctx.RequireJobAsync(pr.GetValue(Job)!, token).ConfigureAwait(false);
             var batches = await ctx.Store.ListBatchesAsync(job.Id, token).ConfigureAwait(false);
             var inFlight = batches.Where(b => b.State is BatchState.Submitted or BatchState.Submitting).ToList();
@@ -311,12 +359,17 @@ internal static class JobCommands
         var cmd = new Command("export", "Write a job's items and results to a file: csv, jsonl, Markdown or Word with the job and batch ids and timestamps, or xlsx. Reads the store, so it works after the provider deleted its files.") { Job, format, outOpt, column, split, title };
         cmd.SetAction((pr, ct) => host(pr, async (ctx, token) =>
         {
-            var job = await ctx.RequireJobAsync(pr.GetValue(Job)!, token).ConfigureAwait(false);
             var path = ctx.Resolve(pr.GetValue(outOpt)!);
             var fmt = pr.GetValue(format) is { } name && JobExporter.TryParseFormat(name, out var parsed)
                 ? parsed
                 : (pr.GetValue(split) ? ExportFormat.Markdown : JobExporter.FormatFromExtension(path));
             var options = new ExportOptions { ResponseColumn = pr.GetValue(column)!, Split = pr.GetValue(split), Title = pr.GetValue(title), Time = ctx.Time };
+            if (await GroupVerbs.FindAsync(ctx, pr.GetValue(Job)!, token).ConfigureAwait(false) is { } group)
+            {
+                return await GroupVerbs.ExportAsync(ctx, group, fmt, path, options, token).ConfigureAwait(false);
+            }
+
+            var job = await ctx.RequireJobAsync(pr.GetValue(Job)!, token).ConfigureAwait(false);
             var rows = await JobExporter.ExportAsync(ctx.Store, job, fmt, path, options, token).ConfigureAwait(false);
             ctx.Ui.Info($"{rows} items written to {Path.GetFullPath(path)}.");
             if (ctx.Ui.Json)

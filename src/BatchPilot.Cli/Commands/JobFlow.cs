@@ -19,28 +19,52 @@ internal static class JobFlow
     public const int MaxConsecutiveFailures = 30;
 
     /// <summary>Polls until no batch is active, with a live display, a bounded backoff and an overall bound.</summary>
-    public static async Task<JobRecord> WaitAsync(CliContext ctx, JobEngine engine, JobRecord job, TimeSpan interval, TimeSpan timeout, CancellationToken ct)
+    public static async Task<JobRecord> WaitAsync(CliContext ctx, JobEngine engine, JobRecord job, TimeSpan interval, TimeSpan timeout, CancellationToken ct) =>
+        (await WaitAllAsync(ctx, [(engine, job)], interval, timeout, job.Id, ct).ConfigureAwait(false))[0];
+
+    /// <summary>
+    /// Polls several jobs (the variants of a comparison, each with its own engine and provider) until none has an active
+    /// batch, in one live display: per job a header line and its batches. <paramref name="subject"/> is the id named by
+    /// the timeout message (the job, or the comparison group). Returns the jobs in the same order.
+    /// </summary>
+    public static async Task<IReadOnlyList<JobRecord>> WaitAllAsync(CliContext ctx, IReadOnlyList<(JobEngine Engine, JobRecord Job)> jobs, TimeSpan interval, TimeSpan timeout, string subject, CancellationToken ct)
     {
         var started = ctx.Time.GetUtcNow();
         var delay = TimeSpan.FromMilliseconds(Math.Min(1000, interval.TotalMilliseconds));
         var messages = new Queue<string>();
         var lastLine = string.Empty;
         var lastPrinted = DateTimeOffset.MinValue;
+        var current = jobs.Select(x => x.Job).ToArray();
+        var snapshot = new (JobRecord Job, IReadOnlyList<BatchRecord> Batches, JobCounts Counts)[current.Length];
 
-        async Task<(JobRecord Job, IReadOnlyList<BatchRecord> Batches, JobCounts Counts)> Step()
+        async Task Step()
         {
-            var j = await engine.StepAsync(job, ct).ConfigureAwait(false);
-            var b = await ctx.Store.ListBatchesAsync(job.Id, ct).ConfigureAwait(false);
-            var c = await ctx.Store.GetCountsAsync(job.Id, ct).ConfigureAwait(false);
-            return (j, b, c);
+            for (var i = 0; i < jobs.Count; i++)
+            {
+                // A job without active batches is not asked again: its variant may end long before the others.
+                if (snapshot[i].Batches is { } known && !JobSteps.HasActive(known))
+                {
+                    continue;
+                }
+
+                current[i] = await jobs[i].Engine.StepAsync(current[i], ct).ConfigureAwait(false);
+                var b = await ctx.Store.ListBatchesAsync(current[i].Id, ct).ConfigureAwait(false);
+                var c = await ctx.Store.GetCountsAsync(current[i].Id, ct).ConfigureAwait(false);
+                snapshot[i] = (current[i], b, c);
+            }
         }
 
-        IRenderable Render(JobRecord j, IReadOnlyList<BatchRecord> b, JobCounts c)
+        IRenderable Render()
         {
-            var header = new Markup($"[bold]{Markup.Escape(j.Id)}[/] {Markup.Escape(j.Name)}: {JobTables.StatusMarkup(j.Status.ToString())}  "
-                + $"{Format.Number(c.Ended)}/{Format.Number(c.Total)} ({Format.Percent(c.Ended, c.Total)})  ok {Format.Number(c.Succeeded)}  failed {Format.Number(c.NotSucceeded)}  "
-                + $"elapsed {Format.Duration(ctx.Time.GetUtcNow() - started)}");
-            var rows = new List<IRenderable> { header, JobTables.Batches(b, ctx.Time.GetUtcNow()) };
+            var rows = new List<IRenderable>();
+            foreach (var (j, b, c) in snapshot)
+            {
+                rows.Add(new Markup($"[bold]{Markup.Escape(j.Id)}[/] {Markup.Escape(j.Name)}: {JobTables.StatusMarkup(j.Status.ToString())}  "
+                    + $"{Format.Number(c.Ended)}/{Format.Number(c.Total)} ({Format.Percent(c.Ended, c.Total)})  ok {Format.Number(c.Succeeded)}  failed {Format.Number(c.NotSucceeded)}  "
+                    + $"elapsed {Format.Duration(ctx.Time.GetUtcNow() - started)}"));
+                rows.Add(JobTables.Batches(b, ctx.Time.GetUtcNow()));
+            }
+
             lock (messages)
             {
                 rows.AddRange(messages.Select(m => new Markup("[grey]" + Markup.Escape(m) + "[/]")));
@@ -49,10 +73,14 @@ internal static class JobFlow
             return new Rows(rows);
         }
 
-        void Plain(JobRecord j, IReadOnlyList<BatchRecord> b, JobCounts c, bool force)
+        void Plain(bool force)
         {
-            var active = b.Where(x => x.IsActive).Select(x => $"#{x.Number} {x.ProviderStatus ?? x.State.ToString()} {x.DoneCount}/{x.RequestCount}");
-            var line = $"{j.Id}: {j.Status} {c.Ended}/{c.Total} ({Format.Percent(c.Ended, c.Total)}) ok {c.Succeeded} failed {c.NotSucceeded}; " + string.Join(", ", active);
+            var line = string.Join(" | ", snapshot.Select(x =>
+            {
+                var (j, b, c) = x;
+                var active = b.Where(y => y.IsActive).Select(y => $"#{y.Number} {y.ProviderStatus ?? y.State.ToString()} {y.DoneCount}/{y.RequestCount}");
+                return $"{j.Id}: {j.Status} {c.Ended}/{c.Total} ({Format.Percent(c.Ended, c.Total)}) ok {c.Succeeded} failed {c.NotSucceeded}; " + string.Join(", ", active);
+            }));
             var now = ctx.Time.GetUtcNow();
             if (force || (line != lastLine && now - lastPrinted > TimeSpan.FromSeconds(2)) || now - lastPrinted > TimeSpan.FromSeconds(30))
             {
@@ -62,17 +90,14 @@ internal static class JobFlow
             }
         }
 
-        async Task<JobRecord> Loop(Action<JobRecord, IReadOnlyList<BatchRecord>, JobCounts> show)
+        async Task Loop(Action show)
         {
             var failures = 0;
             while (true)
             {
-                JobRecord j;
-                IReadOnlyList<BatchRecord> b;
-                JobCounts c;
                 try
                 {
-                    (j, b, c) = await Step().ConfigureAwait(false);
+                    await Step().ConfigureAwait(false);
                     failures = 0;
                 }
                 catch (ProviderException ex) when (!ex.IsAuthError && !ct.IsCancellationRequested && ++failures < MaxConsecutiveFailures)
@@ -83,16 +108,16 @@ internal static class JobFlow
                     continue;
                 }
 
-                show(j, b, c);
-                if (!JobSteps.HasActive(b))
+                show();
+                if (!snapshot.Any(x => JobSteps.HasActive(x.Batches)))
                 {
-                    return j;
+                    return;
                 }
 
                 if (ctx.Time.GetUtcNow() - started > timeout)
                 {
                     throw new InputException($"the job is still running after {Format.Duration(timeout)}", field: "--timeout",
-                        hint: $"it goes on at the provider: check later with 'batchpilot status {j.Id} --refresh' or rerun the same command", exitCode: ExitCodes.Pending);
+                        hint: $"it goes on at the provider: check later with 'batchpilot status {subject} --refresh' or rerun the same command", exitCode: ExitCodes.Pending);
                 }
 
                 await Task.Delay(delay, ctx.Time, ct).ConfigureAwait(false);
@@ -102,7 +127,6 @@ internal static class JobFlow
 
         if (ctx.Ui.Interactive && !ctx.Ui.Json)
         {
-            JobRecord result = job;
             ctx.Ui.LiveSink = m =>
             {
                 lock (messages)
@@ -118,9 +142,9 @@ internal static class JobFlow
             {
                 await ctx.Ui.Err.Live(new Markup("Starting…")).AutoClear(false).StartAsync(async live =>
                 {
-                    result = await Loop((j, b, c) =>
+                    await Loop(() =>
                     {
-                        live.UpdateTarget(Render(j, b, c));
+                        live.UpdateTarget(Render());
                         live.Refresh();
                     }).ConfigureAwait(false);
                 }).ConfigureAwait(false);
@@ -130,14 +154,17 @@ internal static class JobFlow
                 ctx.Ui.LiveSink = null;
             }
 
-            return result;
+            return current;
         }
 
-        var final = await Loop((j, b, c) => Plain(j, b, c, force: false)).ConfigureAwait(false);
-        var fb = await ctx.Store.ListBatchesAsync(job.Id, ct).ConfigureAwait(false);
-        var fc = await ctx.Store.GetCountsAsync(job.Id, ct).ConfigureAwait(false);
-        Plain(final, fb, fc, force: true);
-        return final;
+        await Loop(() => Plain(force: false)).ConfigureAwait(false);
+        for (var i = 0; i < current.Length; i++)
+        {
+            snapshot[i] = (current[i], await ctx.Store.ListBatchesAsync(current[i].Id, ct).ConfigureAwait(false), await ctx.Store.GetCountsAsync(current[i].Id, ct).ConfigureAwait(false));
+        }
+
+        Plain(force: true);
+        return current;
     }
 
     /// <summary>Sends the job's pending items through the synchronous API, within the rate limits; prints progress per chunk.</summary>
@@ -221,16 +248,20 @@ internal static class JobFlow
     }
 
     /// <summary>What <c>--detach</c> prints once the job is submitted: the job id (or its view with --json).</summary>
-    public static async Task<int> DetachedAsync(CliContext ctx, JobRecord job, string rerunNote, CancellationToken ct)
+    public static Task<int> DetachedAsync(CliContext ctx, JobRecord job, string rerunNote, CancellationToken ct) =>
+        DetachedAsync(ctx, job.Id, async () => ctx.Ui.WriteJson(await ViewAsync(ctx, job, true, ct).ConfigureAwait(false), CliJson.Default.JobView), rerunNote);
+
+    /// <summary>What <c>--detach</c> prints: the id of what was submitted (a job or a comparison group), or its JSON view.</summary>
+    public static async Task<int> DetachedAsync(CliContext ctx, string id, Func<Task> writeJson, string rerunNote)
     {
         if (ctx.Ui.Json)
         {
-            ctx.Ui.WriteJson(await ViewAsync(ctx, job, true, ct).ConfigureAwait(false), CliJson.Default.JobView);
+            await writeJson().ConfigureAwait(false);
         }
         else
         {
-            ctx.Ui.Line(job.Id);
-            ctx.Ui.Info($"Submitted. Follow it with 'batchpilot watch {job.Id}'; {rerunNote}.");
+            ctx.Ui.Line(id);
+            ctx.Ui.Info($"Submitted. Follow it with 'batchpilot watch {id}'; {rerunNote}.");
         }
 
         return ExitCodes.Success;

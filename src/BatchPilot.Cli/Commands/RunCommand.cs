@@ -14,25 +14,25 @@ namespace BatchPilot.Cli.Commands;
 internal static class RunCommand
 {
     public static readonly Argument<string> Input = new("INPUT") { Description = "CSV or JSONL file with one request per row ('-' for standard input)." };
-    public static readonly Option<string> Model = new("--model", "-m") { Description = "Model id, e.g. gpt-4o-mini or claude-haiku-4-5. claude* goes to Anthropic, anything else to OpenAI.", Required = true };
-    public static readonly Option<string?> Prompt = new("--prompt", "-p") { Description = "Prompt template: {{column}} placeholders are filled from each row; Liquid tags, filters (truncate, json…) and row[\"Column Name\"] work too." };
-    public static readonly Option<string?> PromptFile = new("--prompt-file") { Description = "File holding the prompt template." };
+    public static readonly Option<string> Model = new("--model", "-m") { Description = "Model id, e.g. gpt-4o-mini or claude-haiku-4-5. claude* goes to Anthropic, anything else to OpenAI. With 'run', several models (--model a,b or --model a --model b) are compared over the same rows.", Required = true, Arity = ArgumentArity.OneOrMore, CustomParser = r => CompareFlow.FirstValue(r, "--model", commaList: true) };
+    public static readonly Option<string?> Prompt = new("--prompt", "-p") { Description = "Prompt template: {{column}} placeholders are filled from each row; Liquid tags, filters (truncate, json…) and row[\"Column Name\"] work too. With 'run', repeat it to compare prompts.", Arity = ArgumentArity.OneOrMore, CustomParser = r => CompareFlow.FirstValue(r, "--prompt", commaList: false) };
+    public static readonly Option<string?> PromptFile = new("--prompt-file") { Description = "File holding the prompt template. With 'run', repeat it to compare prompts (each variant is labelled by the file name).", Arity = ArgumentArity.OneOrMore, CustomParser = r => CompareFlow.FirstValue(r, "--prompt-file", commaList: false) };
     public static readonly Option<string?> System = new("--system") { Description = "System prompt (a template too)." };
     public static readonly Option<string?> Examples = new("--examples") { Description = "JSONL file of few-shot examples, one {\"input\": \"...\", \"output\": \"...\"} per line, sent as user/assistant turns before each row's prompt." };
     public static readonly Option<string[]> Where = new("--where") { Description = "Send only rows where COLUMN=VALUE (exact match; split at the first '='; repeatable, all must match).", AllowMultipleArgumentsPerToken = false };
     public static readonly Option<long?> Limit = new("--limit") { Description = "Send at most N rows (after --start-row/--end-row and --where)." };
     public static readonly Option<int?> MaxTokens = new("--max-tokens") { Description = "Maximum output tokens per request (sent as max_completion_tokens to models that need it)." };
     public static readonly Option<double?> Temperature = new("--temperature") { Description = "Sampling temperature." };
-    public static readonly Option<string?> Out = new("--out", "-o") { Description = "Merged output file: .csv, .jsonl, .md, .docx or .xlsx (by extension). Default: <input name>.results.csv in the current folder." };
-    public static readonly Option<string> OutputColumn = new("--output-column") { Description = "Name of the response column in the output.", DefaultValueFactory = _ => "response" };
+    public static readonly Option<string?> Out = new("--out", "-o") { Description = "Merged output file: .csv, .jsonl, .md, .docx or .xlsx (by extension). Default: <input name>.results.csv in the current folder. A comparison: .csv, .jsonl, .md or .docx, the variants side by side." };
+    public static readonly Option<string> OutputColumn = new("--output-column") { Description = "Name of the response column in the output (a comparison: 'NAME [label]' per variant).", DefaultValueFactory = _ => "response" };
     public static readonly Option<string?> IdColumn = new("--id-column") { Description = "Column with unique ids, used as each request's custom_id (letters, digits, - and _, up to 64). Default: row-N." };
     public static readonly Option<long?> StartRow = new("--start-row") { Description = "First data row to send (1 = the first row after the header)." };
     public static readonly Option<long?> EndRow = new("--end-row") { Description = "Last data row to send (inclusive)." };
     public static readonly Option<int?> BatchSize = new("--batch-size") { Description = "Most requests per provider batch (provider limits always apply: OpenAI 50,000 / 200 MB, Anthropic 100,000 / 256 MB)." };
-    public static readonly Option<string?> Name = new("--name") { Description = "Job name shown in the history. Default: the input file name." };
+    public static readonly Option<string?> Name = new("--name") { Description = "Job name shown in the history (a comparison: the group's name; its jobs are 'NAME [label]'). Default: the input file name." };
     public static readonly Option<double?> CheckInterval = new("--check-interval") { Description = "Longest wait between status checks, in seconds. Default: 30 (1 on the emulator)." };
     public static readonly Option<bool> Detach = new("--detach") { Description = "Return right after submission and print the job id; check later with status/watch." };
-    public static readonly Option<bool> New = new("--new") { Description = "Start a fresh job even if the same command ran before (default: continue it)." };
+    public static readonly Option<bool> New = new("--new") { Description = "Start a fresh job (or comparison) even if the same command ran before (default: continue it)." };
     public static readonly Option<string?> Provider = new("--provider") { Description = "openai or anthropic (default: from the model name)." };
     public static readonly Option<bool> Emulator = new("--emulator") { Description = "Use the built-in provider emulator (no key, no network)." };
     public static readonly Option<double?> EmulatorBatchDuration = new("--emulator-batch-duration") { Description = "With --emulator: seconds each batch takes (default 5)." };
@@ -51,7 +51,7 @@ internal static class RunCommand
 
     public static Command Create(Func<ParseResult, Func<CliContext, CancellationToken, Task<int>>, CancellationToken, Task<int>> host)
     {
-        var cmd = new Command("run", "Run a prompt over every row of a table through a provider Batch API, wait, and write the merged results. Rerunning the same command continues the same job.")
+        var cmd = new Command("run", "Run a prompt over every row of a table through a provider Batch API, wait, and write the merged results. Rerunning the same command continues the same job. Several models or prompts run as a comparison: one job per variant, results side by side.")
         {
             Input, Model, Prompt, PromptFile, System, Examples, Where, Limit, MaxTokens, Temperature, Out, OutputColumn, IdColumn, StartRow, EndRow, BatchSize, Name,
             CheckInterval, Detach, New, Provider, Emulator, EmulatorBatchDuration, ApiKey, BaseUrl, Delimiter, Encoding, InputFormat, MaxBatchTokens, Mode, Rpm, Tpm, Concurrency, EstimateCost, Timeout,
@@ -62,6 +62,8 @@ internal static class RunCommand
 
     private static async Task<int> ExecuteAsync(ParseResult pr, CliContext ctx, CancellationToken ct)
     {
+        // Several models or prompts: a comparison (CompareFlow), built on the single-job steps below.
+        var comparison = CompareFlow.Read(pr, ctx);
         if (pr.GetValue(EstimateCost))
         {
             return await EstimateCommand.ExecuteAsync(pr, ctx, ct).ConfigureAwait(false);
@@ -116,6 +118,7 @@ internal static class RunCommand
         var useEmulator = pr.GetValue(Emulator);
         ctx.EmulatorBatchSeconds = pr.GetValue(EmulatorBatchDuration);
         var endpoint = JobFlow.EndpointFor(ctx, provider, model, useEmulator, pr.GetValue(ApiKey), pr.GetValue(BaseUrl));
+        comparison = comparison?.WithEndpoints(ctx, useEmulator, pr.GetValue(ApiKey), pr.GetValue(BaseUrl));
 
         var stdinSpool = inputArg == "-" ? await SpoolStdinAsync(ct).ConfigureAwait(false) : null;
         try
@@ -155,6 +158,11 @@ internal static class RunCommand
                 Endpoint = endpoint,
                 Mode = mode,
             };
+
+            if (comparison is not null)
+            {
+                return await CompareFlow.RunAsync(ctx, pr, comparison, spec, columns, token => ReadRows(inputPath, stdinSpool is not null, readOptions, token), outPath, started, ct).ConfigureAwait(false);
+            }
 
             using var client = await ctx.ClientAsync(spec, pr.GetValue(ApiKey), batchSize, ct).ConfigureAwait(false);
             var created = await CreateJob.RunAsync(

@@ -34,6 +34,12 @@ internal sealed record JobView
     public double? ElapsedSeconds { get; init; }
     public IReadOnlyList<BatchView>? BatchDetails { get; init; }
 
+    /// <summary>The comparison group the job belongs to, if any.</summary>
+    public string? Group { get; init; }
+
+    /// <summary>The job's variant label in its comparison group, if any.</summary>
+    public string? Variant { get; init; }
+
     public static JobView Of(JobRecord job, JobCounts c, IReadOnlyList<BatchRecord> batches, bool withBatches, PriceTable prices) => new()
     {
         Id = job.Id,
@@ -92,6 +98,58 @@ internal sealed record BatchView
     };
 }
 
+/// <summary>A comparison group as shown to scripts: totals over its variants, and each variant's job.</summary>
+internal sealed record GroupView
+{
+    public required string Id { get; init; }
+    public required string Name { get; init; }
+    public required string Status { get; init; }
+    public required long Total { get; init; }
+    public required long Succeeded { get; init; }
+    public required long Failed { get; init; }
+    public required long Expired { get; init; }
+    public required long Cancelled { get; init; }
+    public required long Pending { get; init; }
+    public decimal? CostUsd { get; init; }
+    public required DateTimeOffset CreatedAt { get; init; }
+    public string? Output { get; init; }
+    public double? ElapsedSeconds { get; init; }
+    public required IReadOnlyList<JobView> Variants { get; init; }
+
+    /// <summary>Labels of variants whose job was deleted (the group's next run creates them again).</summary>
+    public IReadOnlyList<string>? Missing { get; init; }
+
+    public static GroupView Of(GroupRecord group, IReadOnlyList<JobView> variants, IReadOnlyList<string> missing) => new()
+    {
+        Id = group.Id,
+        Name = group.Name,
+        Status = StatusOf(variants.Select(v => v.Status).ToList(), missing.Count > 0),
+        Total = variants.Sum(v => v.Total),
+        Succeeded = variants.Sum(v => v.Succeeded),
+        Failed = variants.Sum(v => v.Failed),
+        Expired = variants.Sum(v => v.Expired),
+        Cancelled = variants.Sum(v => v.Cancelled),
+        Pending = variants.Sum(v => v.Pending),
+        CostUsd = variants.All(v => v.CostUsd is not null) ? variants.Sum(v => v.CostUsd!.Value) : null,
+        CreatedAt = group.CreatedAt,
+        Variants = variants,
+        Missing = missing.Count > 0 ? missing : null,
+    };
+
+    /// <summary>The children's common status, else Running while any is unfinished, else CompletedWithErrors.</summary>
+    private static string StatusOf(IReadOnlyList<string> statuses, bool missing)
+    {
+        if (statuses.Count > 0 && !missing && statuses.All(s => s == statuses[0]))
+        {
+            return statuses[0];
+        }
+
+        return statuses.Any(s => s is nameof(JobStatus.Preparing) or nameof(JobStatus.Pending) or nameof(JobStatus.Running))
+            ? nameof(JobStatus.Running)
+            : nameof(JobStatus.CompletedWithErrors);
+    }
+}
+
 /// <summary>A short result line for verbs that act (cancel, delete, resume, collect, export).</summary>
 internal sealed record ActionView(string Job, string Action, string Result, long? Count = null, string? Output = null);
 
@@ -100,27 +158,67 @@ internal sealed record ActionView(string Job, string Action, string Result, long
 [JsonSerializable(typeof(List<JobView>))]
 [JsonSerializable(typeof(ActionView))]
 [JsonSerializable(typeof(List<ActionView>))]
+[JsonSerializable(typeof(GroupView))]
 internal sealed partial class CliJson : JsonSerializerContext;
 
 /// <summary>Tables for human output.</summary>
 internal static class JobTables
 {
-    public static Table Jobs(IEnumerable<JobView> jobs)
+    public static Table Jobs(IReadOnlyList<JobView> jobs)
     {
+        // The Group column appears only when a listed job belongs to a comparison group.
+        var grouped = jobs.Any(j => j.Group is not null);
         var t = new Table().Border(TableBorder.Rounded);
-        foreach (var h in new[] { "Job", "Name", "Provider", "Model", "Status", "OK", "Failed", "Pending", "Cost", "Created" })
+        foreach (var h in new[] { "Job", "Name", "Provider", "Model", "Status", "OK", "Failed", "Pending", "Cost", "Created" }.Concat(grouped ? ["Group"] : []))
         {
             t.AddColumn(h);
         }
 
         foreach (var j in jobs)
         {
-            t.AddRow(
+            var cells = new List<string>
+            {
                 Markup.Escape(j.Id), Markup.Escape(j.Name), Markup.Escape(j.Provider), Markup.Escape(j.Model), StatusMarkup(j.Status),
                 Format.Number(j.Succeeded), Format.Number(j.Failed + j.Expired + j.Cancelled), Format.Number(j.Pending),
-                Format.Money(j.CostUsd), Format.Time(j.CreatedAt));
+                Format.Money(j.CostUsd), Format.Time(j.CreatedAt),
+            };
+            if (grouped)
+            {
+                cells.Add(j.Group is null ? "-" : Markup.Escape($"{j.Group} [{j.Variant}]"));
+            }
+
+            t.AddRow(cells.ToArray());
         }
 
+        return t;
+    }
+
+    /// <summary>A comparison group: one row per variant, then the totals.</summary>
+    public static Table Group(GroupView g)
+    {
+        var t = new Table().Border(TableBorder.Rounded).Title(Markup.Escape($"Comparison {g.Id} ({g.Name})"));
+        foreach (var h in new[] { "Variant", "Job", "Provider / model", "Status", "OK", "Failed", "Pending", "Tokens in / out", "Cost" })
+        {
+            t.AddColumn(h);
+        }
+
+        foreach (var j in g.Variants)
+        {
+            t.AddRow(
+                Markup.Escape(j.Variant ?? "-"), Markup.Escape(j.Id), Markup.Escape($"{j.Provider} / {j.Model} ({j.Mode})"), StatusMarkup(j.Status),
+                Format.Number(j.Succeeded), Format.Number(j.Failed + j.Expired + j.Cancelled), Format.Number(j.Pending),
+                $"{Format.Number(j.InputTokens)} / {Format.Number(j.OutputTokens)}", Format.Money(j.CostUsd));
+        }
+
+        foreach (var m in g.Missing ?? [])
+        {
+            t.AddRow(Markup.Escape(m), "[grey]deleted[/]", "-", "-", "-", "-", "-", "-", "-");
+        }
+
+        t.AddRow(
+            "[bold]all[/]", string.Empty, string.Empty, StatusMarkup(g.Status),
+            Format.Number(g.Succeeded), Format.Number(g.Failed + g.Expired + g.Cancelled), Format.Number(g.Pending),
+            $"{Format.Number(g.Variants.Sum(v => v.InputTokens))} / {Format.Number(g.Variants.Sum(v => v.OutputTokens))}", Format.Money(g.CostUsd));
         return t;
     }
 

@@ -28,6 +28,13 @@ public sealed record CreateJobRequest
 
     /// <summary>Always create a new job, even when one with the same fingerprint exists.</summary>
     public bool StartNew { get; init; }
+
+    /// <summary>
+    /// The id of the job to continue, or to create when it does not exist yet; null: the newest job with the same
+    /// fingerprint, or a new id. A comparison reserves its children's ids before creating them, so a rerun after a crash
+    /// continues exactly its own children.
+    /// </summary>
+    public string? JobId { get; init; }
 }
 
 /// <summary>What <see cref="CreateJob.RunAsync"/> did.</summary>
@@ -65,7 +72,9 @@ public static class CreateJob
         _ = new RequestFactory(spec, request.Columns, spec.InputPath);
 
         var fingerprint = spec.Fingerprint();
-        var job = request.StartNew ? null : await store.FindJobByFingerprintAsync(fingerprint, cancellationToken).ConfigureAwait(false);
+        var job = request.JobId is { } reserved
+            ? await FindReservedAsync(store, reserved, fingerprint, cancellationToken).ConfigureAwait(false)
+            : request.StartNew ? null : await store.FindJobByFingerprintAsync(fingerprint, cancellationToken).ConfigureAwait(false);
         var created = false;
         long items;
         if (job is null)
@@ -73,7 +82,7 @@ public static class CreateJob
             var now = time.GetUtcNow();
             job = new JobRecord
             {
-                Id = NewJobId(),
+                Id = request.JobId ?? NewJobId(),
                 Name = request.Name,
                 Spec = spec,
                 Fingerprint = fingerprint,
@@ -105,5 +114,18 @@ public static class CreateJob
 
         job = await store.GetJobAsync(job.Id, cancellationToken).ConfigureAwait(false) ?? job;
         return new CreateJobResult(job, created, items);
+    }
+
+    private static async Task<JobRecord?> FindReservedAsync(IJobStore store, string id, string fingerprint, CancellationToken cancellationToken)
+    {
+        var job = await store.GetJobAsync(id, cancellationToken).ConfigureAwait(false);
+        if (job is null || !string.Equals(job.Id, id, StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        return string.Equals(job.Fingerprint, fingerprint, StringComparison.Ordinal)
+            ? job
+            : throw new InvalidOperationException($"job {id} was reserved for another request (fingerprint {job.Fingerprint[..12]}…, expected {fingerprint[..12]}…)");
     }
 }

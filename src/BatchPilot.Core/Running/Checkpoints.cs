@@ -40,6 +40,15 @@ public static class Checkpoints
     /// <summary>While the merged output is being written.</summary>
     public const string OutputWriting = "output:writing";
 
+    /// <summary>
+    /// After a comparison group and its reserved child ids were stored, before any child job exists. Not in
+    /// <see cref="All"/>: only a run with several variants passes it.
+    /// </summary>
+    public const string GroupCreated = "group:created";
+
+    /// <summary>After a comparison's child job was created (its rows read), before the next child. Not in <see cref="All"/>.</summary>
+    public const string GroupChild = "group:child";
+
     /// <summary>Every checkpoint name.</summary>
     public static readonly IReadOnlyList<string> All =
     [
