@@ -136,7 +136,7 @@ public static class JobEstimator
                 ? row.Values[idIndex]!.Trim()
                 : "row-" + row.Index.ToString(CultureInfo.InvariantCulture);
             var size = options.Measure(new IdentifiedRequest(id, request));
-            var estimate = JobEngine.EstimateTokens(size);
+            var estimate = JobEngine.EstimateTokens(size, request, spec.Provider);
             if (inBatch > 0 && (inBatch >= limits.MaxRequests || bytes + size > limits.MaxBytes
                 || (options.MaxTokensPerBatch is { } maxTokens && tokens + estimate > maxTokens)))
             {

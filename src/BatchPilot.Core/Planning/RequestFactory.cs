@@ -4,7 +4,7 @@ using BatchPilot.Providers;
 
 namespace BatchPilot.Planning;
 
-/// <summary>Builds the provider-neutral request of an item from the job's templates. Pure and deterministic.</summary>
+/// <summary>Builds the provider-neutral request of an item from the job's templates. Deterministic; image files are only probed (size, type), never read whole.</summary>
 public sealed class RequestFactory
 {
     private readonly JobSpec _spec;
@@ -12,6 +12,7 @@ public sealed class RequestFactory
     private readonly PromptTemplate? _system;
     private readonly ChatTurn[] _priorTurns;
     private readonly long _priorLength;
+    private readonly ImageInputs _images;
 
     /// <summary>Compiles the job's templates.</summary>
     public RequestFactory(JobSpec spec, IReadOnlyList<string> columns, string? inputName = null)
@@ -22,7 +23,21 @@ public sealed class RequestFactory
         _system = spec.System is null ? null : PromptTemplate.Compile(spec.System, columns, "--system", inputName);
         _priorTurns = [.. spec.Examples.SelectMany(e => new[] { new ChatTurn(ChatTurn.User, e.Input), new ChatTurn(ChatTurn.Assistant, e.Output) })];
         _priorLength = _priorTurns.Sum(t => (long)t.Text.Length + 32);
+        _images = ImageInputs.Create(spec.ImageColumns, spec.ImageFolders, spec.Provider, columns, inputName);
+        Schema = AnswerSchema.ForJob(spec);
     }
+
+    /// <summary>The schema answers must follow, if the job has one.</summary>
+    public AnswerSchema? Schema { get; }
+
+    /// <summary>True when rows carry images.</summary>
+    public bool HasImages => _images.Any;
+
+    /// <summary>Why the images of a row cannot be sent, or null when they can (or the job has none).</summary>
+    /// <param name="values">The row's values.</param>
+    /// <param name="row">The row number, for the message.</param>
+    public ImageProblem? CheckImages(IReadOnlyList<string?> values, long? row = null) =>
+        _images.Any ? _images.Resolve(values, row).Problem : null;
 
     /// <summary>The request for a row.</summary>
     public LlmRequest Create(IReadOnlyList<string?> values) => new()
@@ -33,6 +48,8 @@ public sealed class RequestFactory
         UserText = _prompt.Render(values),
         MaxTokens = _spec.MaxTokens,
         Temperature = _spec.Temperature,
+        Images = _images.Any ? _images.Resolve(values).Images : [],
+        ResponseFormat = Schema?.Format,
     };
 
     /// <summary>The request of an item with its custom id.</summary>

@@ -93,9 +93,10 @@ public sealed class JobEngine
                 break;
             }
 
-            foreach (var item in page)
+            foreach (var item in await ImagePreflight.FilterAsync(_store, job, factory, page, _observer, cancellationToken).ConfigureAwait(false))
             {
-                var size = _client.MeasureRequest(factory.Create(item));
+                var request = factory.Create(item);
+                var size = _client.MeasureRequest(request);
                 if (size > limits.MaxBytes)
                 {
                     throw new InputException(
@@ -103,7 +104,7 @@ public sealed class JobEngine
                         file: job.Spec.InputPath, row: item.SourceRow, hint: "shorten that row's text or the prompt");
                 }
 
-                var estimate = EstimateTokens(size);
+                var estimate = EstimateTokens(size, request.Request, job.Spec.Provider);
                 if (seqs.Count > 0 && (seqs.Count >= limits.MaxRequests || bytes + size > limits.MaxBytes
                     || (_options.MaxTokensPerBatch is { } maxTokens && tokens + estimate > maxTokens)))
                 {
@@ -133,6 +134,27 @@ public sealed class JobEngine
 
     /// <summary>A conservative estimate of a request's input tokens from its serialized size (about 4 bytes per token).</summary>
     internal static long EstimateTokens(long bytes) => Math.Max(1, bytes / 4);
+
+    /// <summary>
+    /// The same estimate for a request with images: their base64 text is not counted as text, their tokens by the
+    /// provider's image rule are (<see cref="Pricing.TokenCounter.CountImage"/>).
+    /// </summary>
+    internal static long EstimateTokens(long bytes, LlmRequest request, string provider)
+    {
+        if (request.Images.Count == 0)
+        {
+            return EstimateTokens(bytes);
+        }
+
+        long imageBytes = 0, imageTokens = 0;
+        foreach (var image in request.Images)
+        {
+            imageBytes += image.Kind == ImageSourceKind.Url ? 0 : image.Base64Length;
+            imageTokens += Pricing.TokenCounter.CountImage(request.Model, image.Width, image.Height, provider);
+        }
+
+        return EstimateTokens(Math.Max(0, bytes - imageBytes)) + imageTokens;
+    }
 
     private static string NewToken(string jobId) => "bp-" + jobId + "-" + Guid.NewGuid().ToString("N")[..12];
 
@@ -421,13 +443,14 @@ public sealed class JobEngine
     {
         ArgumentNullException.ThrowIfNull(job);
         var report = new CollectReport();
+        var schema = AnswerSchema.ForJob(job.Spec);
         foreach (var batch in await _store.ListBatchesAsync(job.Id, cancellationToken).ConfigureAwait(false))
         {
             if (batch.State == BatchState.Ended && batch.ProviderBatchId is not null)
             {
                 try
                 {
-                    await CollectBatchAsync(batch, report, cancellationToken).ConfigureAwait(false);
+                    await CollectBatchAsync(batch, report, schema, cancellationToken).ConfigureAwait(false);
                     _interruptions.Remove(batch.Id);
                 }
                 catch (ProviderException ex) when (!ex.IsAuthError && !cancellationToken.IsCancellationRequested)
@@ -450,7 +473,7 @@ public sealed class JobEngine
         return report;
     }
 
-    private async Task CollectBatchAsync(BatchRecord batch, CollectReport report, CancellationToken cancellationToken)
+    private async Task CollectBatchAsync(BatchRecord batch, CollectReport report, AnswerSchema? schema, CancellationToken cancellationToken)
     {
         var pb = await _client.GetAsync(batch.ProviderBatchId!, cancellationToken).ConfigureAwait(false);
         if (pb.End == BatchEnd.Failed && pb.Errors.Any(e => e.Code == "token_limit_exceeded") && batch.Resubmits < _options.MaxResubmits)
@@ -495,7 +518,7 @@ public sealed class JobEngine
                 continue;
             }
 
-            chunk.Add(line);
+            chunk.Add(schema?.Check(line) ?? line);
             if (chunk.Count >= _options.ApplyChunk)
             {
                 await Flush().ConfigureAwait(false);

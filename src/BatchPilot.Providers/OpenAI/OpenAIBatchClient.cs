@@ -76,7 +76,26 @@ internal sealed class OpenAIBatchClient : IBatchClient
 
         w.WriteStartObject();
         w.WriteString("role", "user");
-        w.WriteString("content", r.UserText);
+        if (r.Images.Count == 0)
+        {
+            w.WriteString("content", r.UserText);
+        }
+        else
+        {
+            // Images first, then the text: one content array, as the vision guide shows.
+            w.WriteStartArray("content");
+            foreach (var image in r.Images)
+            {
+                ImageParts.WriteOpenAI(w, image);
+            }
+
+            w.WriteStartObject();
+            w.WriteString("type", "text");
+            w.WriteString("text", r.UserText);
+            w.WriteEndObject();
+            w.WriteEndArray();
+        }
+
         w.WriteEndObject();
         w.WriteEndArray();
         if (r.MaxTokens is { } max)
@@ -89,6 +108,25 @@ internal sealed class OpenAIBatchClient : IBatchClient
             w.WriteNumber("temperature", t);
         }
 
+        if (r.ResponseFormat is { } format)
+        {
+            WriteResponseFormat(w, format);
+        }
+
+        w.WriteEndObject();
+    }
+
+    /// <summary>Chat completions structured output: <c>"response_format":{"type":"json_schema","json_schema":{"name","schema","strict":true}}</c>.</summary>
+    internal static void WriteResponseFormat(Utf8JsonWriter w, ResponseFormat format)
+    {
+        w.WriteStartObject("response_format");
+        w.WriteString("type", "json_schema");
+        w.WriteStartObject("json_schema");
+        w.WriteString("name", format.Name);
+        w.WritePropertyName("schema");
+        w.WriteRawValue(format.SchemaJson, skipInputValidation: true);
+        w.WriteBoolean("strict", true);
+        w.WriteEndObject();
         w.WriteEndObject();
     }
 
