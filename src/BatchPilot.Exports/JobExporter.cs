@@ -150,15 +150,32 @@ public static class JobExporter
         return result;
     }
 
+    /// <summary>
+    /// The CSV header after the input columns: the response column, then (with a <c>--json-schema</c>) one column per
+    /// top-level schema property, then status, error and the token columns.
+    /// </summary>
+    internal static IReadOnlyList<string> CsvResultColumns(JobRecord job, string responseColumn, AnswerFields? fields)
+    {
+        var results = ResultColumns(job.Columns, responseColumn);
+        if (fields is null)
+        {
+            return results;
+        }
+
+        var taken = new HashSet<string>(job.Columns.Concat(results), StringComparer.OrdinalIgnoreCase);
+        return [results[0], .. fields.ColumnNames(taken), .. results.Skip(1)];
+    }
+
     private static async Task<long> WriteCsvAsync(IJobStore store, JobRecord job, Stream stream, ExportOptions options, CancellationToken cancellationToken)
     {
         await using var csv = new CsvOut(stream);
+        var fields = AnswerFields.ForJob(job);
         foreach (var c in job.Columns)
         {
             csv.Field(c);
         }
 
-        foreach (var c in ResultColumns(job.Columns, options.ResponseColumn))
+        foreach (var c in CsvResultColumns(job, options.ResponseColumn, fields))
         {
             csv.Field(c);
         }
@@ -173,7 +190,15 @@ public static class JobExporter
             }
 
             csv.Field(item.ResultText);
-            csv.Field(StatusName(item.Status));
+            if (fields is not null)
+            {
+                foreach (var v in fields.Values(item.ResultText))
+                {
+                    csv.Field(v);
+                }
+            }
+
+            csv.Field(StatusName(item));
             csv.Field(ErrorText(item));
             csv.Field(item.Usage?.InputTokens.ToString(CultureInfo.InvariantCulture));
             csv.Field(item.Usage?.OutputTokens.ToString(CultureInfo.InvariantCulture));
@@ -192,13 +217,14 @@ public static class JobExporter
     private static async Task<long> WriteJsonlAsync(IJobStore store, JobRecord job, Stream stream, CancellationToken cancellationToken)
     {
         await using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = false, SkipValidation = true });
+        var structured = job.Spec.JsonSchema is not null;
         long rows = 0;
         await foreach (var item in store.ReadItemsAsync(job.Id, cancellationToken).ConfigureAwait(false))
         {
             w.WriteStartObject();
             w.WriteString("custom_id", item.CustomId);
             w.WriteNumber("row", item.SourceRow);
-            w.WriteString("status", StatusName(item.Status));
+            w.WriteString("status", StatusName(item));
             w.WriteNumber("attempt", item.Attempt);
             if (item.ResultText is null)
             {
@@ -207,6 +233,21 @@ public static class JobExporter
             else
             {
                 w.WriteString("response", item.ResultText);
+            }
+
+            if (structured)
+            {
+                // The answer parsed (jobs with --json-schema), null when it is missing or not a JSON object.
+                using var parsed = item.Status == ItemStatus.Succeeded ? AnswerFields.Parse(item.ResultText) : null;
+                w.WritePropertyName("output");
+                if (parsed is null)
+                {
+                    w.WriteNullValue();
+                }
+                else
+                {
+                    parsed.RootElement.WriteTo(w);
+                }
             }
 
             if (item.ErrorCode is null && item.ErrorMessage is null)
@@ -257,6 +298,13 @@ public static class JobExporter
         }
 
         return rows;
+    }
+
+    /// <summary>The status name of an item in exports: <c>skipped</c> for an item skipped with <c>--skip-missing-images</c>, else <see cref="StatusName(ItemStatus)"/>.</summary>
+    public static string StatusName(ItemRecord item)
+    {
+        ArgumentNullException.ThrowIfNull(item);
+        return item.Status == ItemStatus.Cancelled && item.ErrorCode == BatchPilot.Planning.ImageProblem.SkippedCode ? "skipped" : StatusName(item.Status);
     }
 
     /// <summary>The lower-case status name used in exports.</summary>

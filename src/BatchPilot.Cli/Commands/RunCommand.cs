@@ -55,6 +55,7 @@ internal static class RunCommand
         {
             Input, Model, Prompt, PromptFile, System, Examples, Where, Limit, MaxTokens, Temperature, Out, OutputColumn, IdColumn, StartRow, EndRow, BatchSize, Name,
             CheckInterval, Detach, New, Provider, Emulator, EmulatorBatchDuration, ApiKey, BaseUrl, Delimiter, Encoding, InputFormat, MaxBatchTokens, Mode, Rpm, Tpm, Concurrency, EstimateCost, Timeout,
+            InputOptions.ImageColumn, InputOptions.SkipMissingImages, InputOptions.JsonSchema,
         };
         cmd.SetAction((pr, ct) => host(pr, (ctx, token) => ExecuteAsync(pr, ctx, token), ct));
         return cmd;
@@ -168,6 +169,7 @@ internal static class RunCommand
                 Endpoint = endpoint,
                 Mode = mode,
             };
+            spec = InputOptions.Apply(pr, ctx, spec, columns, inputArg);
 
             using var client = await ctx.ClientAsync(spec, pr.GetValue(ApiKey), batchSize, ct).ConfigureAwait(false);
             var created = await CreateJob.RunAsync(

@@ -52,4 +52,34 @@ public static class ImagePreflight
 
         return ok;
     }
+
+    /// <summary>The items skipped with <c>--skip-missing-images</c>: how many, and the custom ids of the first <paramref name="maxIds"/>.</summary>
+    public static async Task<(long Count, IReadOnlyList<string> Ids)> SkippedAsync(IJobStore store, string jobId, int maxIds = 100, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        long count = 0;
+        var ids = new List<string>();
+        long after = 0;
+        while (true)
+        {
+            var page = await store.ReadItemsPageAsync(jobId, ItemStatus.Cancelled, after, 5000, cancellationToken).ConfigureAwait(false);
+            if (page.Count == 0)
+            {
+                break;
+            }
+
+            foreach (var item in page.Where(i => i.ErrorCode == ImageProblem.SkippedCode))
+            {
+                count++;
+                if (ids.Count < maxIds)
+                {
+                    ids.Add(item.CustomId);
+                }
+            }
+
+            after = page[^1].Seq;
+        }
+
+        return (count, ids);
+    }
 }
