@@ -114,7 +114,7 @@ public sealed partial class AnswerSchema
             JsonSchema schema;
             try
             {
-                schema = JsonSchema.Build(root, new BuildOptions(), new Uri("urn:batchpilot:schema:" + Guid.NewGuid().ToString("N")));
+                schema = JsonSchema.Build(root.Clone(), new BuildOptions(), new Uri("urn:batchpilot:schema:" + Guid.NewGuid().ToString("N")));
             }
             catch (Exception ex) when (ex is JsonException or ArgumentException or InvalidOperationException or FormatException or RefResolutionException)
             {
