@@ -89,15 +89,20 @@ internal static class ItemFaults
         }
         else
         {
-            w.WriteStartObject("response"u8);
-            w.WriteNumber("status_code"u8, status);
-            w.WriteString("request_id"u8, requestId);
-            w.WritePropertyName("body"u8);
-            Wire.WriteOpenAIError(w, message, type, param, code);
-            w.WriteEndObject();
-            w.WriteNull("error"u8);
+            WriteResponseError(w, requestId, status, message, type, param, code);
         }
         w.WriteEndObject();
+    }
+
+    private static void WriteResponseError(Utf8JsonWriter w, string requestId, int status, string message, string type, string? param, string? code)
+    {
+        w.WriteStartObject("response"u8);
+        w.WriteNumber("status_code"u8, status);
+        w.WriteString("request_id"u8, requestId);
+        w.WritePropertyName("body"u8);
+        Wire.WriteOpenAIError(w, message, type, param, code);
+        w.WriteEndObject();
+        w.WriteNull("error"u8);
     }
 
     /// <summary>The item "error" that is no error: the answer is JSON breaking the requested schema.</summary>
@@ -119,13 +124,7 @@ internal static class ItemFaults
         w.WriteStartObject();
         w.WriteString("id"u8, lineId);
         w.WriteString("custom_id"u8, customId);
-        w.WriteStartObject("response"u8);
-        w.WriteNumber("status_code"u8, status);
-        w.WriteString("request_id"u8, requestId);
-        w.WritePropertyName("body"u8);
-        Wire.WriteOpenAIError(w, message, type, param, code);
-        w.WriteEndObject();
-        w.WriteNull("error"u8);
+        WriteResponseError(w, requestId, status, message, type, param, code);
         w.WriteEndObject();
     }
 

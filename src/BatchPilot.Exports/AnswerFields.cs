@@ -30,20 +30,7 @@ internal sealed class AnswerFields
     public IReadOnlyList<string> ColumnNames(ISet<string> taken)
     {
         ArgumentNullException.ThrowIfNull(taken);
-        var names = new List<string>(Properties.Count);
-        foreach (var wanted in Properties)
-        {
-            var name = wanted;
-            for (var i = 2; taken.Contains(name); i++)
-            {
-                name = wanted + "_" + i.ToString(CultureInfo.InvariantCulture);
-            }
-
-            taken.Add(name);
-            names.Add(name);
-        }
-
-        return names;
+        return JobExporter.FreeNames(taken, Properties);
     }
 
     /// <summary>One cell per property; all empty when the answer is not a JSON object.</summary>

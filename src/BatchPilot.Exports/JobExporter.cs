@@ -134,13 +134,19 @@ public static class JobExporter
     {
         ArgumentNullException.ThrowIfNull(inputColumns);
         var taken = new HashSet<string>(inputColumns, StringComparer.OrdinalIgnoreCase);
+        return FreeNames(taken, [responseColumn, "status", "error", "input_tokens", "output_tokens"]);
+    }
+
+    /// <summary>The wanted names, each made free of <paramref name="taken"/> by appending <c>_2</c>, <c>_3</c>…; the names are added to it.</summary>
+    internal static IReadOnlyList<string> FreeNames(ISet<string> taken, IEnumerable<string> wanted)
+    {
         var result = new List<string>();
-        foreach (var wanted in new[] { responseColumn, "status", "error", "input_tokens", "output_tokens" })
+        foreach (var w in wanted)
         {
-            var name = wanted;
+            var name = w;
             for (var i = 2; taken.Contains(name); i++)
             {
-                name = wanted + "_" + i.ToString(CultureInfo.InvariantCulture);
+                name = w + "_" + i.ToString(CultureInfo.InvariantCulture);
             }
 
             taken.Add(name);

@@ -15,6 +15,31 @@ namespace BatchPilot.Providers;
 /// </summary>
 internal static class ImageParts
 {
+    /// <summary>
+    /// The user message's <c>content</c>: the text as a string, or with images an array of the image parts (written by
+    /// <paramref name="writeImage"/>) followed by one text part: images first, as both providers recommend.
+    /// </summary>
+    public static void WriteUserContent(Utf8JsonWriter w, LlmRequest r, Action<Utf8JsonWriter, ImagePart> writeImage)
+    {
+        if (r.Images.Count == 0)
+        {
+            w.WriteString("content", r.UserText);
+            return;
+        }
+
+        w.WriteStartArray("content");
+        foreach (var image in r.Images)
+        {
+            writeImage(w, image);
+        }
+
+        w.WriteStartObject();
+        w.WriteString("type", "text");
+        w.WriteString("text", r.UserText);
+        w.WriteEndObject();
+        w.WriteEndArray();
+    }
+
     /// <summary>OpenAI chat: <c>{"type":"image_url","image_url":{"url":"data:image/png;base64,…"}}</c> or the http(s) URL.</summary>
     public static void WriteOpenAI(Utf8JsonWriter w, ImagePart image)
     {

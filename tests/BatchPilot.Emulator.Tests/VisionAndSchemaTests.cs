@@ -105,4 +105,29 @@ public sealed class VisionAndSchemaTests
         Assert.Equal(3, block.GetProperty("input").GetProperty("n").GetInt32());
         Assert.Equal(JsonValueKind.String, block.GetProperty("input").GetProperty("note").ValueKind);
     }
+    [Fact]
+    public async Task OpenAIBatch_BadImageLine_GoesToTheErrorFileWithStatus400_GoodLineAnswers()
+    {
+        await using var server = await TestKit.StartAsync(o => o.BatchDuration = TimeSpan.Zero);
+        using var http = TestKit.OpenAIHttp(server);
+        string Line(string id, string url) => JsonSerializer.Serialize(new
+        {
+            custom_id = id,
+            method = "POST",
+            url = "/v1/chat/completions",
+            body = new { model = "gpt-4o", messages = new object[] { new { role = "user", content = new object[] { new { type = "image_url", image_url = new { url } }, new { type = "text", text = "Décris" } } } } },
+        });
+        var input = Line("good", "data:image/png;base64," + Convert.ToBase64String(Png)) + "\n" + Line("bad", "data:image/bmp;base64," + Convert.ToBase64String(Png)) + "\n";
+
+        var batch = await TestKit.CreateOpenAIBatchAsync(http, await TestKit.UploadAsync(http, input));
+        var done = (await TestKit.GetJsonAsync(http, $"v1/batches/{batch.GetProperty("id").GetString()}")).Json;
+
+        var output = TestKit.ParseJsonl(await http.GetStringAsync($"v1/files/{done.GetProperty("output_file_id").GetString()}/content"));
+        var errors = TestKit.ParseJsonl(await http.GetStringAsync($"v1/files/{done.GetProperty("error_file_id").GetString()}/content"));
+        Assert.Equal($"Emulated answer to: Décris [1 image: image/png, {Png.Length} bytes]", Assert.Single(output).GetProperty("response").GetProperty("body").GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString());
+        var bad = Assert.Single(errors);
+        Assert.Equal("bad", bad.GetProperty("custom_id").GetString());
+        Assert.Equal(400, bad.GetProperty("response").GetProperty("status_code").GetInt32());
+        Assert.Equal("invalid_image_format", bad.GetProperty("response").GetProperty("body").GetProperty("error").GetProperty("code").GetString());
+    }
 }

@@ -78,25 +78,7 @@ internal sealed class AnthropicBatchClient : IBatchClient
 
         w.WriteStartObject();
         w.WriteString("role", "user");
-        if (r.Images.Count == 0)
-        {
-            w.WriteString("content", r.UserText);
-        }
-        else
-        {
-            // Images before the text, as Anthropic's vision guide recommends.
-            w.WriteStartArray("content");
-            foreach (var image in r.Images)
-            {
-                ImageParts.WriteAnthropic(w, image);
-            }
-
-            w.WriteStartObject();
-            w.WriteString("type", "text");
-            w.WriteString("text", r.UserText);
-            w.WriteEndObject();
-            w.WriteEndArray();
-        }
+        ImageParts.WriteUserContent(w, r, ImageParts.WriteAnthropic);
 
         w.WriteEndObject();
         w.WriteEndArray();

@@ -76,25 +76,7 @@ internal sealed class OpenAIBatchClient : IBatchClient
 
         w.WriteStartObject();
         w.WriteString("role", "user");
-        if (r.Images.Count == 0)
-        {
-            w.WriteString("content", r.UserText);
-        }
-        else
-        {
-            // Images first, then the text: one content array, as the vision guide shows.
-            w.WriteStartArray("content");
-            foreach (var image in r.Images)
-            {
-                ImageParts.WriteOpenAI(w, image);
-            }
-
-            w.WriteStartObject();
-            w.WriteString("type", "text");
-            w.WriteString("text", r.UserText);
-            w.WriteEndObject();
-            w.WriteEndArray();
-        }
+        ImageParts.WriteUserContent(w, r, ImageParts.WriteOpenAI);
 
         w.WriteEndObject();
         w.WriteEndArray();
