@@ -89,9 +89,14 @@ public sealed class VisionAndSchemaCliTests
         Assert.StartsWith("image_not_found: image file not found: 'img/later.png' (row 5, column 'Image Path'; looked in ", rows[4][5], StringComparison.Ordinal);
         Assert.Equal(3, emu.Server.ListBatches().Single().RequestCount);
 
+        // And diagnose says what to do about it
+        var job = JsonDocument.Parse(r.StdOut).RootElement.GetProperty("id").GetString()!;
+        var diagnosis = await cli.RunAsync("diagnose", job);
+        Assert.Contains("image_not_found", diagnosis.StdOut, StringComparison.Ordinal);
+        Assert.Contains("These rows were not sent because of their image", diagnosis.StdOut.Replace("\n", " ", StringComparison.Ordinal), StringComparison.Ordinal);
+
         // When the file appears and the job is resumed
         File.Copy(ws.PathOf("data/img/" + "red-4x3.png"), ws.PathOf("data/img/" + "later.png"));
-        var job = JsonDocument.Parse(r.StdOut).RootElement.GetProperty("id").GetString()!;
         var resumed = await cli.RunAsync("resume", job, "--out", ws.PathOf("out2.csv"));
 
         // Then only that row is sent again, and it succeeds
@@ -255,5 +260,45 @@ public sealed class VisionAndSchemaCliTests
 
         Assert.Equal(2, r.ExitCode);
         Assert.Equal($"error: {input}: '--image-column': the image column 'Image' is not in the input. Use one of: id, Image Path, Content of P* (quote names with spaces: --image-column \"Image Path\").", r.StdErr.Trim());
+    }
+    [Fact]
+    public async Task Run_JsonlInput_ImageKeyWithSpaces_AndSchema_WritesJsonlWithParsedOutput()
+    {
+        // Given a JSONL input whose keys hold spaces and punctuation, next to its images
+        using var ws = new TempWorkspace();
+        await using var emu = await EmulatorHost.StartAsync();
+        WriteInput(ws);
+        var input = ws.Write("data/rows.jsonl",
+            "{\"id\":\"j1\",\"Image Path\":\"img/red-4x3.png\",\"Content of P*\":\"Légende pour « chat »\"}\n"
+            + "{\"id\":\"j2\",\"Image Path\":\"img/gray-16x8.jpg\",\"Content of P*\":\"灰色的图\"}\n");
+        File.WriteAllText(ws.PathOf("schema.json"), Schema);
+        var cli = new CliRunner(ws).WithEmulator(emu);
+
+        // When it runs with the image column and the schema, into a JSONL output
+        var r = await cli.RunAsync("run", input, "-m", "claude-haiku-4-5", "-p", Prompt, "--image-column", "Image Path", "--json-schema", "schema.json", "--out", ws.PathOf("out.jsonl"));
+
+        // Then each line carries the parsed answer, which saw the row's image
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var lines = File.ReadAllLines(ws.PathOf("out.jsonl")).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal("caption: Légende pour « chat » [1 image: image/png, 99 bytes]", lines[0].GetProperty("output").GetProperty("caption").GetString());
+        Assert.Equal("caption: 灰色的图 [1 image: image/jpeg, 172 bytes]", lines[1].GetProperty("output").GetProperty("caption").GetString());
+        Assert.Equal("img/gray-16x8.jpg", lines[1].GetProperty("input").GetProperty("Image Path").GetString());
+    }
+
+    [Fact]
+    public async Task Estimate_JsonSchema_CountsTheSchemaTokens()
+    {
+        using var ws = new TempWorkspace();
+        var input = WriteInput(ws);
+        File.WriteAllText(ws.PathOf("schema.json"), Schema);
+        var cli = new CliRunner(ws);
+
+        var plain = await cli.RunAsync("estimate", input, "-m", "claude-haiku-4-5", "-p", Prompt, "--json");
+        var schema = await cli.RunAsync("estimate", input, "-m", "claude-haiku-4-5", "-p", Prompt, "--json-schema", "schema.json", "--json");
+
+        // Anthropic: the schema's own tokens plus the 346-token forced-tool system prompt, for each of the 3 rows
+        Assert.True(schema.ExitCode == 0, schema.ToString());
+        var extra = JsonDocument.Parse(schema.StdOut).RootElement.GetProperty("input_tokens").GetInt64() - JsonDocument.Parse(plain.StdOut).RootElement.GetProperty("input_tokens").GetInt64();
+        Assert.InRange(extra, 3 * (346 + 50), 3 * (346 + 200));
     }
 }
