@@ -52,6 +52,23 @@ public sealed class RequestFactory
         ResponseFormat = Schema?.Format,
     };
 
+    /// <summary>
+    /// The request of an item about to be sent, or the problem of an image that became unusable after the item was
+    /// checked (deleted or changed between planning and sending): such a request is never sent without its image.
+    /// </summary>
+    public (IdentifiedRequest Request, ImageProblem? Problem) CreateForSending(ItemRecord item)
+    {
+        ArgumentNullException.ThrowIfNull(item);
+        if (!_images.Any)
+        {
+            return (Create(item), null);
+        }
+
+        var (images, problem) = _images.Resolve(item.Values, item.SourceRow);
+        var request = new IdentifiedRequest(item.CustomId, Create(item.Values) with { Images = images });
+        return (request, problem);
+    }
+
     /// <summary>The request of an item with its custom id.</summary>
     public IdentifiedRequest Create(ItemRecord item)
     {

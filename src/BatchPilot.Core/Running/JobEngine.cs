@@ -282,7 +282,15 @@ public sealed class JobEngine
     {
         await foreach (var item in _store.ReadBatchItemsAsync(batchId, cancellationToken).ConfigureAwait(false))
         {
-            yield return factory.Create(item);
+            var (request, problem) = factory.CreateForSending(item);
+            if (problem is not null)
+            {
+                // The image was checked when the batch was planned; never send the request without it.
+                throw new InputException(problem.Message + "; it was usable when the batch was planned", field: "--image-column",
+                    hint: "put the file back and rerun the same command: nothing of this batch was sent");
+            }
+
+            yield return request;
         }
     }
 

@@ -138,7 +138,19 @@ public sealed class SyncRunner
             {
                 await Parallel.ForEachAsync(page, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, _options.Concurrency), CancellationToken = cancellationToken }, async (item, ct) =>
                 {
-                    var request = factory.Create(item);
+                    var (request, imageProblem) = factory.CreateForSending(item);
+                    if (imageProblem is not null)
+                    {
+                        // The image became unusable after the check: the item fails unsent.
+                        Interlocked.Increment(ref chunkFailed);
+                        lock (pending)
+                        {
+                            pending.Add(new ResultLine { CustomId = item.CustomId, Kind = ResultKind.Failed, ErrorCode = imageProblem.Code, ErrorMessage = imageProblem.Message });
+                        }
+
+                        return;
+                    }
+
                     var estimate = JobEngine.EstimateTokens(request.Request.UserText.Length + (request.Request.System?.Length ?? 0)) + (request.Request.MaxTokens ?? _options.AssumedOutputTokens);
                     await _limiter.AcquireAsync(estimate, ct).ConfigureAwait(false);
                     var response = await _client.SendAsync(request, ct).ConfigureAwait(false);

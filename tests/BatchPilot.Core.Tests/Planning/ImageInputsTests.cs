@@ -136,4 +136,32 @@ public sealed class ImageInputsTests
         Assert.Equal(TokenCounter.CountRequest(plain) + 255, TokenCounter.CountRequest(withImage));
         Assert.True(TokenCounter.CountRequest(withSchema) > TokenCounter.CountRequest(plain) + 3);
     }
+    [Fact]
+    public void CreateForSending_ImageGoneAfterTheCheck_GivesTheProblemInsteadOfARequestWithoutIt()
+    {
+        using var ws = new TempWorkspace();
+        File.Copy(Corpus("red-4x3.png"), ws.PathOf("a.png"));
+        var spec = new BatchPilot.Jobs.JobSpec
+        {
+            InputPath = "rows.csv",
+            InputSha256 = "x",
+            Provider = ProviderNames.OpenAI,
+            Model = "gpt-4o",
+            Prompt = "Décris",
+            Endpoint = "emulator",
+            ImageColumns = ["Image Path"],
+            ImageFolders = [ws.Root],
+        };
+        var factory = new RequestFactory(spec, Columns);
+        var item = new BatchPilot.Items.ItemRecord { JobId = "job-1", Seq = 1, CustomId = "row-1", SourceRow = 2, Values = ["x", "a.png", null] };
+
+        var before = factory.CreateForSending(item);
+        File.Delete(ws.PathOf("a.png"));
+        var after = factory.CreateForSending(item);
+
+        Assert.Null(before.Problem);
+        Assert.Single(before.Request.Request.Images);
+        Assert.Equal("image_not_found", after.Problem?.Code);
+        Assert.Empty(after.Request.Request.Images);
+    }
 }
