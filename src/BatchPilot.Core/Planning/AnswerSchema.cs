@@ -114,7 +114,7 @@ public sealed partial class AnswerSchema
             JsonSchema schema;
             try
             {
-                schema = JsonSchema.Build(root.Clone(), new BuildOptions(), new Uri("urn:batchpilot:schema:" + Guid.NewGuid().ToString("N")));
+                schema = JsonSchema.Build(root.Clone(), new BuildOptions { SchemaRegistry = new SchemaRegistry() }, new Uri("urn:batchpilot:schema:" + Guid.NewGuid().ToString("N")));
             }
             catch (Exception ex) when (ex is JsonException or ArgumentException or InvalidOperationException or FormatException or RefResolutionException)
             {
@@ -251,7 +251,17 @@ public sealed partial class AnswerSchema
 
         using (doc)
         {
-            var results = _schema.Evaluate(doc.RootElement, new EvaluationOptions { OutputFormat = OutputFormat.List });
+            EvaluationResults results;
+            try
+            {
+                results = _schema.Evaluate(doc.RootElement, new EvaluationOptions { OutputFormat = OutputFormat.List });
+            }
+            catch (Exception ex) when (ex is JsonSchemaException or RefResolutionException or InvalidOperationException)
+            {
+                // A schema that only fails at evaluation (e.g. a $ref to a document that is not there).
+                return "the answer could not be checked against the schema: " + ex.Message;
+            }
+
             if (results.IsValid)
             {
                 return null;

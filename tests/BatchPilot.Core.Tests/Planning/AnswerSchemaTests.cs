@@ -92,4 +92,15 @@ public sealed class AnswerSchemaTests
         Assert.Equal(3, ex.Row);
         Assert.StartsWith("the schema is not valid JSON", ex.Message, StringComparison.Ordinal);
     }
+    [Fact]
+    public void Parse_SameSchemaWithAnIdTwice_BothWork()
+    {
+        const string withId = """{"$id":"https://example.com/avis.json","type":"object","properties":{"a":{"$ref":"#/$defs/s"}},"required":["a"],"additionalProperties":false,"$defs":{"s":{"type":"string"}}}""";
+
+        var first = AnswerSchema.Parse(withId, "avis.json", ProviderNames.OpenAI);
+        var second = AnswerSchema.Parse(withId, "avis.json", ProviderNames.OpenAI);
+
+        Assert.Null(first.Validate("{\"a\":\"x\"}"));
+        Assert.NotNull(second.Validate("{\"a\":1}"));
+    }
 }
