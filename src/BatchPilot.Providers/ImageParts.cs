@@ -61,6 +61,27 @@ internal static class ImageParts
     }
 
     /// <summary>
+    /// OpenAI Responses API input part: <c>{"type":"input_image","image_url":"data:image/png;base64,…"}</c> or the
+    /// http(s) URL (for the Responses body writer; the chat writer uses <see cref="WriteOpenAI"/>).
+    /// </summary>
+    public static void WriteResponses(Utf8JsonWriter w, ImagePart image)
+    {
+        w.WriteStartObject();
+        w.WriteString("type", "input_image");
+        w.WritePropertyName("image_url");
+        if (image.Kind == ImageSourceKind.Url)
+        {
+            w.WriteStringValue(image.Value);
+        }
+        else
+        {
+            WriteBase64Value(w, "data:" + image.MediaType + ";base64,", image);
+        }
+
+        w.WriteEndObject();
+    }
+
+    /// <summary>
     /// Anthropic: <c>{"type":"image","source":{"type":"base64","media_type":…,"data":…}}</c>, or
     /// <c>{"type":"image","source":{"type":"url","url":…}}</c> for an http(s) URL.
     /// </summary>

@@ -84,4 +84,22 @@ public sealed class VisionAndSchemaWireTests
         Assert.Equal(ResultKind.Succeeded, r.Kind);
         Assert.Equal("""{"a":"très bien","n":[1,2]}""", r.Text);
     }
+    [Fact]
+    public void ResponsesParts_ImageAndTextFormat_HaveTheResponsesShapes()
+    {
+        var r = Request("gpt-4o");
+
+        var image = Write(w => ImageParts.WriteResponses(w, r.Images[0]));
+        var url = Write(w => ImageParts.WriteResponses(w, r.Images[1]));
+        var format = Write(w =>
+        {
+            w.WriteStartObject();
+            OpenAIBatchClient.WriteTextFormat(w, r.ResponseFormat!);
+            w.WriteEndObject();
+        });
+
+        Assert.Equal($$$$$"""{"type":"input_image","image_url":"data:image/png;base64,{{{{{B64}}}}}"}""", image);
+        Assert.Equal("""{"type":"input_image","image_url":"https://example.com/a.jpg"}""", url);
+        Assert.Equal("""{"text":{"format":{"type":"json_schema","name":"avis","schema":{"type":"object","properties":{"a":{"type":"string"}},"required":["a"],"additionalProperties":false},"strict":true}}}""", format);
+    }
 }

@@ -98,6 +98,23 @@ internal sealed class OpenAIBatchClient : IBatchClient
         w.WriteEndObject();
     }
 
+    /// <summary>
+    /// Responses API structured output: <c>"text":{"format":{"type":"json_schema","name","schema","strict":true}}</c>
+    /// (for the Responses body writer; chat completions use <see cref="WriteResponseFormat"/>).
+    /// </summary>
+    internal static void WriteTextFormat(Utf8JsonWriter w, ResponseFormat format)
+    {
+        w.WriteStartObject("text");
+        w.WriteStartObject("format");
+        w.WriteString("type", "json_schema");
+        w.WriteString("name", format.Name);
+        w.WritePropertyName("schema");
+        w.WriteRawValue(format.SchemaJson, skipInputValidation: true);
+        w.WriteBoolean("strict", true);
+        w.WriteEndObject();
+        w.WriteEndObject();
+    }
+
     /// <summary>Chat completions structured output: <c>"response_format":{"type":"json_schema","json_schema":{"name","schema","strict":true}}</c>.</summary>
     internal static void WriteResponseFormat(Utf8JsonWriter w, ResponseFormat format)
     {
