@@ -47,6 +47,14 @@ internal static class ImageParts
         w.WriteString("type", "image_url");
         w.WriteStartObject("image_url");
         w.WritePropertyName("url");
+        WriteUrlValue(w, image);
+        w.WriteEndObject();
+        w.WriteEndObject();
+    }
+
+    /// <summary>The image as an OpenAI URL value: the http(s) URL, or a <c>data:</c> URL with the base64 bytes.</summary>
+    private static void WriteUrlValue(Utf8JsonWriter w, ImagePart image)
+    {
         if (image.Kind == ImageSourceKind.Url)
         {
             w.WriteStringValue(image.Value);
@@ -55,9 +63,6 @@ internal static class ImageParts
         {
             WriteBase64Value(w, "data:" + image.MediaType + ";base64,", image);
         }
-
-        w.WriteEndObject();
-        w.WriteEndObject();
     }
 
     /// <summary>
@@ -69,15 +74,7 @@ internal static class ImageParts
         w.WriteStartObject();
         w.WriteString("type", "input_image");
         w.WritePropertyName("image_url");
-        if (image.Kind == ImageSourceKind.Url)
-        {
-            w.WriteStringValue(image.Value);
-        }
-        else
-        {
-            WriteBase64Value(w, "data:" + image.MediaType + ";base64,", image);
-        }
-
+        WriteUrlValue(w, image);
         w.WriteEndObject();
     }
 

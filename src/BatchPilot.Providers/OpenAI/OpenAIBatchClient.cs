@@ -107,12 +107,17 @@ internal sealed class OpenAIBatchClient : IBatchClient
         w.WriteStartObject("text");
         w.WriteStartObject("format");
         w.WriteString("type", "json_schema");
+        WriteSchemaFields(w, format);
+        w.WriteEndObject();
+        w.WriteEndObject();
+    }
+
+    private static void WriteSchemaFields(Utf8JsonWriter w, ResponseFormat format)
+    {
         w.WriteString("name", format.Name);
         w.WritePropertyName("schema");
         w.WriteRawValue(format.SchemaJson, skipInputValidation: true);
         w.WriteBoolean("strict", true);
-        w.WriteEndObject();
-        w.WriteEndObject();
     }
 
     /// <summary>Chat completions structured output: <c>"response_format":{"type":"json_schema","json_schema":{"name","schema","strict":true}}</c>.</summary>
@@ -121,10 +126,7 @@ internal sealed class OpenAIBatchClient : IBatchClient
         w.WriteStartObject("response_format");
         w.WriteString("type", "json_schema");
         w.WriteStartObject("json_schema");
-        w.WriteString("name", format.Name);
-        w.WritePropertyName("schema");
-        w.WriteRawValue(format.SchemaJson, skipInputValidation: true);
-        w.WriteBoolean("strict", true);
+        WriteSchemaFields(w, format);
         w.WriteEndObject();
         w.WriteEndObject();
     }
