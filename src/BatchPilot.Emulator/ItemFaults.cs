@@ -89,14 +89,42 @@ internal static class ItemFaults
         }
         else
         {
-            w.WriteStartObject("response"u8);
-            w.WriteNumber("status_code"u8, status);
-            w.WriteString("request_id"u8, requestId);
-            w.WritePropertyName("body"u8);
-            Wire.WriteOpenAIError(w, message, type, param, code);
-            w.WriteEndObject();
-            w.WriteNull("error"u8);
+            WriteResponseError(w, requestId, status, message, type, param, code);
         }
+        w.WriteEndObject();
+    }
+
+    private static void WriteResponseError(Utf8JsonWriter w, string requestId, int status, string message, string type, string? param, string? code)
+    {
+        w.WriteStartObject("response"u8);
+        w.WriteNumber("status_code"u8, status);
+        w.WriteString("request_id"u8, requestId);
+        w.WritePropertyName("body"u8);
+        Wire.WriteOpenAIError(w, message, type, param, code);
+        w.WriteEndObject();
+        w.WriteNull("error"u8);
+    }
+
+    /// <summary>The item "error" that is no error: the answer is JSON breaking the requested schema.</summary>
+    public const string SchemaViolation = "schema_violation";
+
+    /// <summary>
+    /// The sync form of <see cref="SchemaViolation"/>: true when a <c>schema_violation</c> rule fires for this request
+    /// (keyed by its prompt text, since sync requests carry no custom_id).
+    /// </summary>
+    public static bool SyncSchemaViolation(EmulatorStore store, FaultScenario faults, string provider, string key)
+    {
+        var rules = faults.Items.Where(i => i.Error == SchemaViolation).ToList();
+        return rules.Count > 0 && Decide(store, new BatchFaultSnapshot { Seed = faults.Seed, Items = rules }, provider, key) is not null;
+    }
+
+    /// <summary>An OpenAI <c>BatchRequestOutput</c> line for a request the endpoint refused with an HTTP error.</summary>
+    public static void WriteOpenAIRequestError(Utf8JsonWriter w, string lineId, string customId, string requestId, int status, string message, string type, string? param, string? code)
+    {
+        w.WriteStartObject();
+        w.WriteString("id"u8, lineId);
+        w.WriteString("custom_id"u8, customId);
+        WriteResponseError(w, requestId, status, message, type, param, code);
         w.WriteEndObject();
     }
 

@@ -52,7 +52,21 @@ internal sealed class SyncApi(EmulatorContext ctx)
         {
             return;
         }
-        var prompt = Responder.Read(body, shape);
+        var text = Responder.Read(body, shape).LastUserText;
+        var violate = ItemFaults.SyncSchemaViolation(ctx.Store, ctx.Faults, provider, "sync:" + text);
+        var prompt = Responder.Read(body, shape, violate);
+        if (prompt.ImageError is { } imageError)
+        {
+            if (shape == Responder.Shape.AnthropicMessages)
+            {
+                await Wire.AnthropicErrorAsync(http, 400, "invalid_request_error", imageError.Message);
+            }
+            else
+            {
+                await Wire.OpenAIErrorAsync(http, 400, imageError.Message, param: imageError.Param, code: imageError.Code);
+            }
+            return;
+        }
         var decision = ctx.RateLimiter.Acquire(provider, prompt.InputTokens + prompt.OutputTokens, ctx.Now);
         if (!decision.Allowed)
         {

@@ -112,11 +112,11 @@ internal static class DocxExporter
         word.Paragraph("ItemMeta", $"Batch: {header.BatchIdOf(item) ?? "none"} · Attempt: {item.Attempt} · Tokens: {usage} · Source row: {item.SourceRow}");
         if (ExportHeader.ShowsError(item))
         {
-            word.LabelledParagraph("ItemError", "Status: " + JobExporter.StatusName(item.Status), " — " + ExportHeader.ErrorLine(item));
+            word.LabelledParagraph("ItemError", "Status: " + JobExporter.StatusName(item), " — " + ExportHeader.ErrorLine(item));
         }
         else
         {
-            word.Markdown(item.ResultText!, headingShift);
+            word.Markdown(header.Answers?.Markdown(item.ResultText) ?? item.ResultText!, headingShift);
         }
     }
 

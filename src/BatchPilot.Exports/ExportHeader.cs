@@ -26,6 +26,7 @@ internal sealed class ExportHeader
         BatchIds = batchIds;
         Title = title;
         ExportedAt = exportedAt;
+        Answers = AnswerFields.ForJob(job);
         _idIndex = job.Spec.IdColumn is { } idColumn ? IndexOf(job.Columns, idColumn) : -1;
         _labelIndex = -1;
         for (var i = 0; i < job.Columns.Count; i++)
@@ -52,6 +53,9 @@ internal sealed class ExportHeader
 
     /// <summary>When the export was written.</summary>
     public DateTimeOffset ExportedAt { get; }
+
+    /// <summary>The answer fields of a job with a <c>--json-schema</c> (answers render as a field table), else null.</summary>
+    public AnswerFields? Answers { get; }
 
     /// <summary>Reads the job's counts and batches.</summary>
     public static async Task<ExportHeader> LoadAsync(IJobStore store, JobRecord job, ExportOptions options, CancellationToken cancellationToken)

@@ -153,16 +153,19 @@ public static class JobExporter
     internal static string[] ResultColumnBases(string responseColumn) => [responseColumn, "status", "error", "input_tokens", "output_tokens"];
 
     /// <summary>The wanted names, each made unique against the input's columns and the names before it (<c>_2</c>, <c>_3</c>…).</summary>
-    internal static IReadOnlyList<string> UniqueNames(IReadOnlyList<string> inputColumns, IEnumerable<string> wantedNames)
+    internal static IReadOnlyList<string> UniqueNames(IReadOnlyList<string> inputColumns, IEnumerable<string> wantedNames) =>
+        FreeNames(new HashSet<string>(inputColumns, StringComparer.OrdinalIgnoreCase), wantedNames);
+
+    /// <summary>The wanted names, each made free of <paramref name="taken"/> by appending <c>_2</c>, <c>_3</c>…; the names are added to it.</summary>
+    internal static IReadOnlyList<string> FreeNames(ISet<string> taken, IEnumerable<string> wanted)
     {
-        var taken = new HashSet<string>(inputColumns, StringComparer.OrdinalIgnoreCase);
         var result = new List<string>();
-        foreach (var wanted in wantedNames)
+        foreach (var w in wanted)
         {
-            var name = wanted;
+            var name = w;
             for (var i = 2; taken.Contains(name); i++)
             {
-                name = wanted + "_" + i.ToString(CultureInfo.InvariantCulture);
+                name = w + "_" + i.ToString(CultureInfo.InvariantCulture);
             }
 
             taken.Add(name);
@@ -172,15 +175,32 @@ public static class JobExporter
         return result;
     }
 
+    /// <summary>
+    /// The CSV header after the input columns: the response column, then (with a <c>--json-schema</c>) one column per
+    /// top-level schema property, then status, error and the token columns.
+    /// </summary>
+    internal static IReadOnlyList<string> CsvResultColumns(JobRecord job, string responseColumn, AnswerFields? fields)
+    {
+        var results = ResultColumns(job.Columns, responseColumn);
+        if (fields is null)
+        {
+            return results;
+        }
+
+        var taken = new HashSet<string>(job.Columns.Concat(results), StringComparer.OrdinalIgnoreCase);
+        return [results[0], .. fields.ColumnNames(taken), .. results.Skip(1)];
+    }
+
     private static async Task<long> WriteCsvAsync(IJobStore store, JobRecord job, Stream stream, ExportOptions options, CancellationToken cancellationToken)
     {
         await using var csv = new CsvOut(stream);
+        var fields = AnswerFields.ForJob(job);
         foreach (var c in job.Columns)
         {
             csv.Field(c);
         }
 
-        foreach (var c in ResultColumns(job.Columns, options.ResponseColumn))
+        foreach (var c in CsvResultColumns(job, options.ResponseColumn, fields))
         {
             csv.Field(c);
         }
@@ -190,7 +210,7 @@ public static class JobExporter
         await foreach (var item in store.ReadItemsAsync(job.Id, cancellationToken).ConfigureAwait(false))
         {
             WriteInputFields(csv, job.Columns, item);
-            WriteResultFields(csv, item);
+            WriteResultFields(csv, item, fields);
             csv.EndRecord();
             rows++;
             if ((rows & 0xFFFF) == 0)
@@ -212,11 +232,22 @@ public static class JobExporter
         }
     }
 
-    /// <summary>The five result fields of an item (response, status, error, input and output tokens); empty for no item.</summary>
-    internal static void WriteResultFields(CsvOut csv, ItemRecord? item)
+    /// <summary>
+    /// The result fields of an item: response, the schema's fields (with a <c>--json-schema</c>), status, error, input and
+    /// output tokens; empty for no item.
+    /// </summary>
+    internal static void WriteResultFields(CsvOut csv, ItemRecord? item, AnswerFields? fields = null)
     {
         csv.Field(item?.ResultText);
-        csv.Field(item is null ? null : StatusName(item.Status));
+        if (fields is not null)
+        {
+            foreach (var v in fields.Values(item?.ResultText))
+            {
+                csv.Field(v);
+            }
+        }
+
+        csv.Field(item is null ? null : StatusName(item));
         csv.Field(item is null ? null : ErrorText(item));
         csv.Field(item?.Usage?.InputTokens.ToString(CultureInfo.InvariantCulture));
         csv.Field(item?.Usage?.OutputTokens.ToString(CultureInfo.InvariantCulture));
@@ -225,13 +256,14 @@ public static class JobExporter
     private static async Task<long> WriteJsonlAsync(IJobStore store, JobRecord job, Stream stream, CancellationToken cancellationToken)
     {
         await using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = false, SkipValidation = true });
+        var structured = job.Spec.JsonSchema is not null;
         long rows = 0;
         await foreach (var item in store.ReadItemsAsync(job.Id, cancellationToken).ConfigureAwait(false))
         {
             w.WriteStartObject();
             w.WriteString("custom_id", item.CustomId);
             w.WriteNumber("row", item.SourceRow);
-            WriteResultProperties(w, item);
+            WriteResultProperties(w, item, structured);
             WriteInputObject(w, job.Columns, item);
             w.WriteEndObject();
             await w.FlushAsync(cancellationToken).ConfigureAwait(false);
@@ -243,10 +275,13 @@ public static class JobExporter
         return rows;
     }
 
-    /// <summary>An item's <c>status</c>, <c>attempt</c>, <c>response</c>, <c>error</c> and <c>usage</c> properties (JSONL exports).</summary>
-    internal static void WriteResultProperties(Utf8JsonWriter w, ItemRecord item)
+    /// <summary>
+    /// An item's <c>status</c>, <c>attempt</c>, <c>response</c>, (with <paramref name="structured"/>) <c>output</c>,
+    /// <c>error</c> and <c>usage</c> properties (JSONL exports).
+    /// </summary>
+    internal static void WriteResultProperties(Utf8JsonWriter w, ItemRecord item, bool structured = false)
     {
-        w.WriteString("status", StatusName(item.Status));
+        w.WriteString("status", StatusName(item));
         w.WriteNumber("attempt", item.Attempt);
         if (item.ResultText is null)
         {
@@ -255,6 +290,21 @@ public static class JobExporter
         else
         {
             w.WriteString("response", item.ResultText);
+        }
+
+        if (structured)
+        {
+            // The answer parsed (jobs with --json-schema), null when it is missing or not a JSON object.
+            using var parsed = item.Status == ItemStatus.Succeeded ? AnswerFields.Parse(item.ResultText) : null;
+            w.WritePropertyName("output");
+            if (parsed is null)
+            {
+                w.WriteNullValue();
+            }
+            else
+            {
+                parsed.RootElement.WriteTo(w);
+            }
         }
 
         if (item.ErrorCode is null && item.ErrorMessage is null)
@@ -301,6 +351,13 @@ public static class JobExporter
         }
 
         w.WriteEndObject();
+    }
+
+    /// <summary>The status name of an item in exports: <c>skipped</c> for an item skipped with <c>--skip-missing-images</c>, else <see cref="StatusName(ItemStatus)"/>.</summary>
+    public static string StatusName(ItemRecord item)
+    {
+        ArgumentNullException.ThrowIfNull(item);
+        return item.Status == ItemStatus.Cancelled && item.ErrorCode == BatchPilot.Planning.ImageProblem.SkippedCode ? "skipped" : StatusName(item.Status);
     }
 
     /// <summary>The lower-case status name used in exports.</summary>

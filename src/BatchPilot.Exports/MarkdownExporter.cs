@@ -92,7 +92,7 @@ internal static class MarkdownExporter
                 index.Write("](<");
                 index.Write(file);
                 index.Write(">) | ");
-                index.Write(JobExporter.StatusName(item.Status));
+                index.Write(JobExporter.StatusName(item));
                 index.Write(" | ");
                 index.Write(header.BatchIdOf(item) is { } b ? MarkdownBody.Code(b) : "—");
                 index.Write(" | ");
@@ -258,7 +258,7 @@ internal static class MarkdownExporter
         w.WriteLine("title: " + MarkdownBody.Yaml(h.ItemTitle(item)));
         w.WriteLine("custom_id: " + MarkdownBody.Yaml(item.CustomId));
         w.WriteLine("source_row: " + Int(item.SourceRow));
-        w.WriteLine("status: " + MarkdownBody.Yaml(JobExporter.StatusName(item.Status)));
+        w.WriteLine("status: " + MarkdownBody.Yaml(JobExporter.StatusName(item)));
         w.WriteLine("attempt: " + Int(item.Attempt));
         w.WriteLine("batch_id: " + MarkdownBody.Yaml(h.BatchIdOf(item)));
         w.WriteLine("input_tokens: " + (item.Usage is { } u ? Int(u.InputTokens) : "null"));
@@ -293,7 +293,7 @@ internal static class MarkdownExporter
         if (ExportHeader.ShowsError(item))
         {
             w.Write("**Status:** ");
-            w.Write(JobExporter.StatusName(item.Status));
+            w.Write(JobExporter.StatusName(item));
             w.Write(" — ");
             if (item.ErrorCode is { } code)
             {
@@ -305,7 +305,7 @@ internal static class MarkdownExporter
         }
         else
         {
-            var body = MarkdownBody.Contain(item.ResultText!, shift).TrimEnd();
+            var body = (h.Answers?.Markdown(item.ResultText) ?? MarkdownBody.Contain(item.ResultText!, shift)).TrimEnd();
             w.WriteLine(body);
         }
 

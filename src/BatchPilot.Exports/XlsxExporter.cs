@@ -45,7 +45,8 @@ internal static class XlsxExporter
     public static async Task<long> WriteAsync(IJobStore store, JobRecord job, Stream stream, ExportOptions options, CancellationToken cancellationToken)
     {
         var header = await ExportHeader.LoadAsync(store, job, options, cancellationToken).ConfigureAwait(false);
-        var columns = Columns(job.Columns, options.ResponseColumn);
+        var fields = AnswerFields.ForJob(job);
+        var columns = Columns(job.Columns, options.ResponseColumn, fields);
         var refs = Enumerable.Range(0, Math.Max(columns.Count, 2)).Select(ColumnName).ToArray();
         using var zip = new OpenXmlZip(stream);
         var sheets = new List<string>();
@@ -62,7 +63,7 @@ internal static class XlsxExporter
                     sheet = new SheetWriter(zip, sheets.Count, refs, columns, frozen: true);
                 }
 
-                sheet.Row(Values(header, job, item));
+                sheet.Row(Values(header, job, item, fields));
                 rows++;
                 if ((rows & 0xFFFF) == 0)
                 {
@@ -102,7 +103,7 @@ internal static class XlsxExporter
     }
 
     /// <summary>Column names: custom_id, the inputs, the result columns of the CSV export, batch_id, attempt; renamed when they clash.</summary>
-    internal static IReadOnlyList<string> Columns(IReadOnlyList<string> inputColumns, string responseColumn)
+    internal static IReadOnlyList<string> Columns(IReadOnlyList<string> inputColumns, string responseColumn, AnswerFields? fields = null)
     {
         var taken = new HashSet<string>(inputColumns, StringComparer.OrdinalIgnoreCase);
         string Free(string wanted)
@@ -124,12 +125,14 @@ internal static class XlsxExporter
             taken.Add(r);
         }
 
-        return [first, .. inputColumns, .. results, Free("batch_id"), Free("attempt")];
+        // With a schema, one column per top-level property right after the response column.
+        IReadOnlyList<string> spread = fields?.ColumnNames(taken) ?? [];
+        return [first, .. inputColumns, results[0], .. spread, .. results.Skip(1), Free("batch_id"), Free("attempt")];
     }
 
-    private static object?[] Values(ExportHeader header, JobRecord job, ItemRecord item)
+    private static object?[] Values(ExportHeader header, JobRecord job, ItemRecord item, AnswerFields? fields)
     {
-        var values = new object?[job.Columns.Count + 8];
+        var values = new object?[job.Columns.Count + 8 + (fields?.Properties.Count ?? 0)];
         values[0] = item.CustomId;
         for (var i = 0; i < job.Columns.Count; i++)
         {
@@ -138,7 +141,15 @@ internal static class XlsxExporter
 
         var k = job.Columns.Count + 1;
         values[k++] = item.ResultText;
-        values[k++] = JobExporter.StatusName(item.Status);
+        if (fields is not null)
+        {
+            foreach (var v in fields.Values(item.ResultText))
+            {
+                values[k++] = v;
+            }
+        }
+
+        values[k++] = JobExporter.StatusName(item);
         values[k++] = item.ErrorCode is null && item.ErrorMessage is null ? null : $"{item.ErrorCode}: {item.ErrorMessage}";
         values[k++] = item.Usage?.InputTokens;
         values[k++] = item.Usage?.OutputTokens;

@@ -41,17 +41,42 @@ internal static class JsonLines
         }
     }
 
-    /// <summary>Serialises with a writer into a pooled buffer and returns the byte count.</summary>
+    /// <summary>
+    /// Serialises with a writer into a pooled buffer and returns the byte count. Writers of large parts (image bytes)
+    /// see <see cref="Measuring"/> and count them with <see cref="AddMeasuredBytes"/> instead of writing them.
+    /// </summary>
     public static int Measure(Action<Utf8JsonWriter> write)
     {
         var buffer = _measureBuffer ??= new ArrayBufferWriter<byte>(4096);
         var writer = _measureWriter ??= new Utf8JsonWriter(buffer, WriterOptions);
         buffer.ResetWrittenCount();
         writer.Reset(buffer);
-        write(writer);
-        writer.Flush();
-        return buffer.WrittenCount;
+        _measuring = true;
+        _measuredExtra = 0;
+        try
+        {
+            write(writer);
+            writer.Flush();
+        }
+        finally
+        {
+            _measuring = false;
+        }
+
+        return (int)Math.Min(int.MaxValue, buffer.WrittenCount + _measuredExtra);
     }
+
+    /// <summary>True while <see cref="Measure"/> runs on this thread.</summary>
+    public static bool Measuring => _measuring;
+
+    /// <summary>Counts bytes a measured writer left out.</summary>
+    public static void AddMeasuredBytes(long bytes) => _measuredExtra += bytes;
+
+    [ThreadStatic]
+    private static bool _measuring;
+
+    [ThreadStatic]
+    private static long _measuredExtra;
 
     [ThreadStatic]
     private static ArrayBufferWriter<byte>? _measureBuffer;

@@ -896,6 +896,48 @@ public sealed partial class SqliteJobStore : IJobStore
             return cmd.ExecuteNonQuery();
         }));
 
+    /// <inheritdoc/>
+    public Task<int> EndPendingItemsAsync(string jobId, IReadOnlyList<ResultLine> lines, string reason, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(lines);
+        return Task.FromResult(Write((c, tx) =>
+        {
+            using var cmd = Cmd(c, tx, "UPDATE items SET status=$st, error_code=$ec, error_message=$em WHERE job_id=$j AND custom_id=$c AND status=0");
+            cmd.Parameters.AddWithValue("$j", jobId);
+            var pst = cmd.Parameters.Add("$st", SqliteType.Integer);
+            var pec = cmd.Parameters.Add("$ec", SqliteType.Text);
+            var pem = cmd.Parameters.Add("$em", SqliteType.Text);
+            var pc = cmd.Parameters.Add("$c", SqliteType.Text);
+            cmd.Prepare();
+            var n = 0;
+            foreach (var line in lines)
+            {
+                if (line.CustomId is null)
+                {
+                    continue;
+                }
+
+                pst.Value = (int)(line.Kind switch
+                {
+                    ResultKind.Cancelled => ItemStatus.Cancelled,
+                    ResultKind.Expired => ItemStatus.Expired,
+                    _ => ItemStatus.Failed,
+                });
+                pec.Value = Db(line.ErrorCode);
+                pem.Value = Db(line.ErrorMessage);
+                pc.Value = line.CustomId;
+                n += cmd.ExecuteNonQuery();
+            }
+
+            if (n > 0)
+            {
+                InsertHistory(c, tx, jobId, null, "items", "NotSent", reason);
+            }
+
+            return n;
+        }));
+    }
+
     // ---------------------------------------------------------------- history
 
     private void InsertHistory(SqliteConnection c, SqliteTransaction tx, string jobId, long? batchId, string kind, string state, string reason)

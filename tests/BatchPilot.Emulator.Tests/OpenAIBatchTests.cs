@@ -74,7 +74,7 @@ public sealed class OpenAIBatchTests
             custom_id = "parts",
             method = "POST",
             url = "/v1/chat/completions",
-            body = new { model = "gpt-4o", messages = new object[] { new { role = "user", content = new object[] { new { type = "text", text = "Describe" }, new { type = "image_url", image_url = new { url = "data:," } } } } } },
+            body = new { model = "gpt-4o", messages = new object[] { new { role = "user", content = new object[] { new { type = "text", text = "Describe" }, new { type = "image_url", image_url = new { url = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGP4z8DwHwAFAAH/iZk9HQAAAABJRU5ErkJggg==" } } } } } },
         });
         var batch = await TestKit.CreateOpenAIBatchAsync(http, await TestKit.UploadAsync(http, line + "\n"));
         var done = (await TestKit.GetJsonAsync(http, $"v1/batches/{batch.GetProperty("id").GetString()}")).Json;
@@ -90,7 +90,7 @@ public sealed class OpenAIBatchTests
         var body = response.GetProperty("body");
         Assert.Equal("chat.completion", body.GetProperty("object").GetString());
         Assert.Equal("gpt-4o", body.GetProperty("model").GetString());
-        Assert.Equal("Emulated answer to: Describe", body.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString());
+        Assert.Equal("Emulated answer to: Describe [1 image: image/png, 70 bytes]", body.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString());
         Assert.Equal("stop", body.GetProperty("choices")[0].GetProperty("finish_reason").GetString());
         var usage = body.GetProperty("usage");
         Assert.Equal(usage.GetProperty("prompt_tokens").GetInt32() + usage.GetProperty("completion_tokens").GetInt32(), usage.GetProperty("total_tokens").GetInt32());

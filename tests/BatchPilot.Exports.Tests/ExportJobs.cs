@@ -35,9 +35,9 @@ internal sealed class ExportJobs : IDisposable
     }
 
     /// <summary>Creates a job with items (custom id, values) and moves it to Pending.</summary>
-    public async Task<JobRecord> CreateAsync(string id, IReadOnlyList<string> columns, string? idColumn, IReadOnlyList<(string CustomId, string?[] Values)> items, JobMode mode = JobMode.Batch, string name = "avis-clients", string model = "gpt-4o-mini", string provider = "openai")
+    public async Task<JobRecord> CreateAsync(string id, IReadOnlyList<string> columns, string? idColumn, IReadOnlyList<(string CustomId, string?[] Values)> items, JobMode mode = JobMode.Batch, string name = "avis-clients", string model = "gpt-4o-mini", string provider = "openai", Func<JobSpec, JobSpec>? configure = null)
     {
-        var spec = new JobSpec
+        var baseSpec = new JobSpec
         {
             InputPath = "questions.csv",
             InputSha256 = "0f" + id,
@@ -48,6 +48,7 @@ internal sealed class ExportJobs : IDisposable
             IdColumn = idColumn,
             Mode = mode,
         };
+        var spec = configure?.Invoke(baseSpec) ?? baseSpec;
         var job = new JobRecord
         {
             Id = id,

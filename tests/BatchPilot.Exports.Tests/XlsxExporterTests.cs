@@ -71,7 +71,7 @@ public sealed class XlsxExporterTests : IDisposable
     }
 
     /// <summary>Sheets by name, each as rows of cell texts (inline strings and numbers; empty cells as "").</summary>
-    private static Dictionary<string, List<string[]>> Sheets(SpreadsheetDocument doc)
+    internal static Dictionary<string, List<string[]>> Sheets(SpreadsheetDocument doc)
     {
         var result = new Dictionary<string, List<string[]>>();
         var wb = doc.WorkbookPart!;

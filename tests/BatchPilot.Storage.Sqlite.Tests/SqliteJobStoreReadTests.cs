@@ -126,4 +126,25 @@ public sealed class SqliteJobStoreReadTests : IDisposable
         // Assert
         Assert.Empty(items);
     }
+    [Fact]
+    public async Task EndPendingItems_EndsOnlyPendingItems_WithTheirOwnCodeAndMessage_AndWritesHistory()
+    {
+        // Arrange: row-1 is already in a batch; rows 2 and 3 are pending
+        var job = await NewJobAsync("job-img", 3);
+        await _store.CreatePlannedBatchAsync(job.Id, [1], 10, "tok-img");
+        ResultLine NotSent(string id, ResultKind kind, string code) => new() { CustomId = id, Kind = kind, ErrorCode = code, ErrorMessage = "image of " + id };
+
+        // Act
+        var n = await _store.EndPendingItemsAsync(job.Id,
+            [NotSent("row-1", ResultKind.Failed, "image_not_found"), NotSent("row-2", ResultKind.Failed, "image_not_found"), NotSent("row-3", ResultKind.Cancelled, "image_skipped"), NotSent("row-9", ResultKind.Failed, "x")],
+            "2 item(s) not sent because of their image.");
+
+        // Assert
+        Assert.Equal(2, n);
+        var items = await _store.ReadItemsPageAsync(job.Id, null, 0, 10);
+        Assert.Equal([ItemStatus.InBatch, ItemStatus.Failed, ItemStatus.Cancelled], items.Select(i => i.Status));
+        Assert.Equal([null, "image_not_found", "image_skipped"], items.Select(i => i.ErrorCode));
+        Assert.Equal("image of row-2", items[1].ErrorMessage);
+        Assert.Contains(await _store.GetHistoryAsync(job.Id), h => h.State == "NotSent" && h.Reason == "2 item(s) not sent because of their image.");
+    }
 }

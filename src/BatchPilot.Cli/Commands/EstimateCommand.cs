@@ -24,7 +24,7 @@ internal static class EstimateCommand
         {
             RunCommand.Input, RunCommand.Model, RunCommand.Prompt, RunCommand.PromptFile, RunCommand.System, RunCommand.MaxTokens, RunCommand.Temperature,
             RunCommand.IdColumn, RunCommand.StartRow, RunCommand.EndRow, RunCommand.BatchSize, RunCommand.Provider, RunCommand.Delimiter, RunCommand.Encoding,
-            RunCommand.InputFormat, RunCommand.MaxBatchTokens,
+            RunCommand.InputFormat, RunCommand.MaxBatchTokens, InputOptions.ImageColumn, InputOptions.SkipMissingImages, InputOptions.JsonSchema,
         };
         cmd.SetAction((pr, ct) => host(pr, (ctx, token) => ExecuteAsync(pr, ctx, token), ct));
         return cmd;
@@ -101,6 +101,7 @@ internal static class EstimateCommand
             Encoding = pr.GetValue(RunCommand.Encoding),
             Endpoint = "estimate",
         };
+        spec = InputOptions.Apply(pr, ctx, spec, reader.Columns, inputArg);
         if (spec.IdColumn is { } idColumn && !reader.Columns.Contains(idColumn, StringComparer.Ordinal))
         {
             throw new InputException($"the id column '{idColumn}' is not in the input", file: spec.InputPath, field: "--id-column",
@@ -161,7 +162,16 @@ internal static class EstimateCommand
         t.AddRow("Cost, sync API", Ui.Format.Money(e.CostSyncUsd));
         t.AddRow("Cost, Batch API", Ui.Format.Money(e.CostBatchUsd));
         t.AddRow("Provider batches", e.Batches.ToString(CultureInfo.InvariantCulture));
+        if (e.Images > 0 || e.ImageProblems > 0)
+        {
+            t.AddRow("Images", $"{Ui.Format.Number(e.Images)} ({Ui.Format.Number(e.ImageTokens)} input tokens by the provider's image rule)");
+        }
+
         ctx.Ui.Write(t);
+        if (e.ImageProblems > 0)
+        {
+            ctx.Ui.Warn($"{e.ImageProblems} row(s) would not be sent because of their image (see 'batchpilot preview' for the reason); they are left out of the estimate.");
+        }
     }
 
     private static string OutputBasis(JobEstimate e) => e.OutputTokensSource switch
@@ -203,8 +213,17 @@ internal sealed record EstimateView
 
     public required bool PriceKnown { get; init; }
 
+    public long Images { get; init; }
+
+    public long ImageTokens { get; init; }
+
+    public long ImageProblems { get; init; }
+
     public static EstimateView Of(JobEstimate e) => new()
     {
+        Images = e.Images,
+        ImageTokens = e.ImageTokens,
+        ImageProblems = e.ImageProblems,
         Model = e.Model,
         Provider = e.Provider,
         Items = e.Items,

@@ -184,12 +184,19 @@ internal static class JobFlow
     {
         var counts = await ctx.Store.GetCountsAsync(job.Id, ct).ConfigureAwait(false);
         var batches = await ctx.Store.ListBatchesAsync(job.Id, ct).ConfigureAwait(false);
-        return JobView.Of(job, counts, batches, withBatches, ctx.Prices);
+        var view = JobView.Of(job, counts, batches, withBatches, ctx.Prices);
+        if (job.Spec.SkipMissingImages)
+        {
+            var (skipped, ids) = await ImagePreflight.SkippedAsync(ctx.Store, job.Id, cancellationToken: ct).ConfigureAwait(false);
+            view = view with { SkippedImages = skipped, SkippedIds = ids };
+        }
+
+        return view;
     }
 
-    /// <summary>Exit code of a finished job: 0 only when every item succeeded.</summary>
+    /// <summary>Exit code of a finished job: 0 only when every item succeeded (or was skipped with --skip-missing-images).</summary>
     public static int ExitCodeOf(JobView view) =>
-        view.Pending > 0 ? ExitCodes.Pending : (view.Succeeded == view.Total ? ExitCodes.Success : ExitCodes.ItemsFailed);
+        view.Pending > 0 ? ExitCodes.Pending : (view.Succeeded + (view.SkippedImages ?? 0) == view.Total ? ExitCodes.Success : ExitCodes.ItemsFailed);
 
     /// <summary>Writes the merged output and prints the summary; returns the exit code.</summary>
     public static async Task<int> FinishAsync(CliContext ctx, JobRecord job, string? outPath, string responseColumn, DateTimeOffset started, CancellationToken ct)
@@ -212,9 +219,9 @@ internal static class JobFlow
         else
         {
             ctx.Ui.Write(JobTables.Summary(view));
-            if (view.Failed + view.Expired + view.Cancelled > 0)
+            if (view.Failed + view.Expired + view.Cancelled - (view.SkippedImages ?? 0) > 0)
             {
-                ctx.Ui.Info($"{view.Failed + view.Expired + view.Cancelled} item(s) did not succeed: see 'batchpilot status {job.Id}', then 'batchpilot resume {job.Id}' to send them again.");
+                ctx.Ui.Info($"{view.Failed + view.Expired + view.Cancelled - (view.SkippedImages ?? 0)} item(s) did not succeed: see 'batchpilot status {job.Id}', then 'batchpilot resume {job.Id}' to send them again.");
             }
 
             if (view.CostUsd is null)

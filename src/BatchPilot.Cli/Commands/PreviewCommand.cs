@@ -29,7 +29,7 @@ internal static class PreviewCommand
         {
             RunCommand.Input, PreviewModel, RunCommand.Prompt, RunCommand.PromptFile, RunCommand.System, RunCommand.Examples, RunCommand.Where, RunCommand.Limit,
             RunCommand.MaxTokens, RunCommand.Temperature, RunCommand.IdColumn, RunCommand.StartRow, RunCommand.EndRow, RunCommand.Provider,
-            RunCommand.Delimiter, RunCommand.Encoding, RunCommand.InputFormat, Rows,
+            RunCommand.Delimiter, RunCommand.Encoding, RunCommand.InputFormat, Rows, InputOptions.ImageColumn, InputOptions.SkipMissingImages, InputOptions.JsonSchema,
         };
         cmd.SetAction((pr, ct) => host(pr, (ctx, token) => ExecuteAsync(pr, ctx, token), ct));
         return cmd;
@@ -86,6 +86,7 @@ internal static class PreviewCommand
             Limit = selection.Limit,
             Endpoint = "preview",
         };
+        spec = InputOptions.Apply(pr, ctx, spec, columns, inputArg);
         var factory = new RequestFactory(spec, columns, inputArg);
         var idIndex = spec.IdColumn is null ? -1 : columns.ToList().FindIndex(c => string.Equals(c, spec.IdColumn, StringComparison.Ordinal));
         if (spec.IdColumn is not null && idIndex < 0)
@@ -95,19 +96,33 @@ internal static class PreviewCommand
 
         var rows = reader.ReadRows(ct).Select(r => new SourceRow(r.Index, r.Row, r.Values));
         var requests = new List<IdentifiedRequest>();
+        var problems = new Dictionary<string, ImageProblem>(StringComparer.Ordinal);
         foreach (var row in JobIngest.Select(spec, columns, rows).Take(count))
         {
             var id = idIndex >= 0 && idIndex < row.Values.Length && row.Values[idIndex] is { } v ? v.Trim() : "row-" + row.Index.ToString(CultureInfo.InvariantCulture);
+            if (factory.CheckImages(row.Values, row.Row) is { } problem)
+            {
+                // Shown as run would treat it: this row is not sent.
+                problems[id] = problem;
+            }
+
             requests.Add(new IdentifiedRequest(id, factory.Create(row.Values)));
         }
 
         var bodies = RenderBodies(provider, requests);
         if (ctx.Ui.Json)
         {
+            // --json shows the bodies exactly as sent, base64 included.
             var array = new JsonArray();
             foreach (var (id, body) in bodies)
             {
-                array.Add(new JsonObject { ["custom_id"] = id, ["body"] = body });
+                var entry = new JsonObject { ["custom_id"] = id, ["body"] = problems.ContainsKey(id) ? null : body };
+                if (problems.TryGetValue(id, out var p))
+                {
+                    entry["not_sent"] = new JsonObject { ["code"] = spec.SkipMissingImages ? ImageProblem.SkippedCode : p.Code, ["message"] = p.Message };
+                }
+
+                array.Add(entry);
             }
 
             await ctx.Ui.StdOut.WriteLineAsync(array.ToJsonString(Pretty)).ConfigureAwait(false);
@@ -122,11 +137,69 @@ internal static class PreviewCommand
 
         foreach (var (id, body) in bodies)
         {
+            if (problems.TryGetValue(id, out var problem))
+            {
+                ctx.Ui.Line($"# {id} ({provider} / {model}): not sent, {(spec.SkipMissingImages ? "skipped" : "fails")} ({problem.Code}): {problem.Message}");
+                continue;
+            }
+
             ctx.Ui.Line($"# {id} ({provider} / {model})");
-            ctx.Ui.Line(body.ToJsonString(Pretty));
+            ctx.Ui.Line(Abbreviate(body).ToJsonString(Pretty));
         }
 
         return ExitCodes.Success;
+    }
+
+    /// <summary>Base64 image data shortened for the terminal: <c>data:image/png;base64,iVBORw0KGgo…(12,345 bytes)</c>.</summary>
+    internal static JsonNode Abbreviate(JsonNode node)
+    {
+        switch (node)
+        {
+            case JsonObject obj:
+                var isBase64Source = obj["type"] is JsonValue t && t.TryGetValue<string>(out var type) && type == "base64";
+                foreach (var (name, value) in obj.ToList())
+                {
+                    if (value is JsonValue v && v.TryGetValue<string>(out var text))
+                    {
+                        var comma = text.IndexOf(";base64,", StringComparison.Ordinal);
+                        if (text.StartsWith("data:", StringComparison.Ordinal) && comma > 0)
+                        {
+                            obj[name] = Shorten(text, comma + 8);
+                        }
+                        else if (isBase64Source && name == "data")
+                        {
+                            obj[name] = Shorten(text, 0);
+                        }
+                    }
+                    else if (value is not null)
+                    {
+                        Abbreviate(value);
+                    }
+                }
+
+                break;
+            case JsonArray array:
+                foreach (var item in array)
+                {
+                    if (item is not null)
+                    {
+                        Abbreviate(item);
+                    }
+                }
+
+                break;
+        }
+
+        return node;
+    }
+
+    private static string Shorten(string text, int dataStart)
+    {
+        var data = text.AsSpan(dataStart);
+        var padding = data.EndsWith("==") ? 2 : data.EndsWith("=") ? 1 : 0;
+        var bytes = (long)data.Length / 4 * 3 - padding;
+        var keep = Math.Min(data.Length, 12);
+        return text[..(dataStart + keep)] + "…(" + bytes.ToString("N0", CultureInfo.InvariantCulture) + " bytes)";
     }
 
     /// <summary>Writes each body with the provider's own writer (the code a run uses) and parses it back for pretty-printing.</summary>

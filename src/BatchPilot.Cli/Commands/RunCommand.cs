@@ -55,6 +55,7 @@ internal static class RunCommand
         {
             Input, Model, Prompt, PromptFile, System, Examples, Where, Limit, MaxTokens, Temperature, Out, OutputColumn, IdColumn, StartRow, EndRow, BatchSize, Name,
             CheckInterval, Detach, New, Provider, Emulator, EmulatorBatchDuration, ApiKey, BaseUrl, Delimiter, Encoding, InputFormat, MaxBatchTokens, Mode, Rpm, Tpm, Concurrency, EstimateCost, Timeout,
+            InputOptions.ImageColumn, InputOptions.SkipMissingImages, InputOptions.JsonSchema,
         };
         cmd.SetAction((pr, ct) => host(pr, (ctx, token) => ExecuteAsync(pr, ctx, token), ct));
         return cmd;
@@ -158,6 +159,7 @@ internal static class RunCommand
                 Endpoint = endpoint,
                 Mode = mode,
             };
+            spec = InputOptions.Apply(pr, ctx, spec, columns, inputArg);
 
             if (comparison is not null)
             {

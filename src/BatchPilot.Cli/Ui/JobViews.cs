@@ -40,6 +40,12 @@ internal sealed record JobView
     /// <summary>The job's variant label in its comparison group, if any.</summary>
     public string? Variant { get; init; }
 
+    /// <summary>Items skipped with --skip-missing-images (null when the job does not skip).</summary>
+    public long? SkippedImages { get; init; }
+
+    /// <summary>Custom ids of the skipped items (the first 100).</summary>
+    public IReadOnlyList<string>? SkippedIds { get; init; }
+
     public static JobView Of(JobRecord job, JobCounts c, IReadOnlyList<BatchRecord> batches, bool withBatches, PriceTable prices) => new()
     {
         Id = job.Id,
@@ -271,6 +277,12 @@ internal static class JobTables
         if (j.Cancelled > 0)
         {
             t.AddRow("Items cancelled", Format.Number(j.Cancelled));
+        }
+
+        if (j.SkippedImages is > 0)
+        {
+            var ids = string.Join(", ", j.SkippedIds!.Take(10)) + (j.SkippedImages > 10 ? ", …" : string.Empty);
+            t.AddRow("Skipped (image)", Markup.Escape($"{Format.Number(j.SkippedImages.Value)} of the cancelled: {ids}"));
         }
 
         if (j.Pending > 0)

@@ -113,6 +113,20 @@ public sealed record JobSpec
 
     /// <summary>The item columns of a raw job: the request's custom id and its body, verbatim JSON text.</summary>
     public static IReadOnlyList<string> RawColumns { get; } = ["custom_id", "body"];
+    /// <summary>Columns whose cells name an image sent with the row (URL, data URL or local path). Empty when none.</summary>
+    public IReadOnlyList<string> ImageColumns { get; init; } = [];
+
+    /// <summary>Absolute folders a relative image path is looked up in, in order (the input file's folder, then the working folder).</summary>
+    public IReadOnlyList<string> ImageFolders { get; init; } = [];
+
+    /// <summary>Rows whose image cannot be sent are skipped (status cancelled, code <c>image_skipped</c>) instead of failed.</summary>
+    public bool SkipMissingImages { get; init; }
+
+    /// <summary>The JSON schema every answer must follow (its text), if any.</summary>
+    public string? JsonSchema { get; init; }
+
+    /// <summary>The name the schema is sent under, if any.</summary>
+    public string? JsonSchemaName { get; init; }
 
     /// <summary>A stable hash of everything that changes what is sent.</summary>
     public string Fingerprint()
@@ -142,6 +156,16 @@ public sealed record JobSpec
         if (Kind == JobKind.Raw)
         {
             text += "\u001fraw\u001f" + (RawUrl ?? "-");
+        }
+
+        if (ImageColumns.Count > 0)
+        {
+            text += "\u001fimages\u001f" + string.Join('\u001e', ImageColumns) + "\u001f" + string.Join('\u001e', ImageFolders) + (SkipMissingImages ? "\u001fskip" : string.Empty);
+        }
+
+        if (JsonSchema is not null)
+        {
+            text += "\u001fschema\u001f" + JsonSchemaName + "\u001d" + JsonSchema;
         }
 
         return Convert.ToHexStringLower(SHA256.HashData(global::System.Text.Encoding.UTF8.GetBytes(text)));

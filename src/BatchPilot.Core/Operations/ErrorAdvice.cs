@@ -59,6 +59,17 @@ public static class ErrorAdvice
             return ErrorFamilies.CancelledByUser;
         }
 
+        // Checked here before sending: an image to fix or add; an answer that broke the --json-schema (a retry may fix it).
+        if (c.StartsWith("image_", StringComparison.Ordinal))
+        {
+            return ErrorFamilies.InvalidRequest;
+        }
+
+        if (c == Planning.AnswerSchema.ValidationFailedCode)
+        {
+            return ErrorFamilies.Transient;
+        }
+
         if (c is "batch_cancelled" or "canceled" or "cancelled")
         {
             return ErrorFamilies.Cancelled;
@@ -109,6 +120,21 @@ public static class ErrorAdvice
         var resumeInvalid = ResumedByDefault(code) ? resume : $"batchpilot resume {job} --include-invalid";
         var resendNote = $"send them again with a new 'batchpilot run' ('{resumeInvalid}' resends them unchanged)";
         var c = code.ToLowerInvariant();
+        if (c == Planning.ImageProblem.SkippedCode)
+        {
+            return new RecommendedAction(ActionKinds.Resume, $"These rows were skipped (--skip-missing-images) because their image could not be sent (the sample message names the file, row and column). Once the files are there, '{resume}' sends them.", resume);
+        }
+
+        if (c.StartsWith("image_", StringComparison.Ordinal))
+        {
+            return new RecommendedAction(ActionKinds.FixInput, $"These rows were not sent because of their image (the sample message names the file, row and column): add or fix the files (PNG, JPEG, GIF or WebP within the provider's size limit), then '{resume}' sends only these rows.", resume);
+        }
+
+        if (c == Planning.AnswerSchema.ValidationFailedCode)
+        {
+            return new RecommendedAction(ActionKinds.Resume, $"The answers did not match the --json-schema (the sample message says where). '{resume}' asks again; if it keeps failing, simplify the schema or say in the prompt what each field holds.", resume);
+        }
+
         switch (FamilyOf(code, message))
         {
             case ErrorFamilies.Transient:

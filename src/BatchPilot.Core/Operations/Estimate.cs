@@ -63,6 +63,15 @@ public sealed record JobEstimate
 
     /// <summary>Whether the model has a price in the table.</summary>
     public bool PriceKnown => CostSyncUsd is not null;
+
+    /// <summary>Images the requests carry (0 without image columns).</summary>
+    public long Images { get; init; }
+
+    /// <summary>The part of <see cref="InputTokens"/> that images take (the providers' image-token rules).</summary>
+    public long ImageTokens { get; init; }
+
+    /// <summary>Rows that would not be sent because of their image (missing, unreadable, wrong type, too large).</summary>
+    public long ImageProblems { get; init; }
 }
 
 /// <summary>Inputs of <see cref="JobEstimator.Estimate"/> beyond the job and its rows.</summary>
@@ -113,7 +122,7 @@ public static class JobEstimator
         var factory = new RequestFactory(spec, columns, spec.InputPath);
         var idIndex = spec.IdColumn is null ? -1 : IndexOf(columns, spec.IdColumn);
         var limits = options.Limits;
-        long items = 0, input = 0, bytes = 0, tokens = 0;
+        long items = 0, input = 0, bytes = 0, tokens = 0, images = 0, imageTokens = 0, imageProblems = 0;
         var inBatch = 0;
         var batches = 0;
         foreach (var row in rows)
@@ -129,14 +138,26 @@ public static class JobEstimator
                 break;
             }
 
+            if (factory.HasImages && factory.CheckImages(row.Values, row.Row) is not null)
+            {
+                imageProblems++;
+                continue;
+            }
+
             var request = factory.Create(row.Values);
             input += TokenCounter.CountRequest(request, spec.Provider);
+            foreach (var image in request.Images)
+            {
+                images++;
+                imageTokens += TokenCounter.CountImage(request.Model, image.Width, image.Height, spec.Provider);
+            }
+
             items++;
             var id = idIndex >= 0 && idIndex < row.Values.Length && !string.IsNullOrWhiteSpace(row.Values[idIndex])
                 ? row.Values[idIndex]!.Trim()
                 : "row-" + row.Index.ToString(CultureInfo.InvariantCulture);
             var size = options.Measure(new IdentifiedRequest(id, request));
-            var estimate = JobEngine.EstimateTokens(size);
+            var estimate = JobEngine.EstimateTokens(size, request, spec.Provider);
             if (inBatch > 0 && (inBatch >= limits.MaxRequests || bytes + size > limits.MaxBytes
                 || (options.MaxTokensPerBatch is { } maxTokens && tokens + estimate > maxTokens)))
             {
@@ -156,7 +177,7 @@ public static class JobEstimator
             batches++;
         }
 
-        return Of(spec, items, input, batches, options.Observed, options.Prices);
+        return Of(spec, items, input, batches, options.Observed, options.Prices) with { Images = images, ImageTokens = imageTokens, ImageProblems = imageProblems };
     }
 
     /// <summary>Builds the estimate from counts (the pricing and output-token rules, without reading rows).</summary>

@@ -113,14 +113,116 @@ public static class TokenCounter
         return anthropic ? (long)Math.Ceiling(n * AnthropicFactor) : n;
     }
 
-    /// <summary>Input tokens of a request: its system message (if any) and user message.</summary>
+    /// <summary>
+    /// Input tokens of a request: its system message (if any) and user message, plus its images
+    /// (<see cref="CountImage"/>) and its answer schema (<see cref="CountSchema"/>).
+    /// </summary>
     public static long CountRequest(LlmRequest request, string? provider = null)
     {
         ArgumentNullException.ThrowIfNull(request);
         var messages = request.System is null
             ? new[] { ("user", request.UserText) }
             : new[] { ("system", request.System), ("user", request.UserText) };
-        return CountChat(request.Model, messages, provider);
+        var n = CountChat(request.Model, messages, provider);
+        foreach (var image in request.Images)
+        {
+            n += CountImage(request.Model, image.Width, image.Height, provider);
+        }
+
+        if (request.ResponseFormat is { } format)
+        {
+            n += CountSchema(request.Model, format, provider);
+        }
+
+        return n;
+    }
+
+    /// <summary>Tokens Anthropic adds as a system prompt when a tool is forced (<c>tool_choice</c> <c>tool</c>).</summary>
+    public const int AnthropicToolChoiceTokens = 346;
+
+    /// <summary>Pixel size assumed for an image whose size is unknown (a URL, which is never downloaded to estimate).</summary>
+    public const int AssumedImageSide = 1024;
+
+    /// <summary>
+    /// Input tokens of one image by the providers' published rules, from its pixel size (read from the file header;
+    /// <see cref="AssumedImageSide"/> square when unknown). OpenAI, detail <c>auto</c>/<c>high</c>: tile models scale the
+    /// image to fit 2048×2048, then its short side down to 768, and count base + per-tile tokens for each 512-px tile
+    /// (gpt-4o, gpt-4.1, gpt-4.5: 85 + 170; gpt-4o-mini: 2833 + 5667; gpt-5: 70 + 140; o1, o3: 75 + 150); patch models
+    /// (gpt-4.1-mini, gpt-4.1-nano, gpt-5-mini, gpt-5-nano, o4-mini) count 32-px patches, at most 1536, times their
+    /// multiplier (1.62, 2.46, 1.62, 2.46, 1.72). Anthropic: the long side is scaled down to 1568 px, then
+    /// width × height / 750 tokens, at most 1600.
+    /// </summary>
+    public static long CountImage(string model, int? width, int? height, string? provider = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        double w = width is > 0 ? width.Value : AssumedImageSide;
+        double h = height is > 0 ? height.Value : AssumedImageSide;
+        if ((provider ?? ProviderNames.FromModel(model)) == ProviderNames.Anthropic)
+        {
+            var longSide = Math.Max(w, h);
+            if (longSide > 1568)
+            {
+                w = w * 1568 / longSide;
+                h = h * 1568 / longSide;
+            }
+
+            return Math.Min(1600, (long)Math.Ceiling(Math.Round(w) * Math.Round(h) / 750));
+        }
+
+        var m = model.Trim().ToLowerInvariant();
+        double? patchMultiplier = m switch
+        {
+            _ when m.StartsWith("gpt-4.1-mini", StringComparison.Ordinal) || m.StartsWith("gpt-5-mini", StringComparison.Ordinal) => 1.62,
+            _ when m.StartsWith("gpt-4.1-nano", StringComparison.Ordinal) || m.StartsWith("gpt-5-nano", StringComparison.Ordinal) => 2.46,
+            _ when m.StartsWith("o4-mini", StringComparison.Ordinal) => 1.72,
+            _ => null,
+        };
+        if (patchMultiplier is { } multiplier)
+        {
+            var patches = Math.Ceiling(w / 32) * Math.Ceiling(h / 32);
+            if (patches > 1536)
+            {
+                var shrink = Math.Sqrt(1536 * 32.0 * 32.0 / (w * h));
+                patches = Math.Min(1536, Math.Ceiling(w * shrink / 32) * Math.Ceiling(h * shrink / 32));
+            }
+
+            return (long)Math.Ceiling(patches * multiplier);
+        }
+
+        var (baseTokens, tileTokens) = m switch
+        {
+            _ when m.StartsWith("gpt-4o-mini", StringComparison.Ordinal) => (2833, 5667),
+            _ when m.StartsWith("gpt-5", StringComparison.Ordinal) => (70, 140),
+            _ when m.StartsWith("o1", StringComparison.Ordinal) || m.StartsWith("o3", StringComparison.Ordinal) => (75, 150),
+            _ => (85, 170),
+        };
+        var fit = Math.Min(1, 2048 / Math.Max(w, h));
+        w *= fit;
+        h *= fit;
+        var shortSide = Math.Min(w, h);
+        if (shortSide > 768)
+        {
+            w = w * 768 / shortSide;
+            h = h * 768 / shortSide;
+        }
+
+        var tiles = (long)(Math.Ceiling(Math.Round(w) / 512) * Math.Ceiling(Math.Round(h) / 512));
+        return baseTokens + tileTokens * tiles;
+    }
+
+    /// <summary>
+    /// Input tokens of an answer schema: the tokens of its name and JSON text (both providers turn it into prompt
+    /// text), plus for Anthropic the documented system prompt of a forced tool (<see cref="AnthropicToolChoiceTokens"/>).
+    /// An estimate: the providers do not publish how the schema is framed.
+    /// </summary>
+    public static long CountSchema(string model, ResponseFormat format, string? provider = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(format);
+        var anthropic = (provider ?? ProviderNames.FromModel(model)) == ProviderNames.Anthropic;
+        var tokenizer = TokenizerOf(anthropic ? "cl100k_base" : EncodingFor(model));
+        long n = tokenizer.CountTokens(format.Name) + tokenizer.CountTokens(format.SchemaJson);
+        return anthropic ? (long)Math.Ceiling(n * AnthropicFactor) + AnthropicToolChoiceTokens : n;
     }
 
     private static bool IsOSeries(string m) =>

@@ -26,7 +26,59 @@ public sealed record LlmRequest
     /// of a raw batch file. The body writers ignore every other field when it is set.
     /// </summary>
     public string? RawBody { get; init; }
+
+    /// <summary>Images sent with the user message (vision input), in column order. Empty by default.</summary>
+    public IReadOnlyList<ImagePart> Images { get; init; } = [];
+
+    /// <summary>
+    /// The JSON schema the answer must follow (OpenAI <c>response_format</c> json_schema, Anthropic one forced tool), or
+    /// null for a free-text answer.
+    /// </summary>
+    public ResponseFormat? ResponseFormat { get; init; }
 }
+
+/// <summary>Where an image comes from.</summary>
+public enum ImageSourceKind
+{
+    /// <summary>An http(s) URL, sent as a URL: the provider fetches it.</summary>
+    Url,
+
+    /// <summary>A <c>data:</c> URL holding base64 bytes, passed through.</summary>
+    DataUrl,
+
+    /// <summary>A local file, read when the request is written and sent as base64.</summary>
+    File,
+}
+
+/// <summary>One image of a request. A local file is only named here: its bytes are read when the body is written.</summary>
+public sealed record ImagePart
+{
+    /// <summary>Where the image comes from.</summary>
+    public required ImageSourceKind Kind { get; init; }
+
+    /// <summary>The URL, the data URL, or the absolute path of the file.</summary>
+    public required string Value { get; init; }
+
+    /// <summary>The media type (<c>image/png</c>, <c>image/jpeg</c>, <c>image/gif</c>, <c>image/webp</c>); null for a URL.</summary>
+    public string? MediaType { get; init; }
+
+    /// <summary>Image bytes (the file size, or the decoded size of a data URL); 0 for a URL.</summary>
+    public long Length { get; init; }
+
+    /// <summary>Pixel width read from the image header, when known.</summary>
+    public int? Width { get; init; }
+
+    /// <summary>Pixel height read from the image header, when known.</summary>
+    public int? Height { get; init; }
+
+    /// <summary>Characters of the base64 text of <see cref="Length"/> bytes.</summary>
+    public long Base64Length => (Length + 2) / 3 * 4;
+}
+
+/// <summary>A JSON schema the answer must follow.</summary>
+/// <param name="Name">The schema's name as sent (letters, digits, <c>_</c> and <c>-</c>, at most 64).</param>
+/// <param name="SchemaJson">The schema, as compact JSON text.</param>
+public sealed record ResponseFormat(string Name, string SchemaJson);
 
 /// <summary>One earlier message of a conversation.</summary>
 /// <param name="Role"><c>user</c> or <c>assistant</c>.</param>

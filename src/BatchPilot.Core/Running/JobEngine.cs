@@ -93,9 +93,10 @@ public sealed class JobEngine
                 break;
             }
 
-            foreach (var item in page)
+            foreach (var item in await ImagePreflight.FilterAsync(_store, job, factory, page, _observer, cancellationToken).ConfigureAwait(false))
             {
-                var size = _client.MeasureRequest(factory.Create(item));
+                var request = factory.Create(item);
+                var size = _client.MeasureRequest(request);
                 if (size > limits.MaxBytes)
                 {
                     throw new InputException(
@@ -103,7 +104,7 @@ public sealed class JobEngine
                         file: job.Spec.InputPath, row: item.SourceRow, hint: "shorten that row's text or the prompt");
                 }
 
-                var estimate = EstimateTokens(size);
+                var estimate = EstimateTokens(size, request.Request, job.Spec.Provider);
                 if (seqs.Count > 0 && (seqs.Count >= limits.MaxRequests || bytes + size > limits.MaxBytes
                     || (_options.MaxTokensPerBatch is { } maxTokens && tokens + estimate > maxTokens)))
                 {
@@ -133,6 +134,27 @@ public sealed class JobEngine
 
     /// <summary>A conservative estimate of a request's input tokens from its serialized size (about 4 bytes per token).</summary>
     internal static long EstimateTokens(long bytes) => Math.Max(1, bytes / 4);
+
+    /// <summary>
+    /// The same estimate for a request with images: their base64 text is not counted as text, their tokens by the
+    /// provider's image rule are (<see cref="Pricing.TokenCounter.CountImage"/>).
+    /// </summary>
+    internal static long EstimateTokens(long bytes, LlmRequest request, string provider)
+    {
+        if (request.Images.Count == 0)
+        {
+            return EstimateTokens(bytes);
+        }
+
+        long imageBytes = 0, imageTokens = 0;
+        foreach (var image in request.Images)
+        {
+            imageBytes += image.Kind == ImageSourceKind.Url ? 0 : image.Base64Length;
+            imageTokens += Pricing.TokenCounter.CountImage(request.Model, image.Width, image.Height, provider);
+        }
+
+        return EstimateTokens(Math.Max(0, bytes - imageBytes)) + imageTokens;
+    }
 
     private static string NewToken(string jobId) => "bp-" + jobId + "-" + Guid.NewGuid().ToString("N")[..12];
 
@@ -260,7 +282,15 @@ public sealed class JobEngine
     {
         await foreach (var item in _store.ReadBatchItemsAsync(batchId, cancellationToken).ConfigureAwait(false))
         {
-            yield return factory.Create(item);
+            var (request, problem) = factory.CreateForSending(item);
+            if (problem is not null)
+            {
+                // The image was checked when the batch was planned; never send the request without it.
+                throw new InputException(problem.Message + "; it was usable when the batch was planned", field: "--image-column",
+                    hint: "put the file back and rerun the same command: nothing of this batch was sent");
+            }
+
+            yield return request;
         }
     }
 
@@ -421,13 +451,14 @@ public sealed class JobEngine
     {
         ArgumentNullException.ThrowIfNull(job);
         var report = new CollectReport();
+        var schema = AnswerSchema.ForJob(job.Spec);
         foreach (var batch in await _store.ListBatchesAsync(job.Id, cancellationToken).ConfigureAwait(false))
         {
             if (batch.State == BatchState.Ended && batch.ProviderBatchId is not null)
             {
                 try
                 {
-                    await CollectBatchAsync(batch, report, job.Spec.Kind == JobKind.Raw, cancellationToken).ConfigureAwait(false);
+                    await CollectBatchAsync(batch, report, job.Spec.Kind == JobKind.Raw, schema, cancellationToken).ConfigureAwait(false);
                     _interruptions.Remove(batch.Id);
                 }
                 catch (ProviderException ex) when (!ex.IsAuthError && !cancellationToken.IsCancellationRequested)
@@ -450,7 +481,7 @@ public sealed class JobEngine
         return report;
     }
 
-    private async Task CollectBatchAsync(BatchRecord batch, CollectReport report, bool keepRaw, CancellationToken cancellationToken)
+    private async Task CollectBatchAsync(BatchRecord batch, CollectReport report, bool keepRaw, AnswerSchema? schema, CancellationToken cancellationToken)
     {
         var pb = await _client.GetAsync(batch.ProviderBatchId!, cancellationToken).ConfigureAwait(false);
         if (pb.End == BatchEnd.Failed && pb.Errors.Any(e => e.Code == "token_limit_exceeded") && batch.Resubmits < _options.MaxResubmits)
@@ -496,7 +527,8 @@ public sealed class JobEngine
             }
 
             // Only raw jobs store the provider's line (to write their provider-format output).
-            chunk.Add(keepRaw || line.Raw is null ? line : line with { Raw = null });
+            var kept = keepRaw || line.Raw is null ? line : line with { Raw = null };
+            chunk.Add(schema?.Check(kept) ?? kept);
             if (chunk.Count >= _options.ApplyChunk)
             {
                 await Flush().ConfigureAwait(false);

@@ -85,10 +85,16 @@ public sealed class SyncRunner
         long succeeded = 0, failed = 0, attempts = 0, throttled = 0;
         while (true)
         {
-            var page = await _store.ReadPendingItemsAsync(job.Id, 0, _options.ChunkSize, cancellationToken).ConfigureAwait(false);
-            if (page.Count == 0)
+            var read = await _store.ReadPendingItemsAsync(job.Id, 0, _options.ChunkSize, cancellationToken).ConfigureAwait(false);
+            if (read.Count == 0)
             {
                 break;
+            }
+
+            var page = await ImagePreflight.FilterAsync(_store, job, factory, read, _observer, cancellationToken).ConfigureAwait(false);
+            if (page.Count == 0)
+            {
+                continue;
             }
 
             var token = "sync-" + job.Id + "-" + Guid.NewGuid().ToString("N")[..12];
@@ -132,10 +138,27 @@ public sealed class SyncRunner
             {
                 await Parallel.ForEachAsync(page, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, _options.Concurrency), CancellationToken = cancellationToken }, async (item, ct) =>
                 {
-                    var request = factory.Create(item);
+                    var (request, imageProblem) = factory.CreateForSending(item);
+                    if (imageProblem is not null)
+                    {
+                        // The image became unusable after the check: the item fails unsent.
+                        Interlocked.Increment(ref chunkFailed);
+                        lock (pending)
+                        {
+                            pending.Add(new ResultLine { CustomId = item.CustomId, Kind = ResultKind.Failed, ErrorCode = imageProblem.Code, ErrorMessage = imageProblem.Message });
+                        }
+
+                        return;
+                    }
+
                     var estimate = JobEngine.EstimateTokens(request.Request.UserText.Length + (request.Request.System?.Length ?? 0)) + (request.Request.MaxTokens ?? _options.AssumedOutputTokens);
                     await _limiter.AcquireAsync(estimate, ct).ConfigureAwait(false);
                     var response = await _client.SendAsync(request, ct).ConfigureAwait(false);
+                    if (factory.Schema is { } schema)
+                    {
+                        response = response with { Result = schema.Check(response.Result) };
+                    }
+
                     var was429 = response.Result.StatusCode == 429;
                     _limiter.Observe(response.Limits, was429);
                     Interlocked.Add(ref attempts, response.Attempts);

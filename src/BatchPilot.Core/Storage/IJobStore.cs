@@ -212,6 +212,13 @@ public interface IJobStore : IDisposable
     /// <summary>Cancels a job's items that are still Pending (never sent). Returns how many.</summary>
     Task<int> CancelPendingItemsAsync(string jobId, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Ends Pending items (not in any batch) before they are sent, each with its line's status, error code and message
+    /// (e.g. an image that cannot be read), in one transaction with a history row. Lines naming no Pending item are
+    /// ignored. Returns how many items changed.
+    /// </summary>
+    Task<int> EndPendingItemsAsync(string jobId, IReadOnlyList<ResultLine> lines, string reason, CancellationToken cancellationToken = default);
+
     /// <summary>All items of a job in seq order, streamed.</summary>
     IAsyncEnumerable<ItemRecord> ReadItemsAsync(string jobId, CancellationToken cancellationToken = default);
 

@@ -8,15 +8,34 @@ internal sealed class Prompt
 {
     public const string AnswerPrefix = "Emulated answer to: ";
 
-    public Prompt(string model, string lastUserText, int promptChars, int messageCount)
+    /// <summary>Input tokens counted per image (whatever its size).</summary>
+    public const int TokensPerImage = 255;
+
+    public Prompt(string model, string lastUserText, int promptChars, int messageCount, IReadOnlyList<SeenImage>? images = null, ImageError? imageError = null, string? structured = null, string? toolName = null)
     {
         Model = model;
         LastUserText = lastUserText;
-        Reply = AnswerPrefix + lastUserText;
+        Images = images ?? [];
+        ImageError = imageError;
+        ToolName = toolName;
+        IsStructured = structured is not null;
+        Reply = structured ?? AnswerPrefix + lastUserText + Vision.Describe(Images);
         // About one token per four characters plus a little framing per message; at least 1.
-        InputTokens = Math.Max(1, (promptChars + 3) / 4 + 3 * messageCount + 3);
+        InputTokens = Math.Max(1, (promptChars + 3) / 4 + 3 * messageCount + 3 + TokensPerImage * Images.Count);
         OutputTokens = Math.Max(1, (Reply.Length + 3) / 4);
     }
+
+    /// <summary>The images of the last user message.</summary>
+    public IReadOnlyList<SeenImage> Images { get; }
+
+    /// <summary>The first image problem of the request (the real API answers 400), or null.</summary>
+    public ImageError? ImageError { get; }
+
+    /// <summary>Anthropic: the forced tool whose input carries the structured answer, or null.</summary>
+    public string? ToolName { get; }
+
+    /// <summary>True when <see cref="Reply"/> is JSON generated from the requested schema.</summary>
+    public bool IsStructured { get; }
 
     public string Model { get; }
 
@@ -47,8 +66,28 @@ internal static class Responder
         _ => null,
     };
 
-    /// <summary>Reads the prompt out of a request body; never throws on odd shapes (missing parts count as empty).</summary>
-    public static Prompt Read(JsonElement body, Shape shape)
+    /// <summary>
+    /// Reads the prompt out of a request body; never throws on odd shapes (missing parts count as empty). Images are
+    /// checked (see <see cref="Prompt.ImageError"/>); a requested schema is answered with conforming JSON, or with JSON
+    /// that breaks it when <paramref name="violateSchema"/>.
+    /// </summary>
+    public static Prompt Read(JsonElement body, Shape shape, bool violateSchema = false)
+    {
+        var basic = ReadPlain(body, shape);
+        var (images, error) = Vision.Inspect(body, shape);
+        string? structured = null;
+        string? tool = null;
+        if (SchemaAnswers.Requested(body, shape) is { } requested)
+        {
+            structured = SchemaAnswers.Answer(requested.Schema, basic.LastUserText + Vision.Describe(images), violateSchema);
+            tool = requested.ToolName;
+        }
+        return new Prompt(basic.Model, basic.LastUserText, basic.PromptChars, basic.MessageCount, images, error, structured, tool);
+    }
+
+    private sealed record Plain(string Model, string LastUserText, int PromptChars, int MessageCount);
+
+    private static Plain ReadPlain(JsonElement body, Shape shape)
     {
         var model = body.ValueKind == JsonValueKind.Object && body.TryGetProperty("model", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString()! : "unknown-model";
         var chars = 0;
@@ -56,7 +95,7 @@ internal static class Responder
         string last = "";
         if (body.ValueKind != JsonValueKind.Object)
         {
-            return new Prompt(model, last, 0, 0);
+            return new Plain(model, last, 0, 0);
         }
         switch (shape)
         {
@@ -120,7 +159,7 @@ internal static class Responder
                 }
                 break;
         }
-        return new Prompt(model, last, chars, count);
+        return new Plain(model, last, chars, count);
     }
 
     /// <summary>Text of a content value: a string, or the <c>text</c> of every text part of an array, joined by newlines.</summary>
@@ -286,13 +325,25 @@ internal static class Responder
         w.WriteString("role"u8, "assistant"u8);
         w.WriteStartArray("content"u8);
         w.WriteStartObject();
-        w.WriteString("type"u8, "text"u8);
-        w.WriteString("text"u8, p.Reply);
-        w.WriteNull("citations"u8);
+        if (p.ToolName is not null)
+        {
+            // A forced tool: the answer is the tool call's input.
+            w.WriteString("type"u8, "tool_use"u8);
+            w.WriteString("id"u8, "toolu_01" + (id.Length > 6 ? id[6..] : id));
+            w.WriteString("name"u8, p.ToolName);
+            w.WritePropertyName("input"u8);
+            w.WriteRawValue(p.Reply, skipInputValidation: true);
+        }
+        else
+        {
+            w.WriteString("type"u8, "text"u8);
+            w.WriteString("text"u8, p.Reply);
+            w.WriteNull("citations"u8);
+        }
         w.WriteEndObject();
         w.WriteEndArray();
         w.WriteNull("container"u8);
-        w.WriteString("stop_reason"u8, "end_turn"u8);
+        w.WriteString("stop_reason"u8, p.ToolName is not null ? "tool_use"u8 : "end_turn"u8);
         w.WriteNull("stop_sequence"u8);
         w.WriteNull("stop_details"u8);
         w.WriteStartObject("usage"u8);

@@ -99,6 +99,10 @@ internal sealed class AnthropicBatchEngine(EmulatorContext ctx)
                     var seed = StableHash.Of(customId, batchSeed);
                     var w = writer.Writer;
                     bool Hit(string kind, ulong salt) => kinds.TryGetValue(kind, out var rule) && StableHash.ToUnit(StableHash.Combine(seed, salt)) < (rule.Fraction ?? 0.1);
+                    var fault = index >= done && restType is not null ? null
+                        : allFail ? new ItemFaultRule { Error = onlyErrors!.Code ?? "api_error" } : ItemFaults.Decide(store, r.Faults, Wire.Anthropic, customId);
+                    var violate = fault?.Error == ItemFaults.SchemaViolation;
+                    fault = violate ? null : fault;
                     if (index >= done && restType is not null)
                     {
                         WriteSimple(w, customId, restType);
@@ -112,9 +116,11 @@ internal sealed class AnthropicBatchEngine(EmulatorContext ctx)
                             canceled++;
                         }
                     }
-                    else if ((allFail ? new ItemFaultRule { Error = onlyErrors!.Code ?? "api_error" } : ItemFaults.Decide(store, r.Faults, Wire.Anthropic, customId)) is { } fault)
+                    else if (fault is not null || Responder.Read(p, Responder.Shape.AnthropicMessages).ImageError is not null)
                     {
-                        var (type, message) = ItemFaults.Anthropic(fault.Error);
+                        var (type, message) = fault is not null
+                            ? ItemFaults.Anthropic(fault.Error)
+                            : ("invalid_request_error", Responder.Read(p, Responder.Shape.AnthropicMessages).ImageError!.Message);
                         w.WriteStartObject();
                         w.WriteString("custom_id"u8, customId);
                         w.WriteStartObject("result"u8);
@@ -140,7 +146,7 @@ internal sealed class AnthropicBatchEngine(EmulatorContext ctx)
                             index++;
                             continue;
                         }
-                        var prompt = Responder.Read(p, Responder.Shape.AnthropicMessages);
+                        var prompt = Responder.Read(p, Responder.Shape.AnthropicMessages, violate);
                         var copies = Hit("duplicate_lines", 3) ? 2 : 1;
                         for (var i = 0; i < copies; i++)
                         {

@@ -8,7 +8,7 @@ internal static class Rules
     public static readonly string[] ItemErrors =
     [
         "server_error", "context_length_exceeded", "rate_limit_exceeded", "request_timeout", "invalid_request_error",
-        "overloaded", "api_error", "overloaded_error", "rate_limit_error", "timeout_error",
+        "overloaded", "api_error", "overloaded_error", "rate_limit_error", "timeout_error", "schema_violation",
     ];
 
     public static readonly string[] BatchKinds =

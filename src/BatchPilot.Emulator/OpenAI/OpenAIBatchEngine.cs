@@ -231,6 +231,10 @@ internal sealed class OpenAIBatchEngine(EmulatorContext ctx)
                     var lineId = Ids.DerivedBase62("batch_req_", seed, 24);
                     var requestId = Ids.DerivedHex("", seed ^ 0x5bd1e995UL, 32);
                     var model = body.ValueKind == JsonValueKind.Object && body.TryGetProperty("model", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString()! : "unknown-model";
+                    var fault = index >= done && restCode is not null ? null
+                        : allFail ? new ItemFaultRule { Error = onlyErrors!.Code ?? "server_error" } : ItemFaults.Decide(store, r.Faults, Wire.OpenAI, customId);
+                    var violate = fault?.Error == ItemFaults.SchemaViolation;
+                    fault = violate ? null : fault;
                     if (index >= done && restCode is not null)
                     {
                         ItemFaults.WriteOpenAITopLevelError(errW.Writer, lineId, customId, restCode, restCode == "batch_expired"
@@ -239,15 +243,21 @@ internal sealed class OpenAIBatchEngine(EmulatorContext ctx)
                         errW.EndLine();
                         failed++;
                     }
-                    else if ((allFail ? new ItemFaultRule { Error = onlyErrors!.Code ?? "server_error" } : ItemFaults.Decide(store, r.Faults, Wire.OpenAI, customId)) is { } fault)
+                    else if (fault is not null)
                     {
                         ItemFaults.WriteOpenAIErrorLine(errW.Writer, lineId, customId, requestId, fault.Error, model);
                         errW.EndLine();
                         failed++;
                     }
+                    else if (Responder.Read(body, shape, violate) is { ImageError: { } imageError })
+                    {
+                        ItemFaults.WriteOpenAIRequestError(errW.Writer, lineId, customId, requestId, 400, imageError.Message, "invalid_request_error", imageError.Param, imageError.Code);
+                        errW.EndLine();
+                        failed++;
+                    }
                     else
                     {
-                        var prompt = Responder.Read(body, shape);
+                        var prompt = Responder.Read(body, shape, violate);
                         var created = createdBase + (r.Total > 0 ? span * index / r.Total : 0);
                         WriteSuccessLine(outW, kinds, seed, lineId, customId, requestId, created, prompt, body, shape);
                         completed++;

@@ -85,12 +85,30 @@ internal sealed class AnthropicBatchClient : IBatchClient
 
         w.WriteStartObject();
         w.WriteString("role", "user");
-        w.WriteString("content", r.UserText);
+        ImageParts.WriteUserContent(w, r, ImageParts.WriteAnthropic);
+
         w.WriteEndObject();
         w.WriteEndArray();
         if (r.Temperature is { } t)
         {
             w.WriteNumber("temperature", t);
+        }
+
+        if (r.ResponseFormat is { } format)
+        {
+            // Structured output through one tool the model must call; its input is the answer.
+            w.WriteStartArray("tools");
+            w.WriteStartObject();
+            w.WriteString("name", format.Name);
+            w.WriteString("description", "Give the answer in this structure.");
+            w.WritePropertyName("input_schema");
+            w.WriteRawValue(format.SchemaJson, skipInputValidation: true);
+            w.WriteEndObject();
+            w.WriteEndArray();
+            w.WriteStartObject("tool_choice");
+            w.WriteString("type", "tool");
+            w.WriteString("name", format.Name);
+            w.WriteEndObject();
         }
 
         w.WriteEndObject();
@@ -253,6 +271,7 @@ internal sealed class AnthropicBatchClient : IBatchClient
                 case "succeeded":
                     var message = result.Obj("message");
                     var sb = new StringBuilder();
+                    string? toolInput = null;
                     if (message is { } m && m.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.Array)
                     {
                         foreach (var block in content.EnumerateArray())
@@ -260,6 +279,11 @@ internal sealed class AnthropicBatchClient : IBatchClient
                             if (block.Str("type") == "text" && block.Str("text") is { } t)
                             {
                                 sb.Append(t);
+                            }
+                            else if (toolInput is null && block.Str("type") == "tool_use" && block.TryGetProperty("input", out var input))
+                            {
+                                // Structured output: the forced tool's input is the answer.
+                                toolInput = Planning.AnswerSchema.CompactJson(input);
                             }
                         }
                     }
@@ -271,7 +295,7 @@ internal sealed class AnthropicBatchClient : IBatchClient
                         usage = new TokenUsage((u.Long("input_tokens") ?? 0) + cached + (u.Long("cache_creation_input_tokens") ?? 0), u.Long("output_tokens") ?? 0, cached);
                     }
 
-                    return new ResultLine { CustomId = customId, Kind = ResultKind.Succeeded, Text = sb.ToString(), Usage = usage, StatusCode = 200, Source = source };
+                    return new ResultLine { CustomId = customId, Kind = ResultKind.Succeeded, Text = toolInput ?? sb.ToString(), Usage = usage, StatusCode = 200, Source = source };
                 case "errored":
                     var err = result.Obj("error");
                     var inner = err?.Obj("error") ?? err;

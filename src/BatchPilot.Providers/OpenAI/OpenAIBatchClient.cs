@@ -88,7 +88,8 @@ internal sealed class OpenAIBatchClient : IBatchClient
 
         w.WriteStartObject();
         w.WriteString("role", "user");
-        w.WriteString("content", r.UserText);
+        ImageParts.WriteUserContent(w, r, ImageParts.WriteOpenAI);
+
         w.WriteEndObject();
         w.WriteEndArray();
         if (r.MaxTokens is { } max)
@@ -101,6 +102,44 @@ internal sealed class OpenAIBatchClient : IBatchClient
             w.WriteNumber("temperature", t);
         }
 
+        if (r.ResponseFormat is { } format)
+        {
+            WriteResponseFormat(w, format);
+        }
+
+        w.WriteEndObject();
+    }
+
+    /// <summary>
+    /// Responses API structured output: <c>"text":{"format":{"type":"json_schema","name","schema","strict":true}}</c>
+    /// (for the Responses body writer; chat completions use <see cref="WriteResponseFormat"/>).
+    /// </summary>
+    internal static void WriteTextFormat(Utf8JsonWriter w, ResponseFormat format)
+    {
+        w.WriteStartObject("text");
+        w.WriteStartObject("format");
+        w.WriteString("type", "json_schema");
+        WriteSchemaFields(w, format);
+        w.WriteEndObject();
+        w.WriteEndObject();
+    }
+
+    private static void WriteSchemaFields(Utf8JsonWriter w, ResponseFormat format)
+    {
+        w.WriteString("name", format.Name);
+        w.WritePropertyName("schema");
+        w.WriteRawValue(format.SchemaJson, skipInputValidation: true);
+        w.WriteBoolean("strict", true);
+    }
+
+    /// <summary>Chat completions structured output: <c>"response_format":{"type":"json_schema","json_schema":{"name","schema","strict":true}}</c>.</summary>
+    internal static void WriteResponseFormat(Utf8JsonWriter w, ResponseFormat format)
+    {
+        w.WriteStartObject("response_format");
+        w.WriteString("type", "json_schema");
+        w.WriteStartObject("json_schema");
+        WriteSchemaFields(w, format);
+        w.WriteEndObject();
         w.WriteEndObject();
     }
 
