@@ -30,6 +30,12 @@ public sealed record BatchClientOptions
 
     /// <summary>Called before each retry (attempt, delay, reason), for progress display.</summary>
     public Action<int, TimeSpan, string>? OnRetry { get; init; }
+
+    /// <summary>The OpenAI API used (<see cref="OpenAIApis"/>): chat completions when null.</summary>
+    public string? Api { get; init; }
+
+    /// <summary>Azure OpenAI: the <c>api-version</c> query parameter (default <see cref="SyncClients.AzureDefaultApiVersion"/>).</summary>
+    public string? ApiVersion { get; init; }
 }
 
 /// <summary>Creates batch clients.</summary>
@@ -53,7 +59,10 @@ public static class BatchClients
         return options.Provider switch
         {
             ProviderNames.Anthropic => new AnthropicBatchClient(http, options.BaseUrl, options.ApiKey, options.SpoolDirectory, limits, ownsHttp: true),
-            _ => new OpenAIBatchClient(http, options.BaseUrl, options.ApiKey, options.SpoolDirectory, limits, ownsHttp: true),
+            _ => new OpenAIBatchClient(http, options.BaseUrl, options.ApiKey, options.SpoolDirectory, limits, ownsHttp: true)
+            {
+                Api = options.Api,
+            },
         };
     }
 }

@@ -95,6 +95,9 @@ public sealed record JobSpec
     /// <summary>How requests are sent.</summary>
     public JobMode Mode { get; init; } = JobMode.Batch;
 
+    /// <summary>The OpenAI API used (<c>chat</c> or <c>responses</c>, see <c>OpenAIApis</c>); null means chat completions.</summary>
+    public string? Api { get; init; }
+
     /// <summary>A stable hash of everything that changes what is sent.</summary>
     public string Fingerprint()
     {
@@ -118,6 +121,11 @@ public sealed record JobSpec
         if (Limit is { } limit)
         {
             text += "\u001flimit\u001f" + limit.ToString(CultureInfo.InvariantCulture);
+        }
+
+        if (Api is { } api && api != "chat")
+        {
+            text += "\u001fapi\u001f" + api;
         }
 
         return Convert.ToHexStringLower(SHA256.HashData(global::System.Text.Encoding.UTF8.GetBytes(text)));

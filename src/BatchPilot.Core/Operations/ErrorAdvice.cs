@@ -165,6 +165,8 @@ public static class ErrorAdvice
     {
         ProviderNames.OpenAI => "OpenAI",
         ProviderNames.Anthropic => "Anthropic",
+        ProviderNames.OpenRouter => "OpenRouter",
+        ProviderNames.Azure => "Azure OpenAI",
         _ => provider,
     };
 

@@ -25,6 +25,9 @@ public sealed record SyncOptions
 
     /// <summary>How long a chunk's lease holds.</summary>
     public TimeSpan LeaseDuration { get; init; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>How transient failures are retried (each attempt goes through the limiter and is recorded).</summary>
+    public SyncRetryOptions Retry { get; init; } = new();
 }
 
 /// <summary>What a synchronous run did.</summary>
@@ -99,18 +102,22 @@ public sealed class SyncRunner
                 $"Sending {page.Count} requests through the synchronous API.", cancellationToken).ConfigureAwait(false);
 
             var pending = new List<ResultLine>(_options.ApplyEvery);
+            var retriedItems = new List<string>();
             var gate = new SemaphoreSlim(1, 1);
             long chunkOk = 0, chunkFailed = 0;
 
             async Task FlushAsync(bool force)
             {
                 List<ResultLine>? toApply = null;
+                List<string>? retries = null;
                 lock (pending)
                 {
                     if (pending.Count >= _options.ApplyEvery || (force && pending.Count > 0))
                     {
                         toApply = [.. pending];
                         pending.Clear();
+                        retries = retriedItems.Count > 0 ? [.. retriedItems] : null;
+                        retriedItems.Clear();
                     }
                 }
 
@@ -120,6 +127,10 @@ public sealed class SyncRunner
                     try
                     {
                         await _store.ApplyResultsAsync(batch.Id, toApply, cancellationToken).ConfigureAwait(false);
+                        foreach (var reason in retries ?? [])
+                        {
+                            await _store.AddHistoryAsync(new HistoryEntry { JobId = job.Id, BatchId = batch.Id, At = _time.GetUtcNow(), Kind = "item", State = "Retried", Reason = reason }, cancellationToken).ConfigureAwait(false);
+                        }
                     }
                     finally
                     {
@@ -133,13 +144,9 @@ public sealed class SyncRunner
                 await Parallel.ForEachAsync(page, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, _options.Concurrency), CancellationToken = cancellationToken }, async (item, ct) =>
                 {
                     var request = factory.Create(item);
-                    var estimate = JobEngine.EstimateTokens(request.Request.UserText.Length + (request.Request.System?.Length ?? 0)) + (request.Request.MaxTokens ?? _options.AssumedOutputTokens);
-                    await _limiter.AcquireAsync(estimate, ct).ConfigureAwait(false);
-                    var response = await _client.SendAsync(request, ct).ConfigureAwait(false);
-                    var was429 = response.Result.StatusCode == 429;
-                    _limiter.Observe(response.Limits, was429);
+                    var response = await SyncAttempts.SendAsync(_client, _limiter, request, _options, _time, ct).ConfigureAwait(false);
                     Interlocked.Add(ref attempts, response.Attempts);
-                    Interlocked.Add(ref throttled, (was429 ? 1 : 0) + Math.Max(0, response.Attempts - 1));
+                    Interlocked.Add(ref throttled, response.Throttled);
                     if (response.Result.Kind == ResultKind.Succeeded)
                     {
                         Interlocked.Increment(ref chunkOk);
@@ -152,6 +159,10 @@ public sealed class SyncRunner
                     lock (pending)
                     {
                         pending.Add(response.Result);
+                        if (response.Attempts > 1)
+                        {
+                            retriedItems.Add(response.Describe());
+                        }
                     }
 
                     await FlushAsync(force: false).ConfigureAwait(false);

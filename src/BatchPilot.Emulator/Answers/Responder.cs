@@ -47,10 +47,13 @@ internal static class Responder
         _ => null,
     };
 
-    /// <summary>Reads the prompt out of a request body; never throws on odd shapes (missing parts count as empty).</summary>
-    public static Prompt Read(JsonElement body, Shape shape)
+    /// <summary>
+    /// Reads the prompt out of a request body; never throws on odd shapes (missing parts count as empty).
+    /// <paramref name="deployment"/> (Azure) names the model whatever the body says.
+    /// </summary>
+    public static Prompt Read(JsonElement body, Shape shape, string? deployment = null)
     {
-        var model = body.ValueKind == JsonValueKind.Object && body.TryGetProperty("model", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString()! : "unknown-model";
+        var model = deployment ?? (body.ValueKind == JsonValueKind.Object && body.TryGetProperty("model", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString()! : "unknown-model");
         var chars = 0;
         var count = 0;
         string last = "";

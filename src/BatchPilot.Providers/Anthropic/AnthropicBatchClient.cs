@@ -57,11 +57,19 @@ internal sealed class AnthropicBatchClient : IBatchClient
 
     private HttpRequestMessage Request(HttpMethod method, string relative, bool retryable = false) => Request(method, new Uri(_base, relative), retryable);
 
-    internal static void WriteParams(Utf8JsonWriter w, LlmRequest r)
+    /// <summary>
+    /// Writes the Messages API params of a request. <paramref name="forCountTokens"/> leaves out what
+    /// <c>/v1/messages/count_tokens</c> does not take (<c>max_tokens</c>, sampling parameters).
+    /// </summary>
+    internal static void WriteParams(Utf8JsonWriter w, LlmRequest r, bool forCountTokens = false)
     {
         w.WriteStartObject();
         w.WriteString("model", r.Model);
-        w.WriteNumber("max_tokens", r.MaxTokens ?? DefaultMaxTokens);
+        if (!forCountTokens)
+        {
+            w.WriteNumber("max_tokens", r.MaxTokens ?? DefaultMaxTokens);
+        }
+
         if (!string.IsNullOrEmpty(r.System))
         {
             w.WriteString("system", r.System);
@@ -81,7 +89,7 @@ internal sealed class AnthropicBatchClient : IBatchClient
         w.WriteString("content", r.UserText);
         w.WriteEndObject();
         w.WriteEndArray();
-        if (r.Temperature is { } t)
+        if (r.Temperature is { } t && !forCountTokens)
         {
             w.WriteNumber("temperature", t);
         }
@@ -244,27 +252,7 @@ internal sealed class AnthropicBatchClient : IBatchClient
             switch (result.Str("type"))
             {
                 case "succeeded":
-                    var message = result.Obj("message");
-                    var sb = new StringBuilder();
-                    if (message is { } m && m.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.Array)
-                    {
-                        foreach (var block in content.EnumerateArray())
-                        {
-                            if (block.Str("type") == "text" && block.Str("text") is { } t)
-                            {
-                                sb.Append(t);
-                            }
-                        }
-                    }
-
-                    TokenUsage? usage = null;
-                    if (message?.Obj("usage") is { } u)
-                    {
-                        var cached = u.Long("cache_read_input_tokens") ?? 0;
-                        usage = new TokenUsage((u.Long("input_tokens") ?? 0) + cached + (u.Long("cache_creation_input_tokens") ?? 0), u.Long("output_tokens") ?? 0, cached);
-                    }
-
-                    return new ResultLine { CustomId = customId, Kind = ResultKind.Succeeded, Text = sb.ToString(), Usage = usage, StatusCode = 200, Source = source };
+                    return ParseMessage(customId, result.Obj("message"), source);
                 case "errored":
                     var err = result.Obj("error");
                     var inner = err?.Obj("error") ?? err;
@@ -284,6 +272,31 @@ internal sealed class AnthropicBatchClient : IBatchClient
                     return new ResultLine { Kind = ResultKind.Malformed, CustomId = customId, Source = source, ErrorMessage = "unknown result type" };
             }
         }
+    }
+
+    /// <summary>A Messages API <c>message</c> (a sync response, or a batch result's message) as a succeeded result.</summary>
+    internal static ResultLine ParseMessage(string customId, JsonElement? message, string? source)
+    {
+        var sb = new StringBuilder();
+        if (message is { } m && m.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var block in content.EnumerateArray())
+            {
+                if (block.Str("type") == "text" && block.Str("text") is { } t)
+                {
+                    sb.Append(t);
+                }
+            }
+        }
+
+        TokenUsage? usage = null;
+        if (message?.Obj("usage") is { } u)
+        {
+            var cached = u.Long("cache_read_input_tokens") ?? 0;
+            usage = new TokenUsage((u.Long("input_tokens") ?? 0) + cached + (u.Long("cache_creation_input_tokens") ?? 0), u.Long("output_tokens") ?? 0, cached);
+        }
+
+        return new ResultLine { CustomId = customId, Kind = ResultKind.Succeeded, Text = sb.ToString(), Usage = usage, StatusCode = 200, Source = source };
     }
 
     public Task CleanupStagedAsync(string staged, CancellationToken cancellationToken = default)

@@ -36,6 +36,12 @@ internal sealed class OpenAIBatchClient : IBatchClient
 
     public ProviderLimits Limits { get; }
 
+    /// <summary>The API of the batch lines (<see cref="OpenAIApis"/>): chat completions when null.</summary>
+    public string? Api { get; init; }
+
+    /// <summary>The batch endpoint and the <c>url</c> of every line.</summary>
+    private string BatchEndpoint => OpenAIApis.IsResponses(Api) ? ResponsesBody.Endpoint : Endpoint;
+
     private HttpRequestMessage Request(HttpMethod method, string relative, bool retryable = false)
     {
         var req = new HttpRequestMessage(method, new Uri(_base, relative));
@@ -92,18 +98,27 @@ internal sealed class OpenAIBatchClient : IBatchClient
         w.WriteEndObject();
     }
 
-    internal static void WriteLine(Utf8JsonWriter w, IdentifiedRequest r)
+    internal static void WriteLine(Utf8JsonWriter w, IdentifiedRequest r, string? api = null)
     {
         w.WriteStartObject();
         w.WriteString("custom_id", r.CustomId);
         w.WriteString("method", "POST");
-        w.WriteString("url", Endpoint);
+        var responses = OpenAIApis.IsResponses(api);
+        w.WriteString("url", responses ? ResponsesBody.Endpoint : Endpoint);
         w.WritePropertyName("body");
-        WriteBody(w, r.Request);
+        if (responses)
+        {
+            ResponsesBody.Write(w, r.Request);
+        }
+        else
+        {
+            WriteBody(w, r.Request);
+        }
+
         w.WriteEndObject();
     }
 
-    public int MeasureRequest(IdentifiedRequest request) => JsonLines.Measure(w => WriteLine(w, request)) + 1;
+    public int MeasureRequest(IdentifiedRequest request) => JsonLines.Measure(w => WriteLine(w, request, Api)) + 1;
 
     public async Task<string> StageAsync(BatchStaging staging, CancellationToken cancellationToken = default)
     {
@@ -117,7 +132,7 @@ internal sealed class OpenAIBatchClient : IBatchClient
                 await using var w = JsonLines.Writer(file);
                 await foreach (var r in staging.Requests.WithCancellation(cancellationToken).ConfigureAwait(false))
                 {
-                    WriteLine(w, r);
+                    WriteLine(w, r, Api);
                     await w.FlushAsync(cancellationToken).ConfigureAwait(false);
                     w.Reset();
                     file.WriteByte((byte)'\n');
@@ -190,7 +205,7 @@ internal sealed class OpenAIBatchClient : IBatchClient
         {
             w.WriteStartObject();
             w.WriteString("input_file_id", staged);
-            w.WriteString("endpoint", Endpoint);
+            w.WriteString("endpoint", BatchEndpoint);
             w.WriteString("completion_window", "24h");
             w.WriteStartObject("metadata");
             w.WriteString(TokenKey, token);
