@@ -119,6 +119,10 @@ internal static class RunCommand
 
         var api = ParseApi(pr.GetValue(Api), provider);
         ctx.ApiVersionFlag = pr.GetValue(ApiVersion);
+
+        // Read (and check) the rate limits before anything is recorded.
+        var limiter = mode == JobMode.Sync ? ctx.Limiter(model, provider, RateFlags(pr)) : null;
+        var concurrency = mode == JobMode.Sync ? SyncConcurrency(pr) : 0;
         if (pr.GetValue(MaxBatchTokens) is < 1)
         {
             throw new InputException("must be at least 1", field: "--max-batch-tokens");
@@ -209,7 +213,7 @@ internal static class RunCommand
                 job = await JobFlow.WaitAsync(ctx, batchEngine, job, TimeSpan.FromSeconds(pr.GetValue(CheckInterval) ?? (useEmulator ? 1 : 30)), TimeSpan.FromHours(pr.GetValue(Timeout)), ct).ConfigureAwait(false);
                 if (job.Status != JobStatus.Cancelled)
                 {
-                    job = await JobFlow.RunSyncAsync(ctx, job, pr.GetValue(ApiKey), ctx.Limiter(model, provider, RateFlags(pr)), SyncConcurrency(pr), ct).ConfigureAwait(false);
+                    job = await JobFlow.RunSyncAsync(ctx, job, pr.GetValue(ApiKey), limiter!, concurrency, ct).ConfigureAwait(false);
                 }
 
                 return await JobFlow.FinishAsync(ctx, job, outPath, pr.GetValue(OutputColumn)!, started, ct).ConfigureAwait(false);
