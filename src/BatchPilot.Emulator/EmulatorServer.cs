@@ -298,8 +298,7 @@ public sealed class EmulatorServer : IAsyncDisposable
         if (fault.Status == 429)
         {
             var now = _ctx.Now;
-            var d = new RateDecision(false, "requests", _ctx.Options.RequestsPerMinute ?? 10_000, 0, _ctx.Options.TokensPerMinute ?? 10_000_000, 0, 0, 1, _ctx.Options.OutputTokensPerMinute ?? 10_000_000, 0, retryAfter, now + retryAfter);
-            SyncRateLimiter.WriteHeaders(http.Response, provider, d);
+            var d = new RateDecision(false, "requests", _ctx.Options.RequestsPerMinute ?? 0, 0, _ctx.Options.TokensPerMinute ?? 0, 0, 0, 1, provider == Wire.Anthropic ? _ctx.Options.OutputTokensPerMinute ?? 0 : 0, 0, retryAfter, now + retryAfter);
             await SyncRateLimiter.WriteRateLimitedAsync(http, provider, d, "gpt-4o-mini");
             return;
         }

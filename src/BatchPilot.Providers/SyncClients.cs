@@ -48,7 +48,8 @@ public static class SyncClients
         var clock = time ?? TimeProvider.System;
 
         // Sync POSTs are never marked retryable: the handler sends once and the caller retries through its rate limiter.
-        var http = ProviderHttp.CreateClient(options.Retry, clock);
+        // The caller also bounds each attempt, so HttpClient's own timeout (one more timer per request) is off.
+        var http = ProviderHttp.CreateClient(options.Retry, clock, timeout: Timeout.InfiniteTimeSpan);
         return options.Provider switch
         {
             ProviderNames.Anthropic when options.Api == AnthropicCountTokens => new AnthropicCountTokensClient(http, options.BaseUrl, options.ApiKey, clock),

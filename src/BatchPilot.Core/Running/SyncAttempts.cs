@@ -132,8 +132,16 @@ public static class SyncAttempts
 
     private static async Task<SyncResponse> SendOnceAsync(ISyncClient client, IdentifiedRequest request, TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
     {
-        using var deadline = new CancellationTokenSource(timeout, time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
+        // One linked source with its timer per attempt on the system clock; another clock needs its own timer source.
+        using var deadline = time == TimeProvider.System ? null : new CancellationTokenSource(timeout, time);
+        using var linked = deadline is null
+            ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken)
+            : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
+        if (deadline is null)
+        {
+            linked.CancelAfter(timeout);
+        }
+
         try
         {
             return await client.SendAsync(request, linked.Token).ConfigureAwait(false);

@@ -110,6 +110,11 @@ public sealed class SyncLimiter
     /// </summary>
     public void Observe(RateLimitInfo? info, bool throttled)
     {
+        if (!throttled && info is null or { RequestsLimit: null, TokensLimit: null, InputTokensLimit: null, OutputTokensLimit: null })
+        {
+            return;
+        }
+
         lock (_gate)
         {
             if (info is not null)

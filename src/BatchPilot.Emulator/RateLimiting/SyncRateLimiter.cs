@@ -7,13 +7,13 @@ namespace BatchPilot.Emulator.RateLimiting;
 /// <summary>The outcome of one rate-limit check and the numbers the headers report.</summary>
 /// <param name="Allowed">The request may run.</param>
 /// <param name="LimitedBy"><c>requests</c>, <c>tokens</c> (OpenAI tokens, Anthropic input tokens), <c>output_tokens</c> (Anthropic), or null.</param>
-/// <param name="RequestsLimit">Requests per minute reported.</param>
+/// <param name="RequestsLimit">Requests per minute reported; 0 when not limited (no header is sent for an unlimited dimension).</param>
 /// <param name="RequestsRemaining">Requests left in the window.</param>
-/// <param name="TokensLimit">OpenAI: tokens per minute; Anthropic: input tokens per minute.</param>
+/// <param name="TokensLimit">OpenAI: tokens per minute; Anthropic: input tokens per minute; 0 when not limited.</param>
 /// <param name="TokensRemaining">Those tokens left in the window.</param>
 /// <param name="TokensUsed">Those tokens used in the window.</param>
 /// <param name="TokensRequested">Those tokens the request counts for.</param>
-/// <param name="OutputLimit">Anthropic: output tokens per minute.</param>
+/// <param name="OutputLimit">Anthropic: output tokens per minute; 0 when not limited.</param>
 /// <param name="OutputRemaining">Anthropic: output tokens left in the window.</param>
 /// <param name="ResetIn">Time until the window ends.</param>
 /// <param name="ResetAt">When the window ends.</param>
@@ -37,12 +37,13 @@ internal readonly record struct RateDecision(
 /// APIs quantize them. One window per provider. Tokens are counted as the providers count them when the request
 /// arrives: OpenAI (and compatible endpoints) input plus the requested maximum output against one TPM limit;
 /// Anthropic input tokens (ITPM, <c>--tpm</c>) and the requested <c>max_tokens</c> (OTPM, <c>--otpm</c>) apart.
+/// Only the limits in force are reported in the headers: an unlimited emulator sends none, like a local
+/// OpenAI-compatible server, so that clients never learn a limit that is not enforced.
 /// </summary>
 internal sealed class SyncRateLimiter(int? requestsPerMinute, int? tokensPerMinute, int? outputTokensPerMinute = null)
 {
-    // Reported when no limit is configured, so that clients always see the headers.
+    // Quoted in the message of an injected 429 when no limit is configured.
     private const long NominalRequests = 10_000;
-    private const long NominalTokens = 10_000_000;
 
     private readonly Dictionary<string, Window> _windows = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
@@ -60,6 +61,12 @@ internal sealed class SyncRateLimiter(int? requestsPerMinute, int? tokensPerMinu
     /// <summary>Checks and counts one request of <paramref name="inputTokens"/> input and <paramref name="outputTokens"/> requested output tokens.</summary>
     public RateDecision Acquire(string provider, int inputTokens, int outputTokens, DateTimeOffset now)
     {
+        if (Unlimited)
+        {
+            // Nothing to enforce or report: no window, no lock.
+            return new RateDecision(true, null, 0, 0, 0, 0, 0, inputTokens + outputTokens, 0, 0, TimeSpan.Zero, now);
+        }
+
         var anthropic = provider == Wire.Anthropic;
         var windowMs = WindowMs();
         var nowMs = now.ToUnixTimeMilliseconds();
@@ -99,16 +106,16 @@ internal sealed class SyncRateLimiter(int? requestsPerMinute, int? tokensPerMinu
             return new RateDecision(
                 limitedBy is null,
                 limitedBy,
-                requestsPerMinute ?? NominalRequests,
-                requestsPerMinute is null ? NominalRequests - 1 : Math.Max(0, reqPerWindow - w.Requests),
-                tokensPerMinute ?? NominalTokens,
-                tokensPerMinute is null ? NominalTokens - tokens : Math.Max(0, tokPerWindow - w.Tokens),
+                requestsPerMinute ?? 0,
+                requestsPerMinute is null ? 0 : Math.Max(0, reqPerWindow - w.Requests),
+                tokensPerMinute ?? 0,
+                tokensPerMinute is null ? 0 : Math.Max(0, tokPerWindow - w.Tokens),
                 w.Tokens,
                 tokens,
-                outputTokensPerMinute ?? NominalTokens,
-                outputTokensPerMinute is null || !anthropic ? NominalTokens - output : Math.Max(0, outPerWindow - w.Output),
-                Unlimited ? TimeSpan.Zero : resetIn,
-                Unlimited ? now : resetAt);
+                anthropic ? outputTokensPerMinute ?? 0 : 0,
+                outputTokensPerMinute is null || !anthropic ? 0 : Math.Max(0, outPerWindow - w.Output),
+                resetIn,
+                resetAt);
         }
     }
 
@@ -126,31 +133,39 @@ internal sealed class SyncRateLimiter(int? requestsPerMinute, int? tokensPerMinu
         if (provider == Wire.Anthropic)
         {
             var reset = TimeFormats.Rfc3339Seconds(d.ResetAt);
-            h["anthropic-ratelimit-requests-limit"] = Wire.Invariant(d.RequestsLimit);
-            h["anthropic-ratelimit-requests-remaining"] = Wire.Invariant(d.RequestsRemaining);
-            h["anthropic-ratelimit-requests-reset"] = reset;
-            h["anthropic-ratelimit-input-tokens-limit"] = Wire.Invariant(d.TokensLimit);
-            h["anthropic-ratelimit-input-tokens-remaining"] = Wire.Invariant(d.TokensRemaining);
-            h["anthropic-ratelimit-input-tokens-reset"] = reset;
-            h["anthropic-ratelimit-output-tokens-limit"] = Wire.Invariant(d.OutputLimit);
-            h["anthropic-ratelimit-output-tokens-remaining"] = Wire.Invariant(d.OutputRemaining);
-            h["anthropic-ratelimit-output-tokens-reset"] = reset;
+            void Set(string kind, long limit, long remaining)
+            {
+                if (limit > 0)
+                {
+                    h[$"anthropic-ratelimit-{kind}-limit"] = Wire.Invariant(limit);
+                    h[$"anthropic-ratelimit-{kind}-remaining"] = Wire.Invariant(remaining);
+                    h[$"anthropic-ratelimit-{kind}-reset"] = reset;
+                }
+            }
+
+            Set("requests", d.RequestsLimit, d.RequestsRemaining);
+            Set("input-tokens", d.TokensLimit, d.TokensRemaining);
+            Set("output-tokens", d.OutputLimit, d.OutputRemaining);
 
             // tokens-* show the most restrictive of the input and output limits in effect.
-            var outputTighter = d.OutputRemaining < d.TokensRemaining;
-            h["anthropic-ratelimit-tokens-limit"] = Wire.Invariant(outputTighter ? d.OutputLimit : d.TokensLimit);
-            h["anthropic-ratelimit-tokens-remaining"] = Wire.Invariant(outputTighter ? d.OutputRemaining : d.TokensRemaining);
-            h["anthropic-ratelimit-tokens-reset"] = reset;
+            var outputTighter = d.OutputLimit > 0 && (d.TokensLimit == 0 || d.OutputRemaining < d.TokensRemaining);
+            Set("tokens", outputTighter ? d.OutputLimit : d.TokensLimit, outputTighter ? d.OutputRemaining : d.TokensRemaining);
         }
         else
         {
             var reset = TimeFormats.GoDuration(d.ResetIn);
-            h["x-ratelimit-limit-requests"] = Wire.Invariant(d.RequestsLimit);
-            h["x-ratelimit-remaining-requests"] = Wire.Invariant(d.RequestsRemaining);
-            h["x-ratelimit-reset-requests"] = reset;
-            h["x-ratelimit-limit-tokens"] = Wire.Invariant(d.TokensLimit);
-            h["x-ratelimit-remaining-tokens"] = Wire.Invariant(d.TokensRemaining);
-            h["x-ratelimit-reset-tokens"] = reset;
+            if (d.RequestsLimit > 0)
+            {
+                h["x-ratelimit-limit-requests"] = Wire.Invariant(d.RequestsLimit);
+                h["x-ratelimit-remaining-requests"] = Wire.Invariant(d.RequestsRemaining);
+                h["x-ratelimit-reset-requests"] = reset;
+            }
+            if (d.TokensLimit > 0)
+            {
+                h["x-ratelimit-limit-tokens"] = Wire.Invariant(d.TokensLimit);
+                h["x-ratelimit-remaining-tokens"] = Wire.Invariant(d.TokensRemaining);
+                h["x-ratelimit-reset-tokens"] = reset;
+            }
         }
     }
 
@@ -168,6 +183,8 @@ internal sealed class SyncRateLimiter(int? requestsPerMinute, int? tokensPerMinu
         return ms < 1000 ? ms.ToString(CultureInfo.InvariantCulture) + "ms" : (ms / 1000.0).ToString("0.###", CultureInfo.InvariantCulture) + "s";
     }
 
+    private static long Shown(long limit) => limit > 0 ? limit : NominalRequests;
+
     /// <summary>Writes the provider's 429 (headers and body) for a refused request.</summary>
     public static Task WriteRateLimitedAsync(HttpContext http, string provider, RateDecision d, string model)
     {
@@ -179,14 +196,14 @@ internal sealed class SyncRateLimiter(int? requestsPerMinute, int? tokensPerMinu
             {
                 "tokens" => $"{d.TokensLimit.ToString("N0", CultureInfo.InvariantCulture)} input tokens per minute",
                 "output_tokens" => $"{d.OutputLimit.ToString("N0", CultureInfo.InvariantCulture)} output tokens per minute",
-                _ => $"{d.RequestsLimit.ToString(CultureInfo.InvariantCulture)} requests per minute",
+                _ => $"{Shown(d.RequestsLimit).ToString(CultureInfo.InvariantCulture)} requests per minute",
             };
             return Wire.AnthropicErrorAsync(http, 429, "rate_limit_error",
                 $"This request would exceed the rate limit for your organization of {what}. For details, refer to: https://docs.claude.com/en/api/rate-limits. You can see the response headers for current usage. Please reduce the prompt length or the maximum tokens requested, or try again later.");
         }
         var message = d.LimitedBy == "tokens"
             ? $"Rate limit reached for {model} in organization org-emulator on tokens per min (TPM): Limit {d.TokensLimit}, Used {d.TokensUsed}, Requested {d.TokensRequested}. Please try again in {TryAgainIn(d.ResetIn)}. Visit https://platform.openai.com/account/rate-limits to learn more."
-            : $"Rate limit reached for {model} in organization org-emulator on requests per min (RPM): Limit {d.RequestsLimit}, Used {d.RequestsLimit}, Requested 1. Please try again in {TryAgainIn(d.ResetIn)}. Visit https://platform.openai.com/account/rate-limits to learn more.";
+            : $"Rate limit reached for {model} in organization org-emulator on requests per min (RPM): Limit {Shown(d.RequestsLimit)}, Used {Shown(d.RequestsLimit)}, Requested 1. Please try again in {TryAgainIn(d.ResetIn)}. Visit https://platform.openai.com/account/rate-limits to learn more.";
         return Wire.OpenAIErrorAsync(http, 429, message, d.LimitedBy == "tokens" ? "tokens" : "requests", null, "rate_limit_exceeded");
     }
 
