@@ -168,7 +168,7 @@ internal abstract class SyncClientBase : ISyncClient
 /// OpenAI <c>POST /v1/chat/completions</c>, and every OpenAI-compatible server by base URL (vLLM, Ollama, LM Studio,
 /// OpenRouter at <c>https://openrouter.ai/api/v1</c>).
 /// </summary>
-internal sealed class OpenAISyncClient : SyncClientBase
+internal class OpenAISyncClient : SyncClientBase
 {
     private readonly Uri _endpoint;
     private readonly AuthenticationHeaderValue _auth;
@@ -205,36 +205,25 @@ internal sealed class OpenAISyncClient : SyncClientBase
 }
 
 /// <summary>OpenAI <c>POST /v1/responses</c> (the Responses API).</summary>
-internal sealed class OpenAIResponsesSyncClient : SyncClientBase
+internal sealed class OpenAIResponsesSyncClient : OpenAISyncClient
 {
     private readonly Uri _endpoint;
-    private readonly AuthenticationHeaderValue _auth;
 
     public OpenAIResponsesSyncClient(HttpClient http, Uri baseUrl, string apiKey, TimeProvider time)
-        : base(http, time)
-    {
-        _endpoint = new Uri(Root(baseUrl) + "/responses");
-        _auth = new AuthenticationHeaderValue("Bearer", apiKey);
-    }
-
-    public override string Provider => ProviderNames.OpenAI;
+        : base(http, baseUrl, apiKey, time, ProviderNames.OpenAI) => _endpoint = new Uri(Root(baseUrl) + "/responses");
 
     protected override Uri EndpointOf(IdentifiedRequest request) => _endpoint;
 
     protected override void WriteBody(Utf8JsonWriter writer, LlmRequest request) => ResponsesBody.Write(writer, request);
 
-    protected override void AddHeaders(HttpRequestHeaders headers) => headers.Authorization = _auth;
-
     protected override ResultLine ParseSuccess(string customId, JsonElement body, int status) => ResponsesBody.Parse(customId, body, status);
-
-    protected override RateLimitInfo ReadLimits(HttpResponseHeaders headers) => RateLimitHeaders.OpenAI(headers, Time);
 }
 
 /// <summary>
 /// Azure OpenAI <c>POST {resource}/openai/deployments/{deployment}/chat/completions?api-version=…</c> with the
 /// <c>api-key</c> header; the job's model id is the deployment name. The body is OpenAI's (Azure ignores its model).
 /// </summary>
-internal sealed class AzureSyncClient : SyncClientBase
+internal sealed class AzureSyncClient : OpenAISyncClient
 {
     private readonly string _root;
     private readonly string _apiKey;
@@ -242,7 +231,7 @@ internal sealed class AzureSyncClient : SyncClientBase
     private readonly Dictionary<string, Uri> _endpoints = new(StringComparer.Ordinal);
 
     public AzureSyncClient(HttpClient http, Uri baseUrl, string apiKey, string apiVersion, TimeProvider time)
-        : base(http, time)
+        : base(http, baseUrl, apiKey, time, ProviderNames.Azure)
     {
         // The resource URL, with or without the /openai suffix users copy from the portal.
         var root = Root(baseUrl);
@@ -250,8 +239,6 @@ internal sealed class AzureSyncClient : SyncClientBase
         _apiKey = apiKey;
         _apiVersion = apiVersion;
     }
-
-    public override string Provider => ProviderNames.Azure;
 
     /// <summary>The chat completions URL of a deployment.</summary>
     public static Uri EndpointFor(string root, string deployment, string apiVersion) =>
@@ -271,32 +258,19 @@ internal sealed class AzureSyncClient : SyncClientBase
         }
     }
 
-    protected override void WriteBody(Utf8JsonWriter writer, LlmRequest request) => OpenAIBatchClient.WriteBody(writer, request);
-
     protected override void AddHeaders(HttpRequestHeaders headers) => headers.TryAddWithoutValidation("api-key", _apiKey);
-
-    protected override ResultLine ParseSuccess(string customId, JsonElement body, int status) => new()
-    {
-        CustomId = customId,
-        Kind = ResultKind.Succeeded,
-        StatusCode = status,
-        Text = OpenAIBatchClient.ExtractText(body),
-        Usage = OpenAIBatchClient.ExtractUsage(body),
-    };
-
-    protected override RateLimitInfo ReadLimits(HttpResponseHeaders headers) => RateLimitHeaders.OpenAI(headers, Time);
 }
 
 /// <summary>Anthropic <c>POST /v1/messages</c>.</summary>
-internal sealed class AnthropicSyncClient : SyncClientBase
+internal class AnthropicSyncClient : SyncClientBase
 {
     private readonly Uri _endpoint;
     private readonly string _apiKey;
 
-    public AnthropicSyncClient(HttpClient http, Uri baseUrl, string apiKey, TimeProvider time)
+    public AnthropicSyncClient(HttpClient http, Uri baseUrl, string apiKey, TimeProvider time, string path = "/v1/messages")
         : base(http, time)
     {
-        _endpoint = new Uri(AnthropicRoot(baseUrl) + "/v1/messages");
+        _endpoint = new Uri(AnthropicRoot(baseUrl) + path);
         _apiKey = apiKey;
     }
 
@@ -326,33 +300,12 @@ internal sealed class AnthropicSyncClient : SyncClientBase
 }
 
 /// <summary>Anthropic <c>POST /v1/messages/count_tokens</c>: the exact input tokens of a request, nothing generated.</summary>
-internal sealed class AnthropicCountTokensClient : SyncClientBase
+internal sealed class AnthropicCountTokensClient(HttpClient http, Uri baseUrl, string apiKey, TimeProvider time)
+    : AnthropicSyncClient(http, baseUrl, apiKey, time, "/v1/messages/count_tokens")
 {
-    private readonly Uri _endpoint;
-    private readonly string _apiKey;
-
-    public AnthropicCountTokensClient(HttpClient http, Uri baseUrl, string apiKey, TimeProvider time)
-        : base(http, time)
-    {
-        _endpoint = new Uri(AnthropicSyncClient.AnthropicRoot(baseUrl) + "/v1/messages/count_tokens");
-        _apiKey = apiKey;
-    }
-
-    public override string Provider => ProviderNames.Anthropic;
-
-    protected override Uri EndpointOf(IdentifiedRequest request) => _endpoint;
-
     protected override void WriteBody(Utf8JsonWriter writer, LlmRequest request) => AnthropicBatchClient.WriteParams(writer, request, forCountTokens: true);
-
-    protected override void AddHeaders(HttpRequestHeaders headers)
-    {
-        headers.TryAddWithoutValidation("x-api-key", _apiKey);
-        headers.TryAddWithoutValidation("anthropic-version", "2023-06-01");
-    }
 
     protected override ResultLine ParseSuccess(string customId, JsonElement body, int status) => body.Long("input_tokens") is { } n
         ? new ResultLine { CustomId = customId, Kind = ResultKind.Succeeded, StatusCode = status, Usage = new Items.TokenUsage(n, 0) }
         : new ResultLine { CustomId = customId, Kind = ResultKind.Failed, StatusCode = status, ErrorCode = "invalid_response", ErrorMessage = "The count_tokens response has no input_tokens." };
-
-    protected override RateLimitInfo ReadLimits(HttpResponseHeaders headers) => RateLimitHeaders.Anthropic(headers, Time);
 }

@@ -26,16 +26,7 @@ public sealed class SyncClientTests
         ApiVersion = apiVersion,
     });
 
-    private static string Write(Action<Utf8JsonWriter> write)
-    {
-        using var ms = new MemoryStream();
-        using (var w = new Utf8JsonWriter(ms))
-        {
-            write(w);
-        }
-
-        return Encoding.UTF8.GetString(ms.ToArray());
-    }
+    private static string Write(Action<Utf8JsonWriter> write) => JsonText.Write(write);
 
     [Fact]
     public void ResponsesBody_PutsTheSystemPromptInInstructions_AndTheTurnsInInput()

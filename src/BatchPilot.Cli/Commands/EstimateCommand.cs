@@ -90,7 +90,7 @@ internal static class EstimateCommand
         string? exactKey = null;
         if (exact && provider != ProviderNames.Anthropic)
         {
-            ctx.Ui.Warn($"--exact counts with Anthropic's count_tokens endpoint; {model} is a {provider} model, counted offline as usual.");
+            ctx.Ui.Warn($"--exact counts with Anthropic's count_tokens endpoint; {model} is not an Anthropic model, so its tokens are counted offline as usual.");
             exact = false;
         }
         else if (exact)
