@@ -183,6 +183,39 @@ public sealed class SyncRunnerTests
         }
     }
 
+    [Fact]
+    public async Task Run_AfterAChunkRecordedButNeverMarkedSent_SendsItsItemsSynchronously_AndNeverAsABatch()
+    {
+        // Given a sync chunk left Planned five minutes ago by a process that died before marking it sent
+        using var ws = new TempWorkspace();
+        await using var emu = await EmulatorServer.StartAsync(new EmulatorOptions());
+        var baseUrl = new Uri(emu.BaseAddress, "v1").ToString();
+        var (job, store) = await CreateJobAsync(ws, "gpt-4o-mini", 6, baseUrl);
+        using (store)
+        using (var past = SqliteJobStore.Open(ws.PathOf("jobs.db"), new ShiftedTime(TimeSpan.FromMinutes(-5))))
+        using (var batchClient = BatchClients.Create(new BatchClientOptions { Provider = ProviderNames.OpenAI, BaseUrl = new Uri(baseUrl), ApiKey = "sk-test", SpoolDirectory = ws.PathOf("spool") }))
+        using (var client = Client(ProviderNames.OpenAI, baseUrl))
+        {
+            await past.CreatePlannedBatchAsync(job.Id, [1, 2, 3, 4, 5, 6], 0, SyncRunner.TokenPrefix + "dead");
+
+            // When the batch engine steps the job, then the sync runner runs it
+            var submitted = await new JobEngine(store, batchClient, TimeProvider.System).SubmitPlannedAsync(job);
+            var report = await new SyncRunner(store, client, new SyncLimiter(TimeProvider.System), TimeProvider.System).RunAsync(job);
+
+            // Then no batch was created at the provider, and every item went through the synchronous API once
+            Assert.Equal(0, submitted);
+            Assert.Empty(emu.ListBatches());
+            Assert.Equal(6, report.Succeeded);
+            Assert.Equal(6, emu.Counters["POST /v1/chat/completions"]);
+        }
+    }
+
+    /// <summary>The system clock shifted by a fixed amount (to record something "a while ago").</summary>
+    private sealed class ShiftedTime(TimeSpan shift) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => System.GetUtcNow() + shift;
+    }
+
     private static SyncOptions Options(int concurrency) => new()
     {
         Concurrency = concurrency,

@@ -60,6 +60,12 @@ public sealed class SyncRunner
     /// <summary>The provider status of a chunk sent through the synchronous API.</summary>
     public const string SyncStatus = "sync";
 
+    /// <summary>The token prefix of a chunk: a planned batch carrying it is never submitted to a batch API.</summary>
+    public const string TokenPrefix = "sync-";
+
+    /// <summary>True when a batch record is a chunk of synchronous requests (whatever its state).</summary>
+    public static bool IsSyncChunk(BatchRecord batch) => batch?.Token.StartsWith(TokenPrefix, StringComparison.Ordinal) == true;
+
     private readonly IJobStore _store;
     private readonly ISyncClient _client;
     private readonly SyncLimiter _limiter;
@@ -94,7 +100,7 @@ public sealed class SyncRunner
                 break;
             }
 
-            var token = "sync-" + job.Id + "-" + Guid.NewGuid().ToString("N")[..12];
+            var token = TokenPrefix + job.Id + "-" + Guid.NewGuid().ToString("N")[..12];
             var batch = await _store.CreatePlannedBatchAsync(job.Id, page.Select(i => i.Seq).ToList(), 0, token, cancellationToken).ConfigureAwait(false);
             var now = _time.GetUtcNow();
             await _store.TryTransitionBatchAsync(batch.Id, [BatchState.Planned], BatchState.Submitted,
@@ -199,6 +205,18 @@ public sealed class SyncRunner
         var settled = 0;
         foreach (var batch in await store.ListBatchesAsync(job.Id, cancellationToken).ConfigureAwait(false))
         {
+            // A chunk recorded but never marked sent (the process died in between, a minute or more ago): nothing of it
+            // was sent, so its items simply go back to Pending.
+            if (batch.State == BatchState.Planned && IsSyncChunk(batch) && batch.CreatedAt < time.GetUtcNow() - TimeSpan.FromMinutes(1))
+            {
+                var unsent = await store.ReleaseBatchItemsAsync(batch.Id, cancellationToken).ConfigureAwait(false);
+                var at = time.GetUtcNow();
+                settled++;
+                await store.TryTransitionBatchAsync(batch.Id, [BatchState.Planned], BatchState.Collected, new BatchUpdate { EndedAt = at, CollectedAt = at },
+                    $"Interrupted synchronous chunk settled before sending: {unsent.ToString(CultureInfo.InvariantCulture)} item(s) will be sent.", cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+
             if (batch.State != BatchState.Submitted || batch.ProviderStatus != SyncStatus)
             {
                 continue;
