@@ -13,10 +13,11 @@ using BatchPilot.Storage.Sqlite;
 //   sync-limited:    the emulator limiting to 3,000 RPM / 300,000 TPM (enforced per second at limit/60), limits learned
 //                    from its headers, run for a fixed time: achieved rate as a fraction of each limit (target >= 0.95)
 //                    and the 429s received (target <= 1 % of requests).
-// Usage: BatchPilot.Sync.Bench [throughput_items] [limited_seconds] [concurrency]   (default: 50000 60 64)
+// Usage: BatchPilot.Sync.Bench [throughput_items] [limited_seconds] [concurrency]   (default: 50000 60 16, the CLI's default concurrency)
+// BENCH_SYNC_EMULATOR_URL=http://127.0.0.1:8089 runs the throughput part against a standalone 'batchpilot emulator' instead.
 var items = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 50_000;
 var limitedSeconds = args.Length > 1 ? double.Parse(args[1], CultureInfo.InvariantCulture) : 60;
-var concurrency = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 64;
+var concurrency = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 16;
 if (items < 1 || limitedSeconds < 0 || concurrency < 1)
 {
     Console.Error.WriteLine("usage: BatchPilot.Sync.Bench [throughput_items >= 1] [limited_seconds >= 0] [concurrency >= 1]");
@@ -28,11 +29,13 @@ Directory.CreateDirectory(work);
 try
 {
     // (a) Throughput: zero latency, no limits. A short warm-up job first, so that JIT and connection set-up are not timed.
-    await using (var emu = await EmulatorServer.StartAsync(new EmulatorOptions()))
+    var external = Environment.GetEnvironmentVariable("BENCH_SYNC_EMULATOR_URL") is { Length: > 0 } url ? new Uri(url.TrimEnd('/') + "/") : null;
+    await using (var emu = external is null ? await EmulatorServer.StartAsync(new EmulatorOptions()) : null)
     {
-        await RunAsync(emu, Path.Combine(work, "warmup.db"), 2_000, concurrency, new SyncLimiter(TimeProvider.System), maxTokens: null, deadline: null);
+        var root = external ?? emu!.BaseAddress;
+        await RunAsync(root, Path.Combine(work, "warmup.db"), 2_000, concurrency, new SyncLimiter(TimeProvider.System), maxTokens: null, deadline: null);
         var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
-        var (report, seconds) = await RunAsync(emu, Path.Combine(work, "throughput.db"), items, concurrency, new SyncLimiter(TimeProvider.System), maxTokens: null, deadline: null);
+        var (report, seconds) = await RunAsync(root, Path.Combine(work, "throughput.db"), items, concurrency, new SyncLimiter(TimeProvider.System), maxTokens: null, deadline: null);
         var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
         if (report.Succeeded != items)
         {
@@ -40,9 +43,12 @@ try
             return 1;
         }
 
+        var perRequest = cpu.TotalMicroseconds / items;
+        var cpuText = external is null
+            ? string.Create(CultureInfo.InvariantCulture, $"cpu_us_per_request={perRequest:0} (client, server and store together; {Environment.ProcessorCount} cores: at most {Environment.ProcessorCount * 1e6 / perRequest:0} requests/s on an idle machine)")
+            : string.Create(CultureInfo.InvariantCulture, $"emulator={external} client_and_store_cpu_us_per_request={perRequest:0}");
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"sync-throughput items={items} concurrency={concurrency} wall_s={seconds:0.00} requests_per_s={items / seconds:0} attempts={report.Attempts} "
-            + $"cpu_us_per_request={cpu.TotalMicroseconds / items:0} (client, server and store together; {Environment.ProcessorCount} cores: at most {Environment.ProcessorCount * 1e6 / (cpu.TotalMicroseconds / items):0} requests/s on an idle machine)"));
+            $"sync-throughput items={items} concurrency={concurrency} wall_s={seconds:0.00} requests_per_s={items / seconds:0} attempts={report.Attempts} {cpuText}"));
     }
 
     // (b) At the rate limit: 3,000 RPM and 300,000 TPM. Each request counts about 100 tokens (input plus max_tokens, as the
@@ -54,7 +60,7 @@ try
         var limiter = new SyncLimiter(TimeProvider.System);
         var capacity = (int)(Rpm / 60.0 * limitedSeconds * 1.5) + 100;
         var deadline = TimeSpan.FromSeconds(limitedSeconds);
-        var (counting, seconds) = await RunAsync(emu, Path.Combine(work, "limited.db"), capacity, 16, limiter, MaxTokens, deadline);
+        var (counting, seconds) = await RunAsync(emu.BaseAddress, Path.Combine(work, "limited.db"), capacity, 16, limiter, MaxTokens, deadline);
         var minutes = deadline.TotalMinutes;
         var ok = counting.Succeeded;
         var rpmFraction = ok / minutes / Rpm;
@@ -80,9 +86,9 @@ finally
 }
 
 // Creates a sync job of n items in a fresh store and runs it (until the deadline, if any); returns what the client saw.
-static async Task<(Counts Counts, double Seconds)> RunAsync(EmulatorServer emu, string db, int n, int concurrency, SyncLimiter limiter, int? maxTokens, TimeSpan? deadline)
+static async Task<(Counts Counts, double Seconds)> RunAsync(Uri emulator, string db, int n, int concurrency, SyncLimiter limiter, int? maxTokens, TimeSpan? deadline)
 {
-    var baseUrl = new Uri(emu.BaseAddress, "v1");
+    var baseUrl = new Uri(emulator, "v1");
     using var store = SqliteJobStore.Open(db);
     var spec = new JobSpec
     {
