@@ -133,14 +133,27 @@ internal sealed class CliContext : IAsyncDisposable
         if (spec.Endpoint == EmulatorEndpoint)
         {
             var root = await EmulatorAsync(cancellationToken).ConfigureAwait(false);
-            return (spec.Provider == ProviderNames.Anthropic ? root : new Uri(root, "v1"), EmulatorKey);
+            return (EmulatorBaseUrl(root, spec.Provider), EmulatorKey);
         }
 
         return (new Uri(spec.Endpoint), RequireKey(spec.Provider, spec.Model, apiKeyFlag));
     }
 
+    /// <summary>Where the emulator serves a provider: OpenAI under /v1, OpenRouter under /api/v1, Anthropic and Azure at the root.</summary>
+    public static Uri EmulatorBaseUrl(Uri root, string provider) => provider switch
+    {
+        ProviderNames.Anthropic or ProviderNames.Azure => root,
+        ProviderNames.OpenRouter => new Uri(root, "api/v1"),
+        _ => new Uri(root, "v1"),
+    };
+
+    /// <summary>The <c>--api-version</c> flag of the verb (Azure OpenAI), if given.</summary>
+    public string? ApiVersionFlag { get; set; }
+
     private BatchClientOptions ClientOptions(JobSpec spec, Uri baseUrl, string key, int? maxRequestsPerBatch) => new()
     {
+        Api = spec.Api,
+        ApiVersion = spec.Provider == ProviderNames.Azure ? Settings.AzureApiVersion(ApiVersionFlag).Value : null,
         Provider = spec.Provider,
         BaseUrl = baseUrl,
         ApiKey = key,
@@ -165,12 +178,21 @@ internal sealed class CliContext : IAsyncDisposable
         return SyncClients.Create(ClientOptions(spec, baseUrl, key, null) with { OnRetry = null }, Time);
     }
 
+    /// <summary>The rate-limit flags of a sync run (null: not given).</summary>
+    public sealed record RateLimitFlags(long? Rpm, long? Tpm, long? Itpm, long? Otpm);
+
     /// <summary>
-    /// Rate limits of a model for sync mode: the flag, else <c>rate_limits.MODEL.rpm</c> / <c>.tpm</c> in config/user.yaml;
-    /// null limits are learned from the provider's rate-limit headers.
+    /// Rate limits for sync mode: each flag, else <c>rate_limits.MODEL.{rpm,tpm,itpm,otpm}</c> in config/user.yaml, else
+    /// <c>rate_limits.PROVIDER.…</c> (e.g. <c>rate_limits.openrouter.rpm</c>); limits still unknown are learned from the
+    /// provider's rate-limit headers.
     /// </summary>
-    public SyncLimiter Limiter(string model, long? rpmFlag, long? tpmFlag)
+    /// <exception cref="InputException">A configured value is not a positive number (names the file, line and key).</exception>
+    public SyncLimiter Limiter(string model, string provider, RateLimitFlags flags)
     {
+        ArgumentNullException.ThrowIfNull(flags);
+        var entries = Settings.YamlEntries("rate_limits");
+        var forModel = entries.FirstOrDefault(e => string.Equals(e.Name, model, StringComparison.Ordinal));
+        var forProvider = entries.FirstOrDefault(e => string.Equals(e.Name, provider, StringComparison.Ordinal));
         long? Read(long? flag, string key)
         {
             if (flag is not null)
@@ -178,18 +200,18 @@ internal sealed class CliContext : IAsyncDisposable
                 return flag;
             }
 
-            var value = Settings.Yaml($"rate_limits.{model}.{key}");
-            if (value is null)
+            var entry = forModel is not null && forModel.Values.ContainsKey(key) ? forModel : forProvider;
+            if (entry is null || !entry.Values.TryGetValue(key, out var value))
             {
                 return null;
             }
 
             return long.TryParse(value.Replace("_", string.Empty, StringComparison.Ordinal).Replace(",", string.Empty, StringComparison.Ordinal), System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var n) && n > 0
                 ? n
-                : throw new InputException($"'{value}' is not a positive number", field: $"rate_limits.{model}.{key}", file: Settings.UserYamlPath);
+                : throw new InputException($"'{value}' is not a positive number", file: Settings.UserYamlPath, row: entry.Line, field: $"rate_limits.{entry.Name}.{key}", hint: "give a number of requests or tokens per minute, e.g. 500");
         }
 
-        return new SyncLimiter(Time, Read(rpmFlag, "rpm"), Read(tpmFlag, "tpm"));
+        return new SyncLimiter(Time, Read(flags.Rpm, "rpm"), Read(flags.Tpm, "tpm"), Read(flags.Itpm, "itpm"), Read(flags.Otpm, "otpm"));
     }
 
     /// <summary>Finds a job or fails with a not-found line.</summary>
@@ -250,6 +272,13 @@ internal sealed class CliContext : IAsyncDisposable
         }
 
         return options;
+    }
+
+    /// <summary>Retries of sync requests: the same BATCHPILOT_HTTP_RETRIES and BATCHPILOT_HTTP_RETRY_DELAY as the HTTP retries.</summary>
+    public SyncRetryOptions SyncRetryOptions()
+    {
+        var http = RetryOptions();
+        return new SyncRetryOptions { MaxRetries = http.MaxRetries, BaseDelay = http.BaseDelay, MaxDelay = http.MaxDelay, MaxServerHint = http.MaxServerHint };
     }
 
     private TimeSpan? Seconds(string variable) =>

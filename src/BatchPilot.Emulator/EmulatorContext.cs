@@ -16,7 +16,7 @@ internal sealed class EmulatorContext(EmulatorOptions options, EmulatorStore sto
 
     public TimeProvider Time { get; } = options.TimeProvider ?? TimeProvider.System;
 
-    public SyncRateLimiter RateLimiter { get; } = new(options.RequestsPerMinute, options.TokensPerMinute);
+    public SyncRateLimiter RateLimiter { get; } = new(options.RequestsPerMinute, options.TokensPerMinute, options.OutputTokensPerMinute);
 
     public FaultScenario Faults
     {

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 
 namespace BatchPilot.Emulator;
 
@@ -9,19 +10,20 @@ namespace BatchPilot.Emulator;
 /// </summary>
 public sealed class EmulatorCounters
 {
-    private readonly ConcurrentDictionary<string, long> _counts = new(StringComparer.Ordinal);
+    // One box per endpoint, incremented without a lock: every sync request of a run hits the same counter.
+    private readonly ConcurrentDictionary<string, StrongBox<long>> _counts = new(StringComparer.Ordinal);
 
     /// <summary>Calls so far to <paramref name="endpoint"/> (0 when never called).</summary>
-    public long this[string endpoint] => _counts.TryGetValue(endpoint, out var n) ? n : 0;
+    public long this[string endpoint] => _counts.TryGetValue(endpoint, out var n) ? Interlocked.Read(ref n.Value) : 0;
 
     /// <summary>Total calls over all endpoints.</summary>
-    public long Total => _counts.Values.Sum();
+    public long Total => _counts.Values.Sum(n => Interlocked.Read(ref n.Value));
 
     /// <summary>A copy of all counters.</summary>
-    public IReadOnlyDictionary<string, long> Snapshot() => new Dictionary<string, long>(_counts, StringComparer.Ordinal);
+    public IReadOnlyDictionary<string, long> Snapshot() => _counts.ToDictionary(kv => kv.Key, kv => Interlocked.Read(ref kv.Value.Value), StringComparer.Ordinal);
 
     /// <summary>Sets every counter back to zero.</summary>
     public void Reset() => _counts.Clear();
 
-    internal void Increment(string endpoint) => _counts.AddOrUpdate(endpoint, 1, static (_, n) => n + 1);
+    internal void Increment(string endpoint) => Interlocked.Increment(ref _counts.GetOrAdd(endpoint, static _ => new StrongBox<long>()).Value);
 }

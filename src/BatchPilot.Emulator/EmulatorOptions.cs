@@ -24,8 +24,15 @@ public sealed class EmulatorOptions
     /// <summary>Requests per minute allowed on the synchronous endpoints, enforced per second at limit/60. Null: unlimited.</summary>
     public int? RequestsPerMinute { get; set; }
 
-    /// <summary>Tokens per minute allowed on the synchronous endpoints, enforced per second at limit/60. Null: unlimited.</summary>
+    /// <summary>
+    /// Tokens per minute allowed on the synchronous endpoints, enforced per second at limit/60. OpenAI-style endpoints
+    /// count input tokens plus the requested maximum output (or the answer's length when none is requested); Anthropic
+    /// counts input tokens only (its ITPM). Null: unlimited.
+    /// </summary>
     public int? TokensPerMinute { get; set; }
+
+    /// <summary>Anthropic output tokens per minute (OTPM), counted from each request's <c>max_tokens</c>. Null: unlimited.</summary>
+    public int? OutputTokensPerMinute { get; set; }
 
     /// <summary>Null: any key is accepted. Set: any other key gets the provider's 401 body.</summary>
     public string? RequiredApiKey { get; set; }

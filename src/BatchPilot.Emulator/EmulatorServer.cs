@@ -286,6 +286,11 @@ public sealed class EmulatorServer : IAsyncDisposable
     private async Task WriteHttpFaultAsync(HttpContext http, string provider, HttpFaultRule fault)
     {
         var retryAfter = TimeSpan.FromMilliseconds(fault.RetryAfterMs ?? 1000);
+        if (fault.Status == 429 && fault.Code is "insufficient_quota" or "spend_limit")
+        {
+            await SyncRateLimiter.WriteQuotaExhaustedAsync(http, provider);
+            return;
+        }
         if (fault.Status is 429 or 503 or 529)
         {
             SyncRateLimiter.WriteRetryAfter(http.Response, retryAfter);
@@ -293,8 +298,7 @@ public sealed class EmulatorServer : IAsyncDisposable
         if (fault.Status == 429)
         {
             var now = _ctx.Now;
-            var d = new RateDecision(false, "requests", _ctx.Options.RequestsPerMinute ?? 10_000, 0, _ctx.Options.TokensPerMinute ?? 10_000_000, 0, 0, 1, retryAfter, now + retryAfter);
-            SyncRateLimiter.WriteHeaders(http.Response, provider, d);
+            var d = new RateDecision(false, "requests", _ctx.Options.RequestsPerMinute ?? 0, 0, _ctx.Options.TokensPerMinute ?? 0, 0, 0, 1, provider == Wire.Anthropic ? _ctx.Options.OutputTokensPerMinute ?? 0 : 0, 0, retryAfter, now + retryAfter);
             await SyncRateLimiter.WriteRateLimitedAsync(http, provider, d, "gpt-4o-mini");
             return;
         }
@@ -326,11 +330,32 @@ public sealed class EmulatorServer : IAsyncDisposable
     private async Task<bool> AuthenticateAsync(HttpContext http, string provider)
     {
         var required = _ctx.Options.RequiredApiKey;
+        var headers = http.Request.Headers;
+        if (http.Request.Path.StartsWithSegments("/openai", StringComparison.Ordinal))
+        {
+            // Azure OpenAI: the key goes in the api-key header, and no request passes without one.
+            var azureKey = headers["api-key"].ToString();
+            if (azureKey.Length > 0 && (required is null || azureKey == required))
+            {
+                return true;
+            }
+            await Wire.WriteJsonAsync(http, 401, w =>
+            {
+                w.WriteStartObject();
+                w.WriteStartObject("error"u8);
+                w.WriteString("code"u8, "401"u8);
+                w.WriteString("message"u8, azureKey.Length == 0
+                    ? "Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API."
+                    : "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource.");
+                w.WriteEndObject();
+                w.WriteEndObject();
+            });
+            return false;
+        }
         if (required is null)
         {
             return true;
         }
-        var headers = http.Request.Headers;
         var auth = headers.Authorization.ToString();
         var bearer = auth.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? auth[7..].Trim() : null;
         if (provider == Wire.Anthropic)

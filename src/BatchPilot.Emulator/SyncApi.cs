@@ -10,7 +10,10 @@ namespace BatchPilot.Emulator;
 
 /// <summary>
 /// The synchronous endpoints of both providers (<c>/v1/chat/completions</c>, <c>/v1/responses</c>,
-/// <c>/v1/messages</c>, <c>/v1/messages/count_tokens</c>) and <c>/v1/models</c>.
+/// <c>/v1/messages</c>, <c>/v1/messages/count_tokens</c>) and <c>/v1/models</c>; the same chat completions in the
+/// shapes of OpenRouter (<c>/api/v1/chat/completions</c>, <c>/api/v1/key</c>, <c>/api/v1/models</c>) and Azure OpenAI
+/// (<c>/openai/deployments/{deployment}/chat/completions?api-version=…</c> with the <c>api-key</c> header,
+/// <c>/openai/models</c>).
 /// </summary>
 internal sealed class SyncApi(EmulatorContext ctx)
 {
@@ -37,9 +40,86 @@ internal sealed class SyncApi(EmulatorContext ctx)
         app.MapPost("/v1/messages/count_tokens", CountTokensAsync);
         app.MapGet("/v1/models", ModelsAsync);
         app.MapGet("/v1/models/{id}", ModelAsync);
+
+        // OpenRouter: the OpenAI wire under /api/v1, and the key's own description (what clients check a key with).
+        app.MapPost("/api/v1/chat/completions", http => HandleAsync(http, Responder.Shape.ChatCompletions));
+        app.MapGet("/api/v1/models", OpenAIModelsAsync);
+        app.MapGet("/api/v1/key", OpenRouterKeyAsync);
+
+        // Azure OpenAI: the deployment in the path, api-version required (the api-key header is checked by the pipeline).
+        app.MapPost("/openai/deployments/{deployment}/chat/completions", AzureChatAsync);
+        app.MapGet("/openai/models", http => AzureApiVersionMissing(http) ? AzureNotFoundAsync(http) : OpenAIModelsAsync(http));
     }
 
-    private async Task HandleAsync(HttpContext http, Responder.Shape shape)
+    private static bool AzureApiVersionMissing(HttpContext http) => string.IsNullOrWhiteSpace(http.Request.Query["api-version"].ToString());
+
+    /// <summary>What Azure answers for a path it does not serve, a missing api-version included.</summary>
+    private static Task AzureNotFoundAsync(HttpContext http) => Wire.WriteJsonAsync(http, 404, w =>
+    {
+        w.WriteStartObject();
+        w.WriteStartObject("error"u8);
+        w.WriteString("code"u8, "404"u8);
+        w.WriteString("message"u8, "Resource not found"u8);
+        w.WriteEndObject();
+        w.WriteEndObject();
+    });
+
+    private Task AzureChatAsync(HttpContext http)
+    {
+        if (AzureApiVersionMissing(http))
+        {
+            return AzureNotFoundAsync(http);
+        }
+        return HandleAsync(http, Responder.Shape.ChatCompletions, deployment: (string)http.Request.RouteValues["deployment"]!);
+    }
+
+    private static Task OpenRouterKeyAsync(HttpContext http)
+    {
+        var auth = http.Request.Headers.Authorization.ToString();
+        var key = auth.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? auth[7..].Trim() : "";
+        if (key.Length == 0)
+        {
+            return Wire.WriteJsonAsync(http, 401, w =>
+            {
+                w.WriteStartObject();
+                w.WriteStartObject("error"u8);
+                w.WriteString("message"u8, "No auth credentials found"u8);
+                w.WriteNumber("code"u8, 401);
+                w.WriteEndObject();
+                w.WriteEndObject();
+            });
+        }
+        return Wire.WriteJsonAsync(http, 200, w =>
+        {
+            w.WriteStartObject();
+            w.WriteStartObject("data"u8);
+            w.WriteString("label"u8, EmulatorServer.Mask(key));
+            w.WriteNull("limit"u8);
+            w.WriteNumber("usage"u8, 0);
+            w.WriteBoolean("is_free_tier"u8, false);
+            w.WriteNull("limit_remaining"u8);
+            w.WriteEndObject();
+            w.WriteEndObject();
+        });
+    }
+
+    /// <summary>
+    /// Output tokens a request counts for at arrival, as the providers' limiters count them: the requested maximum
+    /// (<c>max_tokens</c>, <c>max_completion_tokens</c>, <c>max_output_tokens</c>), else the answer's own length.
+    /// </summary>
+    private static int CountedOutputTokens(JsonElement body, Prompt prompt)
+    {
+        foreach (var name in (ReadOnlySpan<string>)["max_tokens", "max_completion_tokens", "max_output_tokens"])
+        {
+            if (body.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out var n) && n > 0)
+            {
+                return n;
+            }
+        }
+        return prompt.OutputTokens;
+    }
+
+    private async Task HandleAsync(HttpContext http, Responder.Shape shape, string? deployment = null)
     {
         var provider = shape == Responder.Shape.AnthropicMessages ? Wire.Anthropic : Wire.OpenAI;
         using var doc = await Wire.ReadJsonBodyAsync(http);
@@ -48,13 +128,13 @@ internal sealed class SyncApi(EmulatorContext ctx)
             return;
         }
         var body = doc.RootElement;
-        if (await ValidateAsync(http, body, shape))
+        if (await ValidateAsync(http, body, shape, requireModel: deployment is null))
         {
             return;
         }
-        var text = Responder.Read(body, shape).LastUserText;
+        var text = Responder.LastUserText(body, shape);
         var violate = ItemFaults.SyncSchemaViolation(ctx.Store, ctx.Faults, provider, "sync:" + text);
-        var prompt = Responder.Read(body, shape, violate);
+        var prompt = Responder.Read(body, shape, violate, deployment);
         if (prompt.ImageError is { } imageError)
         {
             if (shape == Responder.Shape.AnthropicMessages)
@@ -67,7 +147,7 @@ internal sealed class SyncApi(EmulatorContext ctx)
             }
             return;
         }
-        var decision = ctx.RateLimiter.Acquire(provider, prompt.InputTokens + prompt.OutputTokens, ctx.Now);
+        var decision = ctx.RateLimiter.Acquire(provider, prompt.InputTokens, CountedOutputTokens(body, prompt), ctx.Now);
         if (!decision.Allowed)
         {
             await SyncRateLimiter.WriteRateLimitedAsync(http, provider, decision, prompt.Model);
@@ -97,7 +177,7 @@ internal sealed class SyncApi(EmulatorContext ctx)
     }
 
     /// <summary>Writes a 400 and returns true when the body lacks what the real endpoint requires.</summary>
-    private static async Task<bool> ValidateAsync(HttpContext http, JsonElement body, Responder.Shape shape)
+    private static async Task<bool> ValidateAsync(HttpContext http, JsonElement body, Responder.Shape shape, bool requireModel)
     {
         bool Has(string name, JsonValueKind kind) => body.TryGetProperty(name, out var v) && v.ValueKind == kind;
         if (body.TryGetProperty("stream", out var stream) && stream.ValueKind == JsonValueKind.True)
@@ -115,7 +195,7 @@ internal sealed class SyncApi(EmulatorContext ctx)
         switch (shape)
         {
             case Responder.Shape.ChatCompletions:
-                if (!Has("model", JsonValueKind.String))
+                if (requireModel && !Has("model", JsonValueKind.String))
                 {
                     await Wire.OpenAIErrorAsync(http, 400, "you must provide a model parameter");
                     return true;
@@ -221,19 +301,21 @@ internal sealed class SyncApi(EmulatorContext ctx)
                 w.WriteEndObject();
             });
         }
-        return Wire.WriteJsonAsync(http, 200, w =>
-        {
-            w.WriteStartObject();
-            w.WriteString("object"u8, "list"u8);
-            w.WriteStartArray("data"u8);
-            foreach (var m in OpenAIModels)
-            {
-                WriteOpenAIModel(w, m);
-            }
-            w.WriteEndArray();
-            w.WriteEndObject();
-        });
+        return OpenAIModelsAsync(http);
     }
+
+    private static Task OpenAIModelsAsync(HttpContext http) => Wire.WriteJsonAsync(http, 200, w =>
+    {
+        w.WriteStartObject();
+        w.WriteString("object"u8, "list"u8);
+        w.WriteStartArray("data"u8);
+        foreach (var m in OpenAIModels)
+        {
+            WriteOpenAIModel(w, m);
+        }
+        w.WriteEndArray();
+        w.WriteEndObject();
+    });
 
     private static Task ModelAsync(HttpContext http)
     {

@@ -36,6 +36,12 @@ public sealed record BatchClientOptions
     /// for a raw batch file; null for <c>/v1/chat/completions</c>. Anthropic ignores it.
     /// </summary>
     public string? BatchEndpoint { get; init; }
+
+    /// <summary>The OpenAI API used (<see cref="OpenAIApis"/>): chat completions when null.</summary>
+    public string? Api { get; init; }
+
+    /// <summary>Azure OpenAI: the <c>api-version</c> query parameter (default <see cref="SyncClients.AzureDefaultApiVersion"/>).</summary>
+    public string? ApiVersion { get; init; }
 }
 
 /// <summary>Creates batch clients.</summary>
@@ -59,7 +65,10 @@ public static class BatchClients
         return options.Provider switch
         {
             ProviderNames.Anthropic => new AnthropicBatchClient(http, options.BaseUrl, options.ApiKey, options.SpoolDirectory, limits, ownsHttp: true),
-            _ => new OpenAIBatchClient(http, options.BaseUrl, options.ApiKey, options.SpoolDirectory, limits, ownsHttp: true) { BatchEndpoint = options.BatchEndpoint ?? OpenAIBatchClient.ChatEndpoint },
+            _ => new OpenAIBatchClient(http, options.BaseUrl, options.ApiKey, options.SpoolDirectory, limits, ownsHttp: true)
+            {
+                BatchEndpoint = options.BatchEndpoint ?? (OpenAIApis.IsResponses(options.Api) ? ResponsesBody.Endpoint : OpenAIBatchClient.ChatEndpoint),
+            },
         };
     }
 }

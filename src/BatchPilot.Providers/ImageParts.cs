@@ -19,7 +19,11 @@ internal static class ImageParts
     /// The user message's <c>content</c>: the text as a string, or with images an array of the image parts (written by
     /// <paramref name="writeImage"/>) followed by one text part: images first, as both providers recommend.
     /// </summary>
-    public static void WriteUserContent(Utf8JsonWriter w, LlmRequest r, Action<Utf8JsonWriter, ImagePart> writeImage)
+    /// <param name="w">Where to write.</param>
+    /// <param name="r">The request.</param>
+    /// <param name="writeImage">Writes one image part in the API's shape.</param>
+    /// <param name="textType">The text part's type: <c>text</c> (chat completions, Anthropic) or <c>input_text</c> (Responses API).</param>
+    public static void WriteUserContent(Utf8JsonWriter w, LlmRequest r, Action<Utf8JsonWriter, ImagePart> writeImage, string textType = "text")
     {
         if (r.Images.Count == 0)
         {
@@ -34,7 +38,7 @@ internal static class ImageParts
         }
 
         w.WriteStartObject();
-        w.WriteString("type", "text");
+        w.WriteString("type", textType);
         w.WriteString("text", r.UserText);
         w.WriteEndObject();
         w.WriteEndArray();

@@ -24,14 +24,14 @@ public sealed class DoctorCommandTests
         // Then every check is ok, one line each, and the keys appear masked only
         Assert.True(r.ExitCode == 0, r.ToString());
         var lines = Lines(r.StdOut);
-        Assert.Contains("ok       openai     api key: sk-proj-te…abcd from environment OPENAI_API_KEY.", lines);
-        Assert.Contains("ok       anthropic  api key: sk-ant-api…wxyz from environment ANTHROPIC_API_KEY.", lines);
-        Assert.Contains($"ok       openai     base url: {emu.OpenAIBaseUrl} (environment OPENAI_BASE_URL).", lines);
-        Assert.Contains(lines, l => l.StartsWith($"ok       openai     connection: GET {emu.OpenAIBaseUrl}/models answered 200 in ", StringComparison.Ordinal) && l.EndsWith(" ms: reachable, key accepted.", StringComparison.Ordinal));
-        Assert.Contains(lines, l => l.StartsWith($"ok       anthropic  connection: GET {emu.AnthropicBaseUrl}/v1/models answered 200 in ", StringComparison.Ordinal));
-        Assert.Contains(lines, l => l.StartsWith($"ok       emulator   configured: the emulator answers at {emu.AnthropicBaseUrl} (base URL of openai and anthropic): health ok", StringComparison.Ordinal));
-        Assert.Contains($"ok       store      path: {ws.PathOf("jobs.db")} (environment BATCHPILOT_DB).", lines);
-        Assert.Contains("ok       store      open: not created yet: it will be created on first use.", lines);
+        Assert.Contains("ok       openai      api key: sk-proj-te…abcd from environment OPENAI_API_KEY.", lines);
+        Assert.Contains("ok       anthropic   api key: sk-ant-api…wxyz from environment ANTHROPIC_API_KEY.", lines);
+        Assert.Contains($"ok       openai      base url: {emu.OpenAIBaseUrl} (environment OPENAI_BASE_URL).", lines);
+        Assert.Contains(lines, l => l.StartsWith($"ok       openai      connection: GET {emu.OpenAIBaseUrl}/models answered 200 in ", StringComparison.Ordinal) && l.EndsWith(" ms: reachable, key accepted.", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith($"ok       anthropic   connection: GET {emu.AnthropicBaseUrl}/v1/models answered 200 in ", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith($"ok       emulator    configured: the emulator answers at {emu.AnthropicBaseUrl} (base URL of openai and anthropic): health ok", StringComparison.Ordinal));
+        Assert.Contains($"ok       store       path: {ws.PathOf("jobs.db")} (environment BATCHPILOT_DB).", lines);
+        Assert.Contains("ok       store       open: not created yet: it will be created on first use.", lines);
         Assert.DoesNotContain(lines, l => l.StartsWith("warning", StringComparison.Ordinal) || l.StartsWith("failed", StringComparison.Ordinal));
         Assert.Matches(@"^\d+ checks: \d+ ok, 0 warning\(s\), 0 failed\.$", lines[^1]);
         Assert.Equal(string.Empty, r.StdErr);
@@ -56,11 +56,11 @@ public sealed class DoctorCommandTests
         // Then both connections fail with the provider's 401, each with a fix, and the exit code is the missing-key one
         Assert.Equal(3, r.ExitCode);
         var lines = Lines(r.StdOut);
-        var openai = Assert.Single(lines, l => l.StartsWith("failed   openai     connection: ", StringComparison.Ordinal));
-        Assert.StartsWith("failed   openai     connection: OpenAI refused the key from environment OPENAI_API_KEY (HTTP 401 invalid_api_key: Incorrect API key provided: ", openai, StringComparison.Ordinal);
+        var openai = Assert.Single(lines, l => l.StartsWith("failed   openai      connection: ", StringComparison.Ordinal));
+        Assert.StartsWith("failed   openai      connection: OpenAI refused the key from environment OPENAI_API_KEY (HTTP 401 invalid_api_key: Incorrect API key provided: ", openai, StringComparison.Ordinal);
         Assert.EndsWith(") → the key is wrong, revoked, or lacks permission: create one at https://platform.openai.com/api-keys and set it there.", openai, StringComparison.Ordinal);
         Assert.Contains(
-            "failed   anthropic  connection: Anthropic refused the key from environment ANTHROPIC_API_KEY (HTTP 401 authentication_error: invalid x-api-key) → the key is wrong, revoked, or lacks permission: create one at https://console.anthropic.com/settings/keys and set it there.",
+            "failed   anthropic   connection: Anthropic refused the key from environment ANTHROPIC_API_KEY (HTTP 401 authentication_error: invalid x-api-key) → the key is wrong, revoked, or lacks permission: create one at https://console.anthropic.com/settings/keys and set it there.",
             lines);
         Assert.Matches(@"^\d+ checks: \d+ ok, 0 warning\(s\), 2 failed\.$", lines[^1]);
         AssertNoWholeKey(r, OpenAIKey, AnthropicKey);
@@ -77,11 +77,11 @@ public sealed class DoctorCommandTests
         Assert.Equal(5, r.ExitCode);
         var lines = Lines(r.StdOut);
         Assert.Contains(
-            $"failed   store      open: {ws.PathOf("jobs.db")}: the job store is not a BatchPilot store (not a SQLite database, or corrupt) → point --db (or BATCHPILOT_DB) at another file, or move this one aside.",
+            $"failed   store       open: {ws.PathOf("jobs.db")}: the job store is not a BatchPilot store (not a SQLite database, or corrupt) → point --db (or BATCHPILOT_DB) at another file, or move this one aside.",
             lines);
-        Assert.Contains("ok       store      writable: the store file and its folder are writable.", lines);
-        Assert.Contains(lines, l => l.StartsWith("ok       config     config/user.yaml: ", StringComparison.Ordinal));
-        Assert.Contains(lines, l => l.StartsWith("ok       store      disk: ", StringComparison.Ordinal));
+        Assert.Contains("ok       store       writable: the store file and its folder are writable.", lines);
+        Assert.Contains(lines, l => l.StartsWith("ok       config      config/user.yaml: ", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("ok       store       disk: ", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -113,10 +113,10 @@ public sealed class DoctorCommandTests
         Assert.Equal(2, r.ExitCode);
         var lines = Lines(r.StdOut);
         Assert.Contains(
-            $"failed   config     config/user.yaml: {yaml}: invalid YAML at line 3, column 2: While parsing a block mapping, did not find expected key → fix the file (indent with spaces, quote values containing ':' or '#').",
+            $"failed   config      config/user.yaml: {yaml}: invalid YAML at line 3, column 2: While parsing a block mapping, did not find expected key → fix the file (indent with spaces, quote values containing ':' or '#').",
             lines);
-        Assert.Contains("ok       openai     api key: sk-proj-te…abcd from environment OPENAI_API_KEY.", lines);
-        Assert.Contains(lines, l => l.StartsWith("ok       openai     connection: ", StringComparison.Ordinal));
+        Assert.Contains("ok       openai      api key: sk-proj-te…abcd from environment OPENAI_API_KEY.", lines);
+        Assert.Contains(lines, l => l.StartsWith("ok       openai      connection: ", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -129,7 +129,7 @@ public sealed class DoctorCommandTests
 
         Assert.Equal(2, r.ExitCode);
         Assert.Contains(
-            $"failed   config     config/user.yaml: {yaml}: invalid YAML after line 2, column 19: an unclosed [ or {{, or a value that cannot be parsed → fix the file (indent with spaces, quote values containing ':' or '#', close every [ and {{).",
+            $"failed   config      config/user.yaml: {yaml}: invalid YAML after line 2, column 19: an unclosed [ or {{, or a value that cannot be parsed → fix the file (indent with spaces, quote values containing ':' or '#', close every [ and {{).",
             Lines(r.StdOut));
     }
 
@@ -142,7 +142,7 @@ public sealed class DoctorCommandTests
         var r = await new CliRunner(ws).RunAsync("doctor");
 
         Assert.Equal(2, r.ExitCode);
-        Assert.Contains($"failed   config     .env: {env}, row 2: this line is not KEY=VALUE → fix or remove the line.", Lines(r.StdOut));
+        Assert.Contains($"failed   config      .env: {env}, row 2: this line is not KEY=VALUE → fix or remove the line.", Lines(r.StdOut));
     }
 
     [Fact]
@@ -158,8 +158,8 @@ public sealed class DoctorCommandTests
 
         Assert.True(r.ExitCode == 0, r.ToString());
         var lines = Lines(r.StdOut);
-        Assert.Contains("ok       openai     api key: sk-proj-te…abcd from environment OPENAI_API_KEY; surrounding spaces trimmed.", lines);
-        Assert.Contains(lines, l => l.StartsWith("ok       openai     connection: ", StringComparison.Ordinal) && l.EndsWith("reachable, key accepted.", StringComparison.Ordinal));
+        Assert.Contains("ok       openai      api key: sk-proj-te…abcd from environment OPENAI_API_KEY; surrounding spaces trimmed.", lines);
+        Assert.Contains(lines, l => l.StartsWith("ok       openai      connection: ", StringComparison.Ordinal) && l.EndsWith("reachable, key accepted.", StringComparison.Ordinal));
         AssertNoWholeKey(r, OpenAIKey);
     }
 
@@ -174,7 +174,7 @@ public sealed class DoctorCommandTests
 
         Assert.True(r.ExitCode == 0, r.ToString());
         Assert.Contains(
-            "warning  anthropic  api key: sk-proj-no…ffff from environment ANTHROPIC_API_KEY does not start with 'sk-ant-' as anthropic keys do → check that this is an Anthropic key (create one at https://console.anthropic.com/settings/keys); servers other than Anthropic may accept other keys.",
+            "warning  anthropic   api key: sk-proj-no…ffff from environment ANTHROPIC_API_KEY does not start with 'sk-ant-' as anthropic keys do → check that this is an Anthropic key (create one at https://console.anthropic.com/settings/keys); servers other than Anthropic may accept other keys.",
             Lines(r.StdOut));
     }
 
@@ -187,7 +187,7 @@ public sealed class DoctorCommandTests
 
         var r = await cli.RunAsync("doctor");
 
-        Assert.Contains(Lines(r.StdOut), l => l.StartsWith("warning  openai     api key: sk-ant-api…wxyz from environment OPENAI_API_KEY looks like an Anthropic key (it starts with 'sk-ant-'); OpenAI keys start with 'sk-'", StringComparison.Ordinal));
+        Assert.Contains(Lines(r.StdOut), l => l.StartsWith("warning  openai      api key: sk-ant-api…wxyz from environment OPENAI_API_KEY looks like an Anthropic key (it starts with 'sk-ant-'); OpenAI keys start with 'sk-'", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -201,8 +201,8 @@ public sealed class DoctorCommandTests
 
         Assert.Equal(3, r.ExitCode);
         var lines = Lines(r.StdOut);
-        Assert.Contains("failed   openai     api key: sk-proj-ab…0123 from environment OPENAI_API_KEY contains a space or line break inside → copy the key again, as one piece, into OPENAI_API_KEY.", lines);
-        Assert.DoesNotContain(lines, l => l.StartsWith("ok       openai     connection", StringComparison.Ordinal) || l.StartsWith("failed   openai     connection", StringComparison.Ordinal));
+        Assert.Contains("failed   openai      api key: sk-proj-ab…0123 from environment OPENAI_API_KEY contains a space or line break inside → copy the key again, as one piece, into OPENAI_API_KEY.", lines);
+        Assert.DoesNotContain(lines, l => l.StartsWith("ok       openai      connection", StringComparison.Ordinal) || l.StartsWith("failed   openai      connection", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -214,8 +214,8 @@ public sealed class DoctorCommandTests
 
         Assert.True(r.ExitCode == 0, r.ToString());
         var lines = Lines(r.StdOut);
-        Assert.Contains("warning  openai     api key: not configured → set api_keys.openai_api_key in config/user.yaml or the OPENAI_API_KEY environment variable (only needed to use OpenAI; --emulator needs no key).", lines);
-        Assert.Contains("warning  anthropic  api key: not configured → set api_keys.anthropic_api_key in config/user.yaml or the ANTHROPIC_API_KEY environment variable (only needed to use Anthropic; --emulator needs no key).", lines);
+        Assert.Contains("warning  openai      api key: not configured → set api_keys.openai_api_key in config/user.yaml or the OPENAI_API_KEY environment variable (only needed to use OpenAI; --emulator needs no key).", lines);
+        Assert.Contains("warning  anthropic   api key: not configured → set api_keys.anthropic_api_key in config/user.yaml or the ANTHROPIC_API_KEY environment variable (only needed to use Anthropic; --emulator needs no key).", lines);
         Assert.DoesNotContain(lines, l => l.Contains("connection:", StringComparison.Ordinal));
 
         var json = JsonDocument.Parse((await new CliRunner(ws).RunAsync("doctor", "--json")).StdOut).RootElement;
@@ -234,8 +234,8 @@ public sealed class DoctorCommandTests
         var r = await cli.RunAsync("doctor");
 
         Assert.Equal(4, r.ExitCode);
-        var line = Assert.Single(Lines(r.StdOut), l => l.StartsWith("failed   openai     connection: ", StringComparison.Ordinal));
-        Assert.StartsWith("failed   openai     connection: cannot reach http://127.0.0.1:1: ", line, StringComparison.Ordinal);
+        var line = Assert.Single(Lines(r.StdOut), l => l.StartsWith("failed   openai      connection: ", StringComparison.Ordinal));
+        Assert.StartsWith("failed   openai      connection: cannot reach http://127.0.0.1:1: ", line, StringComparison.Ordinal);
         Assert.EndsWith(" → start the local server (for the emulator: 'batchpilot emulator --urls http://127.0.0.1:1'), or fix the base URL.", line, StringComparison.Ordinal);
         Assert.DoesNotContain(Lines(r.StdOut), l => l.Contains("emulator   configured", StringComparison.Ordinal));
     }
@@ -249,7 +249,7 @@ public sealed class DoctorCommandTests
         var r = await cli.RunAsync("doctor");
 
         Assert.Contains(
-            "warning  anthropic  base url: https://api.anthropic.com/v1 (environment ANTHROPIC_BASE_URL) ends with /v1, but Anthropic base URLs are the host root (BatchPilot adds /v1/...) → set it to https://api.anthropic.com.",
+            "warning  anthropic   base url: https://api.anthropic.com/v1 (environment ANTHROPIC_BASE_URL) ends with /v1, but Anthropic base URLs are the host root (BatchPilot adds /v1/...) → set it to https://api.anthropic.com.",
             Lines(r.StdOut));
     }
 
@@ -262,9 +262,9 @@ public sealed class DoctorCommandTests
 
         Assert.True(r.ExitCode == 0, r.ToString());
         var lines = Lines(r.StdOut);
-        Assert.Contains(lines, l => l.StartsWith("ok       emulator   built-in: started at http://127.0.0.1:", StringComparison.Ordinal) && l.EndsWith("and answers: health ok, 0 batch(es), 0 file(s).", StringComparison.Ordinal));
-        Assert.Contains(lines, l => l.StartsWith("ok       emulator   openai api: GET http://127.0.0.1:", StringComparison.Ordinal) && l.EndsWith("reachable, key accepted.", StringComparison.Ordinal));
-        Assert.Contains(lines, l => l.StartsWith("ok       emulator   anthropic api: GET http://127.0.0.1:", StringComparison.Ordinal) && l.EndsWith("reachable, key accepted.", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("ok       emulator    built-in: started at http://127.0.0.1:", StringComparison.Ordinal) && l.EndsWith("and answers: health ok, 0 batch(es), 0 file(s).", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("ok       emulator    openai api: GET http://127.0.0.1:", StringComparison.Ordinal) && l.EndsWith("reachable, key accepted.", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("ok       emulator    anthropic api: GET http://127.0.0.1:", StringComparison.Ordinal) && l.EndsWith("reachable, key accepted.", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -107,13 +107,14 @@ public sealed class UserErrorTests
     }
 
     [Fact]
-    public async Task Run_ModelWithProviderPrefix_IsRefusedWithAFix()
+    public async Task Run_OpenRouterModelInBatchMode_IsRefusedBeforeAnythingIsSent()
     {
         using var ws = new TempWorkspace();
         var r = await new CliRunner(ws).RunAsync("run", ws.WriteReviews("r.csv", 1), "--model", "openai/gpt-4o", "--prompt", "x", "--emulator");
 
         Assert.Equal(2, r.ExitCode);
-        Assert.Contains("drop the prefix (e.g. --model gpt-4o)", r.StdErr, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal("error: '--mode': batch mode is not available for openai/gpt-4o (provider openrouter): OpenRouter requests go through its synchronous API only. Add --mode sync.", r.StdErr.Trim());
+        Assert.False(File.Exists(ws.PathOf("jobs.db")), "nothing may be recorded for a refused run");
     }
 
     [Theory]

@@ -51,7 +51,7 @@ public sealed class SyncAndAdminTests
         Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
         Assert.Equal("600", ok.Headers.GetValues("anthropic-ratelimit-input-tokens-limit").Single());
         Assert.Equal("2026-03-01T12:00:01Z", ok.Headers.GetValues("anthropic-ratelimit-tokens-reset").Single());
-        Assert.True(ok.Headers.Contains("anthropic-ratelimit-requests-remaining"));
+        Assert.False(ok.Headers.Contains("anthropic-ratelimit-requests-remaining"), "no request limit is configured, so none is reported");
         Assert.Equal(HttpStatusCode.TooManyRequests, limited.StatusCode);
         Assert.Equal("rate_limit_error", (await TestKit.ReadJsonAsync(limited)).GetProperty("error").GetProperty("type").GetString());
         Assert.True(limited.Headers.Contains("retry-after"));

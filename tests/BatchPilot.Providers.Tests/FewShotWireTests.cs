@@ -17,16 +17,7 @@ public sealed class FewShotWireTests
         MaxTokens = 10,
     };
 
-    private static string Write(Action<Utf8JsonWriter> write)
-    {
-        using var ms = new MemoryStream();
-        using (var w = new Utf8JsonWriter(ms))
-        {
-            write(w);
-        }
-
-        return Encoding.UTF8.GetString(ms.ToArray());
-    }
+    private static string Write(Action<Utf8JsonWriter> write) => JsonText.Write(write);
 
     [Fact]
     public void OpenAIBody_WithExamples_PutsTurnsAfterSystemAndBeforeTheUserMessage()

@@ -47,6 +47,16 @@ public sealed class VisionAndSchemaWireTests
     }
 
     [Fact]
+    public void ResponsesBody_ImagesAndSchema_UserMessageWithInputPartsAndTextFormat()
+    {
+        var body = Write(w => ResponsesBody.Write(w, Request("gpt-4o")));
+
+        Assert.Equal(
+            $$$$$"""{"model":"gpt-4o","input":[{"role":"user","content":[{"type":"input_image","image_url":"data:image/png;base64,{{{{{B64}}}}}"},{"type":"input_image","image_url":"https://example.com/a.jpg"},{"type":"input_text","text":"D\u00E9cris"}]}],"text":{"format":{"type":"json_schema","name":"avis","schema":{"type":"object","properties":{"a":{"type":"string"}},"required":["a"],"additionalProperties":false},"strict":true}},"store":false}""",
+            body);
+    }
+
+    [Fact]
     public void AnthropicParams_ImagesAndSchema_Base64AndUrlSourcesAndAForcedTool()
     {
         var body = Write(w => AnthropicBatchClient.WriteParams(w, Request("claude-haiku-4-5")));

@@ -9,16 +9,7 @@ namespace BatchPilot.Providers.Tests;
 /// <summary>Request bodies asserted byte for byte, and verbatim provider lines (from the API reference) mapped.</summary>
 public sealed class WireFormatTests
 {
-    private static string Write(Action<Utf8JsonWriter> write)
-    {
-        using var ms = new MemoryStream();
-        using (var w = new Utf8JsonWriter(ms))
-        {
-            write(w);
-        }
-
-        return Encoding.UTF8.GetString(ms.ToArray());
-    }
+    private static string Write(Action<Utf8JsonWriter> write) => JsonText.Write(write);
 
     [Fact]
     public void OpenAIRequestLine_IsTheBatchInputShape()

@@ -121,7 +121,12 @@ internal static class CompareFlow
         var variants = new List<Variant>();
         foreach (var model in models)
         {
-            var p = JobFlow.ProviderFor(model, provider);
+            var p = JobFlow.ProviderFor(ctx, model, provider);
+            if (RunCommand.ParseMode(pr.GetValue(RunCommand.Mode)) == JobMode.Batch)
+            {
+                JobFlow.RequireBatchApi(p, model);
+            }
+
             foreach (var prompt in prompts)
             {
                 variants.Add(new Variant(prompts.Count > 1 ? model + "/" + prompt.Label : model, model, p, prompt.Text, prompt.Option));
@@ -229,7 +234,7 @@ internal static class CompareFlow
                 if (mode == JobMode.Sync && job.Status != JobStatus.Cancelled)
                 {
                     ctx.Ui.Info($"{children[i].Label}: sending {job.Id} through the synchronous API.");
-                    job = await JobFlow.RunSyncAsync(ctx, job, pr.GetValue(RunCommand.ApiKey), ctx.Limiter(job.Spec.Model, pr.GetValue(RunCommand.Rpm), pr.GetValue(RunCommand.Tpm)), RunCommand.SyncConcurrency(pr), ct).ConfigureAwait(false);
+                    job = await JobFlow.RunSyncAsync(ctx, job, pr.GetValue(RunCommand.ApiKey), ctx.Limiter(job.Spec.Model, job.Spec.Provider, RunCommand.RateFlags(pr)), RunCommand.SyncConcurrency(pr), ct).ConfigureAwait(false);
                 }
 
                 done.Add((children[i].Label, job));

@@ -13,7 +13,8 @@ internal static class EmulatorCommand
         var duration = new Option<double>("--batch-duration") { Description = "Seconds each batch takes from creation to completion.", DefaultValueFactory = _ => 10 };
         var latency = new Option<int>("--latency-ms") { Description = "Added latency of the synchronous endpoints, in milliseconds." };
         var rpm = new Option<int?>("--rpm") { Description = "Requests per minute allowed on the synchronous endpoints (enforced per second)." };
-        var tpm = new Option<int?>("--tpm") { Description = "Tokens per minute allowed on the synchronous endpoints (enforced per second)." };
+        var tpm = new Option<int?>("--tpm") { Description = "Tokens per minute allowed on the synchronous endpoints (enforced per second): OpenAI input plus requested output, Anthropic input tokens." };
+        var otpm = new Option<int?>("--otpm") { Description = "Anthropic output tokens per minute allowed, counted from max_tokens (enforced per second)." };
         var fault = new Option<string[]>("--fault") { Description = "Inject a fault (repeatable); syntax in docs/emulator.md.", AllowMultipleArgumentsPerToken = false };
         var faults = new Option<string?>("--faults") { Description = "A YAML or JSON fault scenario file." };
         var dataDir = new Option<string?>("--data-dir") { Description = "Keep state here so a restart continues (default: a temporary folder)." };
@@ -21,7 +22,7 @@ internal static class EmulatorCommand
         var allowRemote = new Option<bool>("--allow-remote") { Description = "Allow binding a non-loopback address." };
         var cmd = new Command("emulator", "Run the local emulator of the OpenAI and Anthropic APIs (files, batches, chat, messages) with fault injection.")
         {
-            urls, duration, latency, rpm, tpm, fault, faults, dataDir, requireKey, allowRemote,
+            urls, duration, latency, rpm, tpm, otpm, fault, faults, dataDir, requireKey, allowRemote,
         };
         cmd.SetAction((pr, ct) => host(pr, async (ctx, token) =>
         {
@@ -54,6 +55,7 @@ internal static class EmulatorCommand
                     LatencyMs = pr.GetValue(latency),
                     RequestsPerMinute = pr.GetValue(rpm),
                     TokensPerMinute = pr.GetValue(tpm),
+                    OutputTokensPerMinute = pr.GetValue(otpm),
                     Faults = scenario,
                     DataDirectory = pr.GetValue(dataDir),
                     RequiredApiKey = pr.GetValue(requireKey),
@@ -63,6 +65,8 @@ internal static class EmulatorCommand
             ctx.Ui.Line($"BatchPilot emulator listening on {server.BaseAddress}");
             ctx.Ui.Line($"  OpenAI:    OPENAI_BASE_URL={new Uri(server.BaseAddress, "v1")}");
             ctx.Ui.Line($"  Anthropic: ANTHROPIC_BASE_URL={server.BaseAddress.ToString().TrimEnd('/')}");
+            ctx.Ui.Line($"  OpenRouter: OPENROUTER_BASE_URL={new Uri(server.BaseAddress, "api/v1")}");
+            ctx.Ui.Line($"  Azure:     AZURE_OPENAI_ENDPOINT={server.BaseAddress.ToString().TrimEnd('/')}");
             ctx.Ui.Info("Press Ctrl+C to stop.");
             try
             {

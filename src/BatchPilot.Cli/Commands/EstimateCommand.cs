@@ -18,13 +18,19 @@ namespace BatchPilot.Cli.Commands;
 /// </summary>
 internal static class EstimateCommand
 {
+    /// <summary>Requests counted at once by <c>--exact</c>.</summary>
+    public const int ExactConcurrency = 8;
+
+    public static readonly Option<bool> Exact = new("--exact") { Description = "Anthropic models: count the input tokens exactly with Anthropic's count_tokens endpoint (one call per request; needs a key) instead of the offline estimate." };
+
     public static Command Create(JobCommands.Host host)
     {
-        var cmd = new Command("estimate", "Count the items, input tokens (real tokenizer for OpenAI, an estimate for Anthropic) and expected output tokens of a run, its cost in sync and batch mode, and its number of provider batches. Takes the same arguments as run; needs no key and sends nothing.")
+        var cmd = new Command("estimate", "Count the items, input tokens (real tokenizer for OpenAI, an estimate for Anthropic, or Anthropic's count_tokens with --exact) and expected output tokens of a run, its cost in sync and batch mode, and its number of provider batches. Takes the same arguments as run; without --exact it needs no key and sends nothing.")
         {
             RunCommand.Input, RunCommand.Model, RunCommand.Prompt, RunCommand.PromptFile, RunCommand.System, RunCommand.MaxTokens, RunCommand.Temperature,
             RunCommand.IdColumn, RunCommand.StartRow, RunCommand.EndRow, RunCommand.BatchSize, RunCommand.Provider, RunCommand.Delimiter, RunCommand.Encoding,
             RunCommand.InputFormat, RunCommand.MaxBatchTokens, InputOptions.ImageColumn, InputOptions.SkipMissingImages, InputOptions.JsonSchema,
+            Exact, RunCommand.ApiKey, RunCommand.BaseUrl,
         };
         cmd.SetAction((pr, ct) => host(pr, (ctx, token) => ExecuteAsync(pr, ctx, token), ct));
         return cmd;
@@ -80,7 +86,27 @@ internal static class EstimateCommand
             throw new InputException("must be at least 1", field: "--max-batch-tokens");
         }
 
-        var provider = JobFlow.ProviderFor(model, pr.GetValue(RunCommand.Provider));
+        var provider = JobFlow.ProviderFor(ctx, model, pr.GetValue(RunCommand.Provider));
+        var exact = pr.CommandResult.Command.Options.Contains(Exact) && pr.GetValue(Exact);
+        string? exactKey = null;
+        if (exact && provider != ProviderNames.Anthropic)
+        {
+            ctx.Ui.Warn($"--exact counts with Anthropic's count_tokens endpoint; {model} is not an Anthropic model, so its tokens are counted offline as usual.");
+            exact = false;
+        }
+        else if (exact)
+        {
+            if (inputArg == "-")
+            {
+                throw new InputException("--exact reads the input twice, which standard input cannot do", field: "--exact", hint: "give the input as a file");
+            }
+
+            exactKey = ctx.Settings.ApiKey(provider, pr.GetValue(RunCommand.ApiKey)).Value
+                ?? throw new InputException(
+                    $"--exact asks Anthropic's count_tokens endpoint, which needs a key: set {Config.Settings.KeyYamlPath(provider)} in config/user.yaml or the {Config.Settings.KeyVariable(provider)} environment variable",
+                    field: "--exact", hint: "or drop --exact for the offline estimate", exitCode: ExitCodes.MissingKey);
+        }
+
         var prices = ctx.Prices;
         var readOptions = new TableReadOptions { Delimiter = pr.GetValue(RunCommand.Delimiter), Encoding = pr.GetValue(RunCommand.Encoding), Format = pr.GetValue(RunCommand.InputFormat) };
         using var reader = inputArg == "-" ? TableReader.Open(Console.OpenStandardInput(), "<stdin>", readOptions) : TableReader.Open(inputArg, readOptions);
@@ -138,12 +164,58 @@ internal static class EstimateCommand
                 Prices = prices,
             },
             ct);
+        if (exact)
+        {
+            var counted = await CountExactAsync(ctx, spec, reader.Columns, inputArg, readOptions, exactKey!, RunCommand.RequireBaseUrl(ctx, provider, pr.GetValue(RunCommand.BaseUrl)), ct).ConfigureAwait(false);
+            estimate = JobEstimator.Of(spec, estimate.Items, counted, estimate.Batches, observed, prices) with { InputTokensBasis = TokenCountBasis.CountTokens };
+        }
+
         if (!estimate.PriceKnown)
         {
             ctx.Ui.Warn($"no price known for model '{model}': cost is unknown (not zero). Add it under prices: in config/user.yaml (USD per 1M tokens: input, cached_input, output, batch_input, batch_output).");
         }
 
         return estimate;
+    }
+
+    /// <summary>
+    /// The exact input tokens of every selected request, from Anthropic's <c>count_tokens</c> endpoint: a second pass over
+    /// the input, <see cref="ExactConcurrency"/> calls at once, paced by the limiter (which learns the endpoint's own
+    /// limits from its headers) and retried like sync requests.
+    /// </summary>
+    private static async Task<long> CountExactAsync(CliContext ctx, JobSpec spec, IReadOnlyList<string> columns, string input, TableReadOptions readOptions, string key, string baseUrl, CancellationToken ct)
+    {
+        using var client = SyncClients.Create(new BatchClientOptions
+        {
+            Provider = ProviderNames.Anthropic,
+            Api = SyncClients.AnthropicCountTokens,
+            BaseUrl = new Uri(baseUrl),
+            ApiKey = key,
+            SpoolDirectory = Path.GetTempPath(),
+        }, ctx.Time);
+        var limiter = new SyncLimiter(ctx.Time);
+        var options = new SyncOptions { Retry = ctx.SyncRetryOptions() };
+        var factory = new Planning.RequestFactory(spec, columns, spec.InputPath);
+        long total = 0, counted = 0;
+        using var reader = TableReader.Open(input, readOptions);
+        var requests = reader.ReadRows(ct)
+            .Where(r => spec.StartRow is not { } start || r.Index >= start)
+            .TakeWhile(r => spec.EndRow is not { } end || r.Index <= end)
+            .Select(r => new IdentifiedRequest("row-" + r.Index.ToString(CultureInfo.InvariantCulture), factory.Create(r.Values)));
+        await Parallel.ForEachAsync(requests, new ParallelOptions { MaxDegreeOfParallelism = ExactConcurrency, CancellationToken = ct }, async (request, token) =>
+        {
+            var outcome = await SyncAttempts.SendAsync(client, limiter, request with { Request = request.Request with { MaxTokens = 0 } }, options, ctx.Time, token).ConfigureAwait(false);
+            if (outcome.Result.Kind != ResultKind.Succeeded)
+            {
+                throw new ProviderException(ProviderNames.Anthropic,
+                    $"count_tokens failed for {request.CustomId} (row {request.CustomId[4..]}): {(outcome.Result.StatusCode is { } s ? "HTTP " + s.ToString(CultureInfo.InvariantCulture) + " " : string.Empty)}{outcome.Result.ErrorCode}: {outcome.Result.ErrorMessage}",
+                    outcome.Result.StatusCode, outcome.Result.ErrorCode);
+            }
+
+            Interlocked.Add(ref total, outcome.Result.Usage?.InputTokens ?? 0);
+            Interlocked.Increment(ref counted);
+        }).ConfigureAwait(false);
+        return total;
     }
 
     private static void Print(CliContext ctx, JobEstimate e)
@@ -157,7 +229,7 @@ internal static class EstimateCommand
         var t = new Table().Border(TableBorder.Rounded).HideHeaders().AddColumn("Field").AddColumn("Value");
         t.AddRow("Model", Markup.Escape($"{e.Provider} / {e.Model}"));
         t.AddRow("Items", Ui.Format.Number(e.Items));
-        t.AddRow("Input tokens", Ui.Format.Number(e.InputTokens) + (e.InputTokensBasis == TokenCountBasis.Exact ? " (tokenizer)" : " (estimate)"));
+        t.AddRow("Input tokens", Ui.Format.Number(e.InputTokens) + " (" + BasisName(e.InputTokensBasis).Replace('_', ' ') + ")");
         t.AddRow("Output tokens", Ui.Format.Number(e.OutputTokens) + " " + Markup.Escape(OutputBasis(e)));
         t.AddRow("Cost, sync API", Ui.Format.Money(e.CostSyncUsd));
         t.AddRow("Cost, Batch API", Ui.Format.Money(e.CostBatchUsd));
@@ -173,6 +245,14 @@ internal static class EstimateCommand
             ctx.Ui.Warn($"{e.ImageProblems} row(s) would not be sent because of their image (see 'batchpilot preview' for the reason); they are left out of the estimate.");
         }
     }
+
+    /// <summary>The name of a token count basis in the JSON: <c>tokenizer</c>, <c>estimate</c> or <c>count_tokens</c>.</summary>
+    internal static string BasisName(TokenCountBasis basis) => basis switch
+    {
+        TokenCountBasis.Exact => "tokenizer",
+        TokenCountBasis.CountTokens => "count_tokens",
+        _ => "estimate",
+    };
 
     private static string OutputBasis(JobEstimate e) => e.OutputTokensSource switch
     {
@@ -193,7 +273,7 @@ internal sealed record EstimateView
 
     public required long InputTokens { get; init; }
 
-    /// <summary><c>tokenizer</c> or <c>estimate</c>.</summary>
+    /// <summary><c>tokenizer</c>, <c>estimate</c> or <c>count_tokens</c>.</summary>
     public required string InputTokensBasis { get; init; }
 
     public required long OutputTokens { get; init; }
@@ -228,7 +308,7 @@ internal sealed record EstimateView
         Provider = e.Provider,
         Items = e.Items,
         InputTokens = e.InputTokens,
-        InputTokensBasis = e.InputTokensBasis == TokenCountBasis.Exact ? "tokenizer" : "estimate",
+        InputTokensBasis = EstimateCommand.BasisName(e.InputTokensBasis),
         OutputTokens = e.OutputTokens,
         OutputTokensBasis = e.OutputTokensSource switch
         {

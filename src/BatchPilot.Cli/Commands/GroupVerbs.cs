@@ -178,7 +178,7 @@ internal static class GroupVerbs
             var current = (await ctx.Store.GetJobAsync(job.Id, ct).ConfigureAwait(false))!;
             if (mode == JobMode.Sync)
             {
-                current = await JobFlow.RunSyncAsync(ctx, current, options.ApiKey, ctx.Limiter(current.Spec.Model, options.Rpm, options.Tpm), options.Concurrency, ct).ConfigureAwait(false);
+                current = await JobFlow.RunSyncAsync(ctx, current, options.ApiKey, ctx.Limiter(current.Spec.Model, current.Spec.Provider, options.Rates), options.Concurrency, ct).ConfigureAwait(false);
             }
 
             jobs.Add((engine, current));
@@ -196,7 +196,7 @@ internal static class GroupVerbs
     }
 
     /// <summary>What <c>resume</c> was asked, for a group.</summary>
-    internal sealed record ResumeOptions(bool IncludeInvalid, bool Detach, double? CheckInterval, string? OutPath, string? ApiKey, JobMode? Mode, long? Rpm, long? Tpm, int Concurrency);
+    internal sealed record ResumeOptions(bool IncludeInvalid, bool Detach, double? CheckInterval, string? OutPath, string? ApiKey, JobMode? Mode, CliContext.RateLimitFlags Rates, int Concurrency);
 
     /// <summary><c>cancel GROUP</c>: every child is cancelled, then their partial results are collected within one wait.</summary>
     public static async Task<int> CancelAsync(CliContext ctx, GroupRecord group, double waitSeconds, string? apiKey, CancellationToken ct)

@@ -172,6 +172,7 @@ internal static class JobCommands
         var cmd = new Command("resume", "Send the failed, expired and cancelled items of a job again as new batch(es) (or through the synchronous API with --mode sync); earlier attempts stay in the history.")
         {
             Job, includeInvalid, detach, interval, outOpt, ApiKey, RunCommand.Mode, RunCommand.Rpm, RunCommand.Tpm, RunCommand.Concurrency,
+            RunCommand.Itpm, RunCommand.Otpm, RunCommand.ApiVersion,
         };
         cmd.SetAction((pr, ct) => host(pr, async (ctx, token) =>
         {
@@ -180,14 +181,20 @@ internal static class JobCommands
             {
                 var options = new GroupVerbs.ResumeOptions(
                     pr.GetValue(includeInvalid), pr.GetValue(detach), pr.GetValue(interval), pr.GetValue(outOpt) is { } go ? ctx.Resolve(go) : null, pr.GetValue(ApiKey),
-                    pr.GetResult(RunCommand.Mode) is { Implicit: false } ? RunCommand.ParseMode(pr.GetValue(RunCommand.Mode)) : null, pr.GetValue(RunCommand.Rpm), pr.GetValue(RunCommand.Tpm), RunCommand.SyncConcurrency(pr));
+                    pr.GetResult(RunCommand.Mode) is { Implicit: false } ? RunCommand.ParseMode(pr.GetValue(RunCommand.Mode)) : null, RunCommand.RateFlags(pr), RunCommand.SyncConcurrency(pr));
                 return await GroupVerbs.ResumeAsync(ctx, group, options, token).ConfigureAwait(false);
             }
 
             var job = await ctx.RequireJobAsync(pr.GetValue(Job)!, token).ConfigureAwait(false);
+            var mode = pr.GetResult(RunCommand.Mode) is { Implicit: false } ? RunCommand.ParseMode(pr.GetValue(RunCommand.Mode)) : job.Spec.Mode;
+            if (mode == JobMode.Batch)
+            {
+                JobFlow.RequireBatchApi(job.Spec.Provider, job.Spec.Model);
+            }
+
+            ctx.ApiVersionFlag = pr.GetValue(RunCommand.ApiVersion);
             using var client = await ctx.ClientAsync(job.Spec, pr.GetValue(ApiKey), null, token).ConfigureAwait(false);
             var engine = ctx.Engine(client, job.Spec);
-            var mode = pr.GetResult(RunCommand.Mode) is { Implicit: false } ? RunCommand.ParseMode(pr.GetValue(RunCommand.Mode)) : job.Spec.Mode;
             int n;
             if (mode == JobMode.Sync && job.Spec.Kind == JobKind.Raw)
             {
@@ -202,7 +209,7 @@ internal static class JobCommands
                 n = await engine.ResumeAsync(job, pr.GetValue(includeInvalid), token).ConfigureAwait(false);
                 ctx.Ui.Info($"{JobFlow.Plural(n, "item")} will be sent again through the synchronous API.");
                 job = (await ctx.Store.GetJobAsync(job.Id, token).ConfigureAwait(false))!;
-                job = await JobFlow.RunSyncAsync(ctx, job, pr.GetValue(ApiKey), ctx.Limiter(job.Spec.Model, pr.GetValue(RunCommand.Rpm), pr.GetValue(RunCommand.Tpm)), RunCommand.SyncConcurrency(pr), token).ConfigureAwait(false);
+                job = await JobFlow.RunSyncAsync(ctx, job, pr.GetValue(ApiKey), ctx.Limiter(job.Spec.Model, job.Spec.Provider, RunCommand.RateFlags(pr)), RunCommand.SyncConcurrency(pr), token).ConfigureAwait(false);
                 return await JobFlow.FinishAsync(ctx, job, pr.GetValue(outOpt) is { } so ? ctx.Resolve(so) : null, "response", started, token).ConfigureAwait(false);
             }
 

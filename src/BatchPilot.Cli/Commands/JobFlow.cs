@@ -171,10 +171,19 @@ internal static class JobFlow
     public static async Task<JobRecord> RunSyncAsync(CliContext ctx, JobRecord job, string? apiKeyFlag, SyncLimiter limiter, int concurrency, CancellationToken ct)
     {
         using var client = await ctx.SyncClientAsync(job.Spec, apiKeyFlag, ct).ConfigureAwait(false);
-        var runner = new SyncRunner(ctx.Store, client, limiter, ctx.Time, ctx.Ui, new SyncOptions { Concurrency = concurrency });
+        var options = new SyncOptions
+        {
+            Concurrency = concurrency,
+            Retry = ctx.SyncRetryOptions(),
+
+            // What the providers count against the output-token limits when the job sets no max tokens: Anthropic's
+            // default max_tokens as we send it; for OpenAI an assumption (the answer's length is not known up front).
+            AssumedOutputTokens = job.Spec.Provider == ProviderNames.Anthropic ? SyncClients.AnthropicDefaultMaxTokens : new SyncOptions().AssumedOutputTokens,
+        };
+        var runner = new SyncRunner(ctx.Store, client, limiter, ctx.Time, ctx.Ui, options);
         await ctx.Store.TrySetJobStatusAsync(job.Id, [JobStatus.Pending, JobStatus.CompletedWithErrors, JobStatus.Failed, JobStatus.Completed], JobStatus.Running, "Sending through the synchronous API.", cancellationToken: ct).ConfigureAwait(false);
         var report = await runner.RunAsync(job, ct).ConfigureAwait(false);
-        var limits = limiter.RequestsPerMinute is { } rpm ? $"{rpm} requests/min" : "no known request limit";
+        var limits = limiter.RequestsPerMinute is { } rpm ? $"{rpm.ToString(CultureInfo.InvariantCulture)} requests/min" : "no known request limit";
         ctx.Ui.Info($"Sync: {report.Succeeded} answered, {report.Failed} failed in {Ui.Format.Duration(report.Elapsed)} ({limits}; {report.Attempts} HTTP attempts, {report.Throttled} throttled).");
         return await JobStatusRules.RefreshAsync(ctx.Store, job, ct).ConfigureAwait(false);
     }
@@ -245,13 +254,7 @@ internal static class JobFlow
         }
 
         ctx.RequireKey(provider, model, apiKeyFlag);
-        var endpoint = ctx.Settings.BaseUrl(provider, baseUrlFlag).Value!;
-        if (!Uri.TryCreate(endpoint, UriKind.Absolute, out var u) || (u.Scheme != "http" && u.Scheme != "https"))
-        {
-            throw new InputException($"'{endpoint}' is not an http(s) URL", field: "--base-url");
-        }
-
-        return endpoint;
+        return RunCommand.RequireBaseUrl(ctx, provider, baseUrlFlag);
     }
 
     /// <summary>What <c>--detach</c> prints once the job is submitted: the job id (or its view with --json).</summary>
@@ -274,19 +277,38 @@ internal static class JobFlow
         return ExitCodes.Success;
     }
 
-    /// <summary>Parses the provider flag or derives it from the model.</summary>
-    public static string ProviderFor(string model, string? flag)
+    /// <summary>
+    /// The provider of a run: <c>--provider</c>, else <c>provider:</c> in config/user.yaml, else from the model name
+    /// (<c>claude*</c> Anthropic, <c>vendor/model</c> OpenRouter, anything else OpenAI).
+    /// </summary>
+    public static string ProviderFor(CliContext ctx, string model, string? flag)
     {
+        ArgumentNullException.ThrowIfNull(ctx);
+        var setting = ctx.Settings.Provider(flag);
+        return setting.Source == Config.SettingSource.UserYaml
+            ? ProviderFor(model, setting.Value, "provider (config/user.yaml)")
+            : ProviderFor(model, setting.Value);
+    }
+
+    /// <summary>Parses the provider flag or derives it from the model.</summary>
+    public static string ProviderFor(string model, string? flag, string flagName = "--provider")
+    {
+        ArgumentNullException.ThrowIfNull(model);
         if (flag is not null)
         {
             var p = flag.Trim().ToLowerInvariant();
-            if (p is not (ProviderNames.OpenAI or ProviderNames.Anthropic))
+            if (!ProviderNames.All.Contains(p))
             {
-                throw new InputException($"unknown provider '{flag}'", field: "--provider", hint: "use openai or anthropic");
+                throw new InputException($"unknown provider '{flag}'", field: flagName, hint: "use " + string.Join(", ", ProviderNames.All.SkipLast(1)) + " or " + ProviderNames.All[^1]);
             }
 
-            // An OpenAI-compatible server may serve any model name, but Anthropic only serves claude-* models,
-            // and a claude-* model is never served by OpenAI.
+            if (p == ProviderNames.OpenRouter)
+            {
+                return CheckOpenRouterModel(model);
+            }
+
+            // An OpenAI-compatible server may serve any model name (vLLM serves vendor/model ids too), but Anthropic
+            // only serves claude-* models, and a claude-* model is never served by OpenAI.
             var natural = ProviderNames.FromModel(model);
             if (natural != p && (p == ProviderNames.Anthropic || natural == ProviderNames.Anthropic))
             {
@@ -297,14 +319,31 @@ internal static class JobFlow
             return p;
         }
 
-        if (model.Contains('/', StringComparison.Ordinal))
+        var provider = ProviderNames.FromModel(model);
+        return provider == ProviderNames.OpenRouter ? CheckOpenRouterModel(model) : provider;
+    }
+
+    /// <summary>An OpenRouter model id must be <c>vendor/model</c>.</summary>
+    private static string CheckOpenRouterModel(string model) => ProviderNames.IsOpenRouterModelId(model)
+        ? ProviderNames.OpenRouter
+        : throw new InputException(
+            $"the model id '{model}' is not an OpenRouter model id: expected vendor/model (a lower-case vendor, one '/', the model name), e.g. openai/gpt-4o-mini or meta-llama/llama-3.1-8b-instruct:free",
+            field: "--model",
+            hint: "copy the id from openrouter.ai/models, or give --provider openai to send it to another OpenAI-compatible server (--base-url)");
+
+    /// <summary>Refuses batch mode for a provider whose batch API BatchPilot does not use, before anything is sent.</summary>
+    /// <exception cref="InputException">The provider has no batch API here.</exception>
+    public static void RequireBatchApi(string provider, string model, string modeFlag = "--mode")
+    {
+        if (ProviderNames.HasBatchApi(provider))
         {
-            var prefix = model[..model.IndexOf('/', StringComparison.Ordinal)];
-            throw new InputException($"the model id '{model}' has a provider prefix ('{prefix}/'), which only OpenRouter uses; batch jobs go to OpenAI or Anthropic directly",
-                field: "--model", hint: $"drop the prefix (e.g. --model {model[(model.IndexOf('/', StringComparison.Ordinal) + 1)..]})");
+            return;
         }
 
-        return ProviderNames.FromModel(model);
+        var why = provider == ProviderNames.OpenRouter
+            ? "OpenRouter requests go through its synchronous API only"
+            : "Azure OpenAI batch deployments are not supported yet";
+        throw new InputException($"batch mode is not available for {model} (provider {provider}): {why}", field: modeFlag, hint: "add --mode sync");
     }
 
     public static string Plural(long n, string word) => n.ToString(CultureInfo.InvariantCulture) + " " + word + (n == 1 ? string.Empty : "s");

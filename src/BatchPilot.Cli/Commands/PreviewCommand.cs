@@ -63,7 +63,7 @@ internal static class PreviewCommand
         }
 
         var selection = RunCommand.ReadSelection(pr, ctx);
-        var provider = JobFlow.ProviderFor(model, pr.GetValue(RunCommand.Provider));
+        var provider = JobFlow.ProviderFor(ctx, model, pr.GetValue(RunCommand.Provider));
         var readOptions = new TableReadOptions { Delimiter = pr.GetValue(RunCommand.Delimiter), Encoding = pr.GetValue(RunCommand.Encoding), Format = pr.GetValue(RunCommand.InputFormat) };
         using var reader = TableReader.Open(inputArg, readOptions);
         var columns = reader.Columns;

@@ -14,7 +14,7 @@ namespace BatchPilot.Cli.Commands;
 internal static class RunCommand
 {
     public static readonly Argument<string> Input = new("INPUT") { Description = "CSV or JSONL file with one request per row ('-' for standard input)." };
-    public static readonly Option<string> Model = new("--model", "-m") { Description = "Model id, e.g. gpt-4o-mini or claude-haiku-4-5. claude* goes to Anthropic, anything else to OpenAI. With 'run', several models (--model a,b or --model a --model b) are compared over the same rows.", Required = true, Arity = ArgumentArity.OneOrMore, CustomParser = r => CompareFlow.FirstValue(r, "--model", commaList: true) };
+    public static readonly Option<string> Model = new("--model", "-m") { Description = "Model id, e.g. gpt-4o-mini, claude-haiku-4-5 or openai/gpt-4o-mini. claude* goes to Anthropic, vendor/model to OpenRouter, anything else to OpenAI (an Azure deployment name with --provider azure). With 'run', several models (--model a,b or --model a --model b) are compared over the same rows.", Required = true, Arity = ArgumentArity.OneOrMore, CustomParser = r => CompareFlow.FirstValue(r, "--model", commaList: true) };
     public static readonly Option<string?> Prompt = new("--prompt", "-p") { Description = "Prompt template: {{column}} placeholders are filled from each row; Liquid tags, filters (truncate, json…) and row[\"Column Name\"] work too. With 'run', repeat it to compare prompts.", Arity = ArgumentArity.OneOrMore, CustomParser = r => CompareFlow.FirstValue(r, "--prompt", commaList: false) };
     public static readonly Option<string?> PromptFile = new("--prompt-file") { Description = "File holding the prompt template. With 'run', repeat it to compare prompts (each variant is labelled by the file name).", Arity = ArgumentArity.OneOrMore, CustomParser = r => CompareFlow.FirstValue(r, "--prompt-file", commaList: false) };
     public static readonly Option<string?> System = new("--system") { Description = "System prompt (a template too)." };
@@ -33,17 +33,21 @@ internal static class RunCommand
     public static readonly Option<double?> CheckInterval = new("--check-interval") { Description = "Longest wait between status checks, in seconds. Default: 30 (1 on the emulator)." };
     public static readonly Option<bool> Detach = new("--detach") { Description = "Return right after submission and print the job id; check later with status/watch." };
     public static readonly Option<bool> New = new("--new") { Description = "Start a fresh job (or comparison) even if the same command ran before (default: continue it)." };
-    public static readonly Option<string?> Provider = new("--provider") { Description = "openai or anthropic (default: from the model name)." };
+    public static readonly Option<string?> Provider = new("--provider") { Description = "openai, anthropic, openrouter or azure (default: provider in config/user.yaml, else from the model name)." };
     public static readonly Option<bool> Emulator = new("--emulator") { Description = "Use the built-in provider emulator (no key, no network)." };
     public static readonly Option<double?> EmulatorBatchDuration = new("--emulator-batch-duration") { Description = "With --emulator: seconds each batch takes (default 5)." };
     public static readonly Option<string?> ApiKey = new("--api-key") { Description = "API key (default: environment, .env, then config/user.yaml)." };
-    public static readonly Option<string?> BaseUrl = new("--base-url") { Description = "Provider base URL (default: OPENAI_BASE_URL / ANTHROPIC_BASE_URL, config, then the public API)." };
+    public static readonly Option<string?> BaseUrl = new("--base-url") { Description = "Provider base URL (default: OPENAI_BASE_URL / ANTHROPIC_BASE_URL / OPENROUTER_BASE_URL / AZURE_OPENAI_ENDPOINT, config, then the public API)." };
+    public static readonly Option<string?> Api = new("--api") { Description = "OpenAI API: chat (chat completions) or responses (the Responses API, in sync and batch mode). Default: chat." };
+    public static readonly Option<string?> ApiVersion = new("--api-version") { Description = "Azure OpenAI api-version (default: AZURE_OPENAI_API_VERSION, azure.api_version in config/user.yaml, else 2024-10-21)." };
     public static readonly Option<string?> Delimiter = new("--delimiter") { Description = "CSV delimiter (default: detected)." };
     public static readonly Option<string?> Encoding = new("--encoding") { Description = "Input encoding, e.g. latin1 (default: UTF-8)." };
     public static readonly Option<string?> InputFormat = new("--format") { Description = "Input format, csv or jsonl (default: from the extension; for '-', from the content)." };
     public static readonly Option<string> Mode = new("--mode") { Description = "batch (Batch API: half price, results within 24 h) or sync (synchronous API: immediate, rate-limited).", DefaultValueFactory = _ => "batch" };
     public static readonly Option<long?> Rpm = new("--rpm") { Description = "sync: requests per minute allowed (default: rate_limits.MODEL.rpm in config/user.yaml, else learned from the provider's headers)." };
-    public static readonly Option<long?> Tpm = new("--tpm") { Description = "sync: tokens per minute allowed (default: rate_limits.MODEL.tpm, else learned)." };
+    public static readonly Option<long?> Tpm = new("--tpm") { Description = "sync: tokens per minute allowed, input and output together as OpenAI counts them (default: rate_limits.MODEL.tpm, else learned)." };
+    public static readonly Option<long?> Itpm = new("--itpm") { Description = "sync: input tokens per minute allowed, as Anthropic counts them apart (default: rate_limits.MODEL.itpm, else learned)." };
+    public static readonly Option<long?> Otpm = new("--otpm") { Description = "sync: output tokens per minute allowed (counted from --max-tokens), as Anthropic counts them apart (default: rate_limits.MODEL.otpm, else learned)." };
     public static readonly Option<int> Concurrency = new("--concurrency") { Description = "sync: requests in flight at once.", DefaultValueFactory = _ => 16 };
     public static readonly Option<bool> EstimateCost = new("--estimate-cost") { Description = "Only estimate tokens, cost (sync vs batch) and batches, as 'batchpilot estimate' does; send nothing." };
     public static readonly Option<long?> MaxBatchTokens = new("--max-batch-tokens") { Description = "Most estimated input tokens per batch: your provider's enqueued-token limit for the model (also enqueued_token_limits.MODEL in config/user.yaml)." };
@@ -56,6 +60,7 @@ internal static class RunCommand
             Input, Model, Prompt, PromptFile, System, Examples, Where, Limit, MaxTokens, Temperature, Out, OutputColumn, IdColumn, StartRow, EndRow, BatchSize, Name,
             CheckInterval, Detach, New, Provider, Emulator, EmulatorBatchDuration, ApiKey, BaseUrl, Delimiter, Encoding, InputFormat, MaxBatchTokens, Mode, Rpm, Tpm, Concurrency, EstimateCost, Timeout,
             InputOptions.ImageColumn, InputOptions.SkipMissingImages, InputOptions.JsonSchema,
+            Api, ApiVersion, Itpm, Otpm,
         };
         cmd.SetAction((pr, ct) => host(pr, (ctx, token) => ExecuteAsync(pr, ctx, token), ct));
         return cmd;
@@ -109,7 +114,18 @@ internal static class RunCommand
             throw new InputException($"--end-row {e} is before --start-row {s}", field: "--end-row");
         }
 
-        var provider = JobFlow.ProviderFor(model, pr.GetValue(Provider));
+        var provider = JobFlow.ProviderFor(ctx, model, pr.GetValue(Provider));
+        if (mode == JobMode.Batch)
+        {
+            JobFlow.RequireBatchApi(provider, model);
+        }
+
+        var api = ParseApi(pr.GetValue(Api), provider);
+        ctx.ApiVersionFlag = pr.GetValue(ApiVersion);
+
+        // Read (and check) the rate limits before anything is recorded.
+        var limiter = mode == JobMode.Sync ? ctx.Limiter(model, provider, RateFlags(pr)) : null;
+        var concurrency = mode == JobMode.Sync ? SyncConcurrency(pr) : 0;
         if (pr.GetValue(MaxBatchTokens) is < 1)
         {
             throw new InputException("must be at least 1", field: "--max-batch-tokens");
@@ -158,6 +174,7 @@ internal static class RunCommand
                 Encoding = pr.GetValue(Encoding),
                 Endpoint = endpoint,
                 Mode = mode,
+                Api = api,
             };
             spec = InputOptions.Apply(pr, ctx, spec, columns, inputArg);
 
@@ -197,7 +214,7 @@ internal static class RunCommand
                 job = await JobFlow.WaitAsync(ctx, batchEngine, job, TimeSpan.FromSeconds(pr.GetValue(CheckInterval) ?? (useEmulator ? 1 : 30)), TimeSpan.FromHours(pr.GetValue(Timeout)), ct).ConfigureAwait(false);
                 if (job.Status != JobStatus.Cancelled)
                 {
-                    job = await JobFlow.RunSyncAsync(ctx, job, pr.GetValue(ApiKey), ctx.Limiter(model, pr.GetValue(Rpm), pr.GetValue(Tpm)), SyncConcurrency(pr), ct).ConfigureAwait(false);
+                    job = await JobFlow.RunSyncAsync(ctx, job, pr.GetValue(ApiKey), limiter!, concurrency, ct).ConfigureAwait(false);
                 }
 
                 return await JobFlow.FinishAsync(ctx, job, outPath, pr.GetValue(OutputColumn)!, started, ct).ConfigureAwait(false);
@@ -295,6 +312,52 @@ internal static class RunCommand
         "sync" => JobMode.Sync,
         _ => throw new InputException($"unknown mode '{value}'", field: "--mode", hint: "use batch (half price, results within 24 h) or sync (immediate, rate-limited)"),
     };
+
+    /// <summary>--api, checked against the provider: null for chat completions (the default), else <c>responses</c>.</summary>
+    internal static string? ParseApi(string? value, string provider)
+    {
+        var api = value?.Trim().ToLowerInvariant();
+        switch (api)
+        {
+            case null or "" or Providers.OpenAIApis.Chat:
+                return null;
+            case Providers.OpenAIApis.Responses when provider == Providers.ProviderNames.OpenAI:
+                return Providers.OpenAIApis.Responses;
+            case Providers.OpenAIApis.Responses:
+                throw new InputException($"the Responses API is used with OpenAI only, not {provider}", field: "--api", hint: "drop --api responses (chat completions are used)");
+            default:
+                throw new InputException($"unknown API '{value}'", field: "--api", hint: "use chat (chat completions) or responses (the OpenAI Responses API)");
+        }
+    }
+
+    /// <summary>The provider's base URL (flag, environment, config, default), checked; Azure has no default.</summary>
+    internal static string RequireBaseUrl(CliContext ctx, string provider, string? flag)
+    {
+        var endpoint = ctx.Settings.BaseUrl(provider, flag).Value
+            ?? throw new InputException(
+                $"no Azure OpenAI endpoint: set {Config.Settings.BaseUrlVariable(provider)} or {Config.Settings.BaseUrlYamlPath(provider)} in config/user.yaml to your resource URL (https://NAME.openai.azure.com)",
+                field: "--base-url", hint: "or give --base-url");
+        if (!Uri.TryCreate(endpoint, UriKind.Absolute, out var u) || (u.Scheme != "http" && u.Scheme != "https"))
+        {
+            throw new InputException($"'{endpoint}' is not an http(s) URL", field: "--base-url");
+        }
+
+        return endpoint;
+    }
+
+    /// <summary>--rpm, --tpm, --itpm and --otpm as given.</summary>
+    internal static CliContext.RateLimitFlags RateFlags(ParseResult pr)
+    {
+        foreach (var option in (ReadOnlySpan<Option<long?>>)[Rpm, Tpm, Itpm, Otpm])
+        {
+            if (pr.GetValue(option) is < 1)
+            {
+                throw new InputException("must be at least 1", field: option.Name);
+            }
+        }
+
+        return new CliContext.RateLimitFlags(pr.GetValue(Rpm), pr.GetValue(Tpm), pr.GetValue(Itpm), pr.GetValue(Otpm));
+    }
 
     /// <summary>--concurrency, checked.</summary>
     internal static int SyncConcurrency(ParseResult pr)

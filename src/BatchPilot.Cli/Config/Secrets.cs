@@ -24,6 +24,12 @@ public static class Secrets
         return "…";
     }
 
-    /// <summary>Expected key prefix of a provider.</summary>
-    public static string ExpectedPrefix(string provider) => provider == "anthropic" ? "sk-ant-" : "sk-";
+    /// <summary>Expected key prefix of a provider; empty when its keys have none (Azure OpenAI keys are bare hex or base62).</summary>
+    public static string ExpectedPrefix(string provider) => provider switch
+    {
+        Providers.ProviderNames.Anthropic => "sk-ant-",
+        Providers.ProviderNames.OpenRouter => "sk-or-",
+        Providers.ProviderNames.Azure => string.Empty,
+        _ => "sk-",
+    };
 }

@@ -287,18 +287,57 @@ public sealed class Settings
     }
 
     /// <summary>The environment variable holding a provider's key.</summary>
-    public static string KeyVariable(string provider) => provider == ProviderNames.Anthropic ? "ANTHROPIC_API_KEY" : "OPENAI_API_KEY";
+    public static string KeyVariable(string provider) => provider switch
+    {
+        ProviderNames.Anthropic => "ANTHROPIC_API_KEY",
+        ProviderNames.OpenRouter => "OPENROUTER_API_KEY",
+        ProviderNames.Azure => "AZURE_OPENAI_API_KEY",
+        _ => "OPENAI_API_KEY",
+    };
 
     /// <summary>The YAML path of a provider's key.</summary>
-    public static string KeyYamlPath(string provider) => provider == ProviderNames.Anthropic ? "api_keys.anthropic_api_key" : "api_keys.openai_api_key";
+    public static string KeyYamlPath(string provider) => provider switch
+    {
+        ProviderNames.Anthropic => "api_keys.anthropic_api_key",
+        ProviderNames.OpenRouter => "api_keys.openrouter_api_key",
+        ProviderNames.Azure => "api_keys.azure_openai_api_key",
+        _ => "api_keys.openai_api_key",
+    };
+
+    /// <summary>The environment variable holding a provider's base URL.</summary>
+    public static string BaseUrlVariable(string provider) => provider switch
+    {
+        ProviderNames.Anthropic => "ANTHROPIC_BASE_URL",
+        ProviderNames.OpenRouter => "OPENROUTER_BASE_URL",
+        ProviderNames.Azure => "AZURE_OPENAI_ENDPOINT",
+        _ => "OPENAI_BASE_URL",
+    };
+
+    /// <summary>The YAML path of a provider's base URL.</summary>
+    public static string BaseUrlYamlPath(string provider) => "base_urls." + provider;
+
+    /// <summary>The built-in base URL of a provider; null for Azure, whose URL is the user's own resource.</summary>
+    public static Uri? DefaultBaseUrl(string provider) => provider switch
+    {
+        ProviderNames.Anthropic => BatchClients.AnthropicDefaultBaseUrl,
+        ProviderNames.OpenRouter => SyncClients.OpenRouterDefaultBaseUrl,
+        ProviderNames.Azure => null,
+        _ => BatchClients.OpenAIDefaultBaseUrl,
+    };
 
     /// <summary>A provider's API key.</summary>
     public Setting ApiKey(string provider, string? flag) => Resolve(flag, "--api-key", KeyVariable(provider), KeyYamlPath(provider));
 
-    /// <summary>A provider's base URL.</summary>
-    public Setting BaseUrl(string provider, string? flag) => provider == ProviderNames.Anthropic
-        ? Resolve(flag, "--base-url", "ANTHROPIC_BASE_URL", "base_urls.anthropic", BatchClients.AnthropicDefaultBaseUrl.ToString().TrimEnd('/'))
-        : Resolve(flag, "--base-url", "OPENAI_BASE_URL", "base_urls.openai", BatchClients.OpenAIDefaultBaseUrl.ToString().TrimEnd('/'));
+    /// <summary>A provider's base URL (no value for Azure until one is set).</summary>
+    public Setting BaseUrl(string provider, string? flag) =>
+        Resolve(flag, "--base-url", BaseUrlVariable(provider), BaseUrlYamlPath(provider), DefaultBaseUrl(provider)?.ToString().TrimEnd('/'));
+
+    /// <summary>Azure OpenAI's <c>api-version</c>: the flag, <c>AZURE_OPENAI_API_VERSION</c>, <c>azure.api_version</c>, else the latest GA version.</summary>
+    public Setting AzureApiVersion(string? flag) =>
+        Resolve(flag, "--api-version", "AZURE_OPENAI_API_VERSION", "azure.api_version", SyncClients.AzureDefaultApiVersion);
+
+    /// <summary>The provider configured for every model (<c>provider:</c> in config/user.yaml), if any.</summary>
+    public Setting Provider(string? flag) => Resolve(flag, "--provider", null, "provider");
 
     /// <summary>The store path.</summary>
     public Setting Database(string? flag) => Resolve(flag, "--db", "BATCHPILOT_DB", "store.path", Path.Combine(DataDirectory(), "batchpilot.db"));

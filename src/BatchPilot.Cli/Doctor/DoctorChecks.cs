@@ -54,7 +54,7 @@ internal sealed class DoctorChecks
     {
         Runtime();
         var (settings, dotEnvOnly) = LoadSettings();
-        foreach (var provider in new[] { ProviderNames.OpenAI, ProviderNames.Anthropic })
+        foreach (var provider in ProviderNames.All)
         {
             await ProviderAsync(settings, dotEnvOnly, provider, cancellationToken).ConfigureAwait(false);
         }
@@ -287,15 +287,22 @@ internal sealed class DoctorChecks
         var display = Operations.ErrorAdvice.DisplayName(provider);
         var keySetting = settings.ApiKey(provider, null);
         var keyView = Record(provider + ".api_key", keySetting, settings, dotEnvOnly, Settings.KeyVariable(provider), Settings.KeyYamlPath(provider), null, secret: true);
-        var defaultUrl = provider == ProviderNames.Anthropic ? BatchClients.AnthropicDefaultBaseUrl : BatchClients.OpenAIDefaultBaseUrl;
+        var defaultUrl = Settings.DefaultBaseUrl(provider);
+        var exampleUrl = defaultUrl?.ToString().TrimEnd('/') ?? "https://NAME.openai.azure.com";
         var urlSetting = settings.BaseUrl(provider, null);
-        var urlView = Record(provider + ".base_url", urlSetting, settings, dotEnvOnly,
-            provider == ProviderNames.Anthropic ? "ANTHROPIC_BASE_URL" : "OPENAI_BASE_URL",
-            provider == ProviderNames.Anthropic ? "base_urls.anthropic" : "base_urls.openai",
-            defaultUrl.ToString().TrimEnd('/'), secret: false);
+        var urlView = Record(provider + ".base_url", urlSetting, settings, dotEnvOnly, Settings.BaseUrlVariable(provider), Settings.BaseUrlYamlPath(provider),
+            defaultUrl?.ToString().TrimEnd('/'), secret: false);
 
         var key = keySetting.Value;
         var keyUsable = false;
+        var optional = provider is ProviderNames.OpenRouter or ProviderNames.Azure;
+        if (string.IsNullOrWhiteSpace(key) && optional && urlSetting.Source is SettingSource.None or SettingSource.Default)
+        {
+            // Providers most users never use are reported, not warned about.
+            Ok(provider, "api key", $"not configured (only needed for {(provider == ProviderNames.OpenRouter ? "vendor/model ids through OpenRouter" : "--provider azure")}: set {Settings.KeyVariable(provider)})");
+            return;
+        }
+
         if (string.IsNullOrWhiteSpace(key))
         {
             Warn(provider, "api key", "not configured",
@@ -307,10 +314,14 @@ internal sealed class DoctorChecks
         }
 
         Uri? baseUrl = null;
-        var url = urlSetting.Value!;
-        if (!Uri.TryCreate(url, UriKind.Absolute, out var parsed) || (parsed.Scheme != Uri.UriSchemeHttp && parsed.Scheme != Uri.UriSchemeHttps))
+        var url = urlSetting.Value;
+        if (url is null)
         {
-            Fail(provider, "base url", $"'{url}' from {Where(urlView)} is not an http(s) URL", $"set a URL like {defaultUrl.ToString().TrimEnd('/')} there, or remove it to use the default", ExitCodes.BadInput);
+            Fail(provider, "base url", "no endpoint configured", $"set {Settings.BaseUrlVariable(provider)} or {Settings.BaseUrlYamlPath(provider)} in config/user.yaml to your resource URL ({exampleUrl})", ExitCodes.BadInput);
+        }
+        else if (!Uri.TryCreate(url, UriKind.Absolute, out var parsed) || (parsed.Scheme != Uri.UriSchemeHttp && parsed.Scheme != Uri.UriSchemeHttps))
+        {
+            Fail(provider, "base url", $"'{url}' from {Where(urlView)} is not an http(s) URL", $"set a URL like {exampleUrl} there, or remove it to use the default", ExitCodes.BadInput);
         }
         else if (provider == ProviderNames.Anthropic && parsed.AbsolutePath.TrimEnd('/').EndsWith("/v1", StringComparison.Ordinal))
         {
@@ -334,7 +345,7 @@ internal sealed class DoctorChecks
 
         if (keyUsable && baseUrl is not null)
         {
-            await ConnectionAsync(provider, provider, "connection", baseUrl, key!, keyView, cancellationToken).ConfigureAwait(false);
+            await ConnectionAsync(provider, provider, "connection", baseUrl, key!, keyView, cancellationToken, settings.AzureApiVersion(null).Value).ConfigureAwait(false);
         }
     }
 
@@ -389,14 +400,29 @@ internal sealed class DoctorChecks
         return true;
     }
 
-    private static string KeysPage(string provider) =>
-        provider == ProviderNames.Anthropic ? "https://console.anthropic.com/settings/keys" : "https://platform.openai.com/api-keys";
+    private static string KeysPage(string provider) => provider switch
+    {
+        ProviderNames.Anthropic => "https://console.anthropic.com/settings/keys",
+        ProviderNames.OpenRouter => "https://openrouter.ai/settings/keys",
+        ProviderNames.Azure => "the Azure portal (your resource, Keys and Endpoint)",
+        _ => "https://platform.openai.com/api-keys",
+    };
 
-    /// <summary>A cheap authenticated call: GET {base}/models (OpenAI) or GET {base}/v1/models (Anthropic), bounded by the timeout.</summary>
-    private async Task<bool> ConnectionAsync(string area, string provider, string name, Uri baseUrl, string key, DoctorSetting? keyView, CancellationToken cancellationToken)
+    /// <summary>
+    /// A cheap authenticated call, bounded by the timeout: GET {base}/models (OpenAI), {base}/v1/models (Anthropic),
+    /// {base}/key (OpenRouter, whose model list needs no key), {resource}/openai/models?api-version=… (Azure).
+    /// </summary>
+    private async Task<bool> ConnectionAsync(string area, string provider, string name, Uri baseUrl, string key, DoctorSetting? keyView, CancellationToken cancellationToken, string? azureApiVersion = null)
     {
         var display = Operations.ErrorAdvice.DisplayName(provider);
-        var url = new Uri(baseUrl.ToString().TrimEnd('/') + (provider == ProviderNames.Anthropic ? "/v1/models" : "/models"));
+        var root = baseUrl.ToString().TrimEnd('/');
+        var url = new Uri(provider switch
+        {
+            ProviderNames.Anthropic => root + "/v1/models",
+            ProviderNames.OpenRouter => root + "/key",
+            ProviderNames.Azure => (root.EndsWith("/openai", StringComparison.OrdinalIgnoreCase) ? root[..^7] : root) + "/openai/models?api-version=" + Uri.EscapeDataString(azureApiVersion ?? SyncClients.AzureDefaultApiVersion),
+            _ => root + "/models",
+        });
         var keyOrigin = keyView is null ? "the key" : $"the key from {Where(keyView)}";
         using var http = ProviderHttp.CreateClient(new RetryOptions { MaxRetries = 0 }, _o.Time);
         using var request = new HttpRequestMessage(HttpMethod.Get, url);
@@ -404,6 +430,10 @@ internal sealed class DoctorChecks
         {
             request.Headers.TryAddWithoutValidation("x-api-key", key);
             request.Headers.TryAddWithoutValidation("anthropic-version", "2023-06-01");
+        }
+        else if (provider == ProviderNames.Azure)
+        {
+            request.Headers.TryAddWithoutValidation("api-key", key);
         }
         else
         {
@@ -474,9 +504,13 @@ internal sealed class DoctorChecks
             else if (status == 404)
             {
                 Fail(area, name, $"GET {url} answered 404 ({said}): the base URL looks wrong",
-                    provider == ProviderNames.Anthropic
-                        ? "Anthropic base URLs are the host root, without /v1 (e.g. https://api.anthropic.com)"
-                        : "OpenAI-compatible base URLs end with /v1 (e.g. https://api.openai.com/v1)",
+                    provider switch
+                    {
+                        ProviderNames.Anthropic => "Anthropic base URLs are the host root, without /v1 (e.g. https://api.anthropic.com)",
+                        ProviderNames.OpenRouter => "the OpenRouter base URL is https://openrouter.ai/api/v1",
+                        ProviderNames.Azure => "the Azure endpoint is your resource URL (https://NAME.openai.azure.com), and the api-version must exist",
+                        _ => "OpenAI-compatible base URLs end with /v1 (e.g. https://api.openai.com/v1)",
+                    },
                     ExitCodes.ProviderError);
             }
             else if (status == (int)HttpStatusCode.TooManyRequests)
@@ -685,7 +719,7 @@ internal sealed class DoctorChecks
     private async Task ConfiguredEmulatorsAsync(Settings settings, CancellationToken cancellationToken)
     {
         var roots = new List<(string Root, string Providers)>();
-        foreach (var provider in new[] { ProviderNames.OpenAI, ProviderNames.Anthropic })
+        foreach (var provider in ProviderNames.All)
         {
             if (Uri.TryCreate(settings.BaseUrl(provider, null).Value, UriKind.Absolute, out var u) && u.IsLoopback && u.Scheme == Uri.UriSchemeHttp)
             {

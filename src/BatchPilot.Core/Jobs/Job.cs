@@ -113,6 +113,7 @@ public sealed record JobSpec
 
     /// <summary>The item columns of a raw job: the request's custom id and its body, verbatim JSON text.</summary>
     public static IReadOnlyList<string> RawColumns { get; } = ["custom_id", "body"];
+
     /// <summary>Columns whose cells name an image sent with the row (URL, data URL or local path). Empty when none.</summary>
     public IReadOnlyList<string> ImageColumns { get; init; } = [];
 
@@ -127,6 +128,9 @@ public sealed record JobSpec
 
     /// <summary>The name the schema is sent under, if any.</summary>
     public string? JsonSchemaName { get; init; }
+
+    /// <summary>The OpenAI API used (<c>chat</c> or <c>responses</c>, see <c>OpenAIApis</c>); null means chat completions.</summary>
+    public string? Api { get; init; }
 
     /// <summary>A stable hash of everything that changes what is sent.</summary>
     public string Fingerprint()
@@ -166,6 +170,11 @@ public sealed record JobSpec
         if (JsonSchema is not null)
         {
             text += "\u001fschema\u001f" + JsonSchemaName + "\u001d" + JsonSchema;
+        }
+
+        if (Api is { } api && api != "chat")
+        {
+            text += "\u001fapi\u001f" + api;
         }
 
         return Convert.ToHexStringLower(SHA256.HashData(global::System.Text.Encoding.UTF8.GetBytes(text)));

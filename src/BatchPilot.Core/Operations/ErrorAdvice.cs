@@ -191,6 +191,8 @@ public static class ErrorAdvice
     {
         ProviderNames.OpenAI => "OpenAI",
         ProviderNames.Anthropic => "Anthropic",
+        ProviderNames.OpenRouter => "OpenRouter",
+        ProviderNames.Azure => "Azure OpenAI",
         _ => provider,
     };
 

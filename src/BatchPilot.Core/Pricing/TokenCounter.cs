@@ -14,6 +14,9 @@ public enum TokenCountBasis
     /// another vocabulary.
     /// </summary>
     Estimate,
+
+    /// <summary>The provider's own count, one call per request (Anthropic's <c>count_tokens</c> endpoint): exact.</summary>
+    CountTokens,
 }
 
 /// <summary>

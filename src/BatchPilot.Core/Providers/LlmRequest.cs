@@ -111,17 +111,69 @@ public static class ProviderNames
     /// <summary>Anthropic.</summary>
     public const string Anthropic = "anthropic";
 
+    /// <summary>OpenRouter: OpenAI-compatible synchronous API for <c>vendor/model</c> ids; no batch API is used.</summary>
+    public const string OpenRouter = "openrouter";
+
+    /// <summary>Azure OpenAI: the model id is the deployment name; synchronous API only here.</summary>
+    public const string Azure = "azure";
+
+    /// <summary>Every provider name, in the order they are listed to users.</summary>
+    public static readonly IReadOnlyList<string> All = [OpenAI, Anthropic, OpenRouter, Azure];
+
     /// <summary>OpenAI Batch: 50,000 requests and 200 MB per input file.</summary>
     public static readonly ProviderLimits OpenAILimits = new(50_000, 200L * 1024 * 1024);
 
     /// <summary>Anthropic Message Batches: 100,000 requests or 256 MB.</summary>
     public static readonly ProviderLimits AnthropicLimits = new(100_000, 256L * 1024 * 1024);
 
-    /// <summary>Picks the provider from a model id: <c>claude*</c> is Anthropic, anything else OpenAI.</summary>
+    /// <summary>
+    /// Picks the provider from a model id: <c>claude*</c> is Anthropic, a <c>vendor/model</c> id is OpenRouter, anything
+    /// else OpenAI. Azure is never inferred (its model ids are deployment names).
+    /// </summary>
     public static string FromModel(string model)
     {
         ArgumentNullException.ThrowIfNull(model);
-        return model.StartsWith("claude", StringComparison.OrdinalIgnoreCase) ? Anthropic : OpenAI;
+        if (model.StartsWith("claude", StringComparison.OrdinalIgnoreCase))
+        {
+            return Anthropic;
+        }
+
+        return model.Contains('/', StringComparison.Ordinal) ? OpenRouter : OpenAI;
+    }
+
+    /// <summary>True for the providers whose wire format is OpenAI's (chat completions, OpenAI error bodies and headers).</summary>
+    public static bool SpeaksOpenAI(string provider) => provider is OpenAI or OpenRouter or Azure;
+
+    /// <summary>True for the providers whose batch API BatchPilot uses (OpenAI Batch, Anthropic Message Batches).</summary>
+    public static bool HasBatchApi(string provider) => provider is OpenAI or Anthropic;
+
+    /// <summary>
+    /// True when <paramref name="model"/> has OpenRouter's <c>vendor/model</c> shape: a lower-case vendor (letters, digits,
+    /// <c>-</c>, <c>_</c>, <c>.</c>), one <c>/</c>, and a model name (letters, digits, <c>-</c>, <c>_</c>, <c>.</c>, and
+    /// <c>:</c> for variants such as <c>:free</c>), e.g. <c>openai/gpt-4o-mini</c> or <c>meta-llama/llama-3.1-8b-instruct:free</c>.
+    /// </summary>
+    public static bool IsOpenRouterModelId(string model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var slash = model.IndexOf('/', StringComparison.Ordinal);
+        if (slash <= 0 || slash == model.Length - 1 || model.IndexOf('/', slash + 1) >= 0)
+        {
+            return false;
+        }
+
+        for (var i = 0; i < model.Length; i++)
+        {
+            var c = model[i];
+            var ok = i < slash
+                ? char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '-' or '_' or '.'
+                : i == slash || char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or ':';
+            if (!ok)
+            {
+                return false;
+            }
+        }
+
+        return char.IsAsciiLetterOrDigit(model[0]) && char.IsAsciiLetterOrDigit(model[slash + 1]);
     }
 
     /// <summary>The limits of a provider.</summary>

@@ -173,7 +173,8 @@ public sealed class JobEngine
         var submitted = 0;
         foreach (var batch in await _store.ListBatchesAsync(job.Id, cancellationToken).ConfigureAwait(false))
         {
-            if (batch.State == BatchState.Planned && (batch.NotBefore is null || batch.NotBefore <= _time.GetUtcNow())
+            // A planned chunk of synchronous requests belongs to the sync runner, never to a batch API.
+            if (batch.State == BatchState.Planned && !SyncRunner.IsSyncChunk(batch) && (batch.NotBefore is null || batch.NotBefore <= _time.GetUtcNow())
                 && await SubmitAsync(job, batch, cancellationToken).ConfigureAwait(false))
             {
                 submitted++;

@@ -25,6 +25,9 @@ public sealed record SyncOptions
 
     /// <summary>How long a chunk's lease holds.</summary>
     public TimeSpan LeaseDuration { get; init; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>How transient failures are retried (each attempt goes through the limiter and is recorded).</summary>
+    public SyncRetryOptions Retry { get; init; } = new();
 }
 
 /// <summary>What a synchronous run did.</summary>
@@ -56,6 +59,12 @@ public sealed class SyncRunner
 {
     /// <summary>The provider status of a chunk sent through the synchronous API.</summary>
     public const string SyncStatus = "sync";
+
+    /// <summary>The token prefix of a chunk: a planned batch carrying it is never submitted to a batch API.</summary>
+    public const string TokenPrefix = "sync-";
+
+    /// <summary>True when a batch record is a chunk of synchronous requests (whatever its state).</summary>
+    public static bool IsSyncChunk(BatchRecord batch) => batch?.Token.StartsWith(TokenPrefix, StringComparison.Ordinal) == true;
 
     private readonly IJobStore _store;
     private readonly ISyncClient _client;
@@ -97,7 +106,7 @@ public sealed class SyncRunner
                 continue;
             }
 
-            var token = "sync-" + job.Id + "-" + Guid.NewGuid().ToString("N")[..12];
+            var token = TokenPrefix + job.Id + "-" + Guid.NewGuid().ToString("N")[..12];
             var batch = await _store.CreatePlannedBatchAsync(job.Id, page.Select(i => i.Seq).ToList(), 0, token, cancellationToken).ConfigureAwait(false);
             var now = _time.GetUtcNow();
             await _store.TryTransitionBatchAsync(batch.Id, [BatchState.Planned], BatchState.Submitted,
@@ -105,18 +114,22 @@ public sealed class SyncRunner
                 $"Sending {page.Count} requests through the synchronous API.", cancellationToken).ConfigureAwait(false);
 
             var pending = new List<ResultLine>(_options.ApplyEvery);
+            var retriedItems = new List<string>();
             var gate = new SemaphoreSlim(1, 1);
             long chunkOk = 0, chunkFailed = 0;
 
             async Task FlushAsync(bool force)
             {
                 List<ResultLine>? toApply = null;
+                List<string>? retries = null;
                 lock (pending)
                 {
                     if (pending.Count >= _options.ApplyEvery || (force && pending.Count > 0))
                     {
                         toApply = [.. pending];
                         pending.Clear();
+                        retries = retriedItems.Count > 0 ? [.. retriedItems] : null;
+                        retriedItems.Clear();
                     }
                 }
 
@@ -126,6 +139,10 @@ public sealed class SyncRunner
                     try
                     {
                         await _store.ApplyResultsAsync(batch.Id, toApply, cancellationToken).ConfigureAwait(false);
+                        foreach (var reason in retries ?? [])
+                        {
+                            await _store.AddHistoryAsync(new HistoryEntry { JobId = job.Id, BatchId = batch.Id, At = _time.GetUtcNow(), Kind = "item", State = "Retried", Reason = reason }, cancellationToken).ConfigureAwait(false);
+                        }
                     }
                     finally
                     {
@@ -151,18 +168,13 @@ public sealed class SyncRunner
                         return;
                     }
 
-                    var estimate = JobEngine.EstimateTokens(request.Request.UserText.Length + (request.Request.System?.Length ?? 0)) + (request.Request.MaxTokens ?? _options.AssumedOutputTokens);
-                    await _limiter.AcquireAsync(estimate, ct).ConfigureAwait(false);
-                    var response = await _client.SendAsync(request, ct).ConfigureAwait(false);
+                    var response = await SyncAttempts.SendAsync(_client, _limiter, request, _options, _time, ct).ConfigureAwait(false);
                     if (factory.Schema is { } schema)
                     {
                         response = response with { Result = schema.Check(response.Result) };
                     }
-
-                    var was429 = response.Result.StatusCode == 429;
-                    _limiter.Observe(response.Limits, was429);
                     Interlocked.Add(ref attempts, response.Attempts);
-                    Interlocked.Add(ref throttled, (was429 ? 1 : 0) + Math.Max(0, response.Attempts - 1));
+                    Interlocked.Add(ref throttled, response.Throttled);
                     if (response.Result.Kind == ResultKind.Succeeded)
                     {
                         Interlocked.Increment(ref chunkOk);
@@ -175,6 +187,10 @@ public sealed class SyncRunner
                     lock (pending)
                     {
                         pending.Add(response.Result);
+                        if (response.Attempts > 1)
+                        {
+                            retriedItems.Add(response.Describe());
+                        }
                     }
 
                     await FlushAsync(force: false).ConfigureAwait(false);
@@ -211,6 +227,18 @@ public sealed class SyncRunner
         var settled = 0;
         foreach (var batch in await store.ListBatchesAsync(job.Id, cancellationToken).ConfigureAwait(false))
         {
+            // A chunk recorded but never marked sent (the process died in between, a minute or more ago): nothing of it
+            // was sent, so its items simply go back to Pending.
+            if (batch.State == BatchState.Planned && IsSyncChunk(batch) && batch.CreatedAt < time.GetUtcNow() - TimeSpan.FromMinutes(1))
+            {
+                var unsent = await store.ReleaseBatchItemsAsync(batch.Id, cancellationToken).ConfigureAwait(false);
+                var at = time.GetUtcNow();
+                settled++;
+                await store.TryTransitionBatchAsync(batch.Id, [BatchState.Planned], BatchState.Collected, new BatchUpdate { EndedAt = at, CollectedAt = at },
+                    $"Interrupted synchronous chunk settled before sending: {unsent.ToString(CultureInfo.InvariantCulture)} item(s) will be sent.", cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+
             if (batch.State != BatchState.Submitted || batch.ProviderStatus != SyncStatus)
             {
                 continue;

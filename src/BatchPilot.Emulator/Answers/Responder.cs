@@ -69,11 +69,12 @@ internal static class Responder
     /// <summary>
     /// Reads the prompt out of a request body; never throws on odd shapes (missing parts count as empty). Images are
     /// checked (see <see cref="Prompt.ImageError"/>); a requested schema is answered with conforming JSON, or with JSON
-    /// that breaks it when <paramref name="violateSchema"/>.
+    /// that breaks it when <paramref name="violateSchema"/>. <paramref name="deployment"/> (Azure) names the model
+    /// whatever the body says.
     /// </summary>
-    public static Prompt Read(JsonElement body, Shape shape, bool violateSchema = false)
+    public static Prompt Read(JsonElement body, Shape shape, bool violateSchema = false, string? deployment = null)
     {
-        var basic = ReadPlain(body, shape);
+        var basic = ReadPlain(body, shape, deployment);
         var (images, error) = Vision.Inspect(body, shape);
         string? structured = null;
         string? tool = null;
@@ -85,11 +86,14 @@ internal static class Responder
         return new Prompt(basic.Model, basic.LastUserText, basic.PromptChars, basic.MessageCount, images, error, structured, tool);
     }
 
+    /// <summary>The last user message's text alone (cheap: no image checks, no schema answer).</summary>
+    public static string LastUserText(JsonElement body, Shape shape) => ReadPlain(body, shape, null).LastUserText;
+
     private sealed record Plain(string Model, string LastUserText, int PromptChars, int MessageCount);
 
-    private static Plain ReadPlain(JsonElement body, Shape shape)
+    private static Plain ReadPlain(JsonElement body, Shape shape, string? deployment)
     {
-        var model = body.ValueKind == JsonValueKind.Object && body.TryGetProperty("model", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString()! : "unknown-model";
+        var model = deployment ?? (body.ValueKind == JsonValueKind.Object && body.TryGetProperty("model", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString()! : "unknown-model");
         var chars = 0;
         var count = 0;
         string last = "";

@@ -60,6 +60,12 @@ public sealed class HttpFaultRule
     /// <summary>Value of <c>retry-after-ms</c> (and rounded-up <c>retry-after</c>) on 429/503/529. Default 1000.</summary>
     public int? RetryAfterMs { get; init; }
 
+    /// <summary>
+    /// With status 429: <c>insufficient_quota</c> (or <c>spend_limit</c>) answers the provider's exhausted-quota or spend-cap
+    /// 429 instead of a rate limit: no retry hint, OpenAI <c>insufficient_quota</c>, Anthropic <c>enforced_spend_limit_reached</c>.
+    /// </summary>
+    public string? Code { get; init; }
+
     /// <summary>Delay before answering (or before the reset), in milliseconds.</summary>
     public int DelayMs { get; init; }
 

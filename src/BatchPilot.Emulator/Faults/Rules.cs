@@ -38,7 +38,7 @@ internal static class Rules
 
     public static HttpFaultRule Http(Dictionary<string, string> v)
     {
-        Check(v, "endpoint", "method", "path", "status", "rate", "nth", "first", "times", "retryafterms", "retryafter", "delayms", "reset", "provider");
+        Check(v, "endpoint", "method", "path", "status", "rate", "nth", "first", "times", "retryafterms", "retryafter", "delayms", "reset", "provider", "code");
         var method = Get(v, "method");
         var path = Get(v, "path");
         if (Get(v, "endpoint") is { } endpoint)
@@ -88,6 +88,7 @@ internal static class Rules
             DelayMs = delay,
             Reset = reset,
             Provider = Provider(v),
+            Code = Get(v, "code"),
         };
     }
 

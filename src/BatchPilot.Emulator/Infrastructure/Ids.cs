@@ -1,8 +1,10 @@
-using System.Security.Cryptography;
-
 namespace BatchPilot.Emulator.Infrastructure;
 
-/// <summary>Provider-shaped identifiers. Random ones for objects, hash-derived ones for output lines.</summary>
+/// <summary>
+/// Provider-shaped identifiers. Random ones for objects, hash-derived ones for output lines. They only need to be
+/// unique, not unguessable, so the fast shared generator is used (a crypto draw per character cost more than the rest
+/// of a sync request).
+/// </summary>
 internal static class Ids
 {
     private const string Base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -33,19 +35,13 @@ internal static class Ids
     public static string RandomHex(int length)
     {
         Span<byte> bytes = stackalloc byte[(length + 1) / 2];
-        RandomNumberGenerator.Fill(bytes);
+        Random.Shared.NextBytes(bytes);
         return Convert.ToHexStringLower(bytes)[..length];
     }
 
     public static string RandomBase62(int length)
     {
-        return string.Create(length, 0, static (span, _) =>
-        {
-            for (var i = 0; i < span.Length; i++)
-            {
-                span[i] = Base62[RandomNumberGenerator.GetInt32(Base62.Length)];
-            }
-        });
+        return string.Create(length, 0, static (span, _) => Random.Shared.GetItems(Base62.AsSpan(), span));
     }
 
     /// <summary>A deterministic id from a 64-bit seed: the same batch and custom id always give the same line id.</summary>

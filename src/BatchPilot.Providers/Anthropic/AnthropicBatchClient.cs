@@ -57,7 +57,11 @@ internal sealed class AnthropicBatchClient : IBatchClient
 
     private HttpRequestMessage Request(HttpMethod method, string relative, bool retryable = false) => Request(method, new Uri(_base, relative), retryable);
 
-    internal static void WriteParams(Utf8JsonWriter w, LlmRequest r)
+    /// <summary>
+    /// Writes the Messages API params of a request. <paramref name="forCountTokens"/> leaves out what
+    /// <c>/v1/messages/count_tokens</c> does not take (<c>max_tokens</c>, sampling parameters).
+    /// </summary>
+    internal static void WriteParams(Utf8JsonWriter w, LlmRequest r, bool forCountTokens = false)
     {
         if (r.RawBody is not null)
         {
@@ -68,7 +72,11 @@ internal sealed class AnthropicBatchClient : IBatchClient
 
         w.WriteStartObject();
         w.WriteString("model", r.Model);
-        w.WriteNumber("max_tokens", r.MaxTokens ?? DefaultMaxTokens);
+        if (!forCountTokens)
+        {
+            w.WriteNumber("max_tokens", r.MaxTokens ?? DefaultMaxTokens);
+        }
+
         if (!string.IsNullOrEmpty(r.System))
         {
             w.WriteString("system", r.System);
@@ -89,7 +97,7 @@ internal sealed class AnthropicBatchClient : IBatchClient
 
         w.WriteEndObject();
         w.WriteEndArray();
-        if (r.Temperature is { } t)
+        if (r.Temperature is { } t && !forCountTokens)
         {
             w.WriteNumber("temperature", t);
         }
@@ -269,33 +277,7 @@ internal sealed class AnthropicBatchClient : IBatchClient
             switch (result.Str("type"))
             {
                 case "succeeded":
-                    var message = result.Obj("message");
-                    var sb = new StringBuilder();
-                    string? toolInput = null;
-                    if (message is { } m && m.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.Array)
-                    {
-                        foreach (var block in content.EnumerateArray())
-                        {
-                            if (block.Str("type") == "text" && block.Str("text") is { } t)
-                            {
-                                sb.Append(t);
-                            }
-                            else if (toolInput is null && block.Str("type") == "tool_use" && block.TryGetProperty("input", out var input))
-                            {
-                                // Structured output: the forced tool's input is the answer.
-                                toolInput = Planning.AnswerSchema.CompactJson(input);
-                            }
-                        }
-                    }
-
-                    TokenUsage? usage = null;
-                    if (message?.Obj("usage") is { } u)
-                    {
-                        var cached = u.Long("cache_read_input_tokens") ?? 0;
-                        usage = new TokenUsage((u.Long("input_tokens") ?? 0) + cached + (u.Long("cache_creation_input_tokens") ?? 0), u.Long("output_tokens") ?? 0, cached);
-                    }
-
-                    return new ResultLine { CustomId = customId, Kind = ResultKind.Succeeded, Text = toolInput ?? sb.ToString(), Usage = usage, StatusCode = 200, Source = source };
+                    return ParseMessage(customId, result.Obj("message"), source);
                 case "errored":
                     var err = result.Obj("error");
                     var inner = err?.Obj("error") ?? err;
@@ -315,6 +297,37 @@ internal sealed class AnthropicBatchClient : IBatchClient
                     return new ResultLine { Kind = ResultKind.Malformed, CustomId = customId, Source = source, ErrorMessage = "unknown result type" };
             }
         }
+    }
+
+    /// <summary>A Messages API <c>message</c> (a sync response, or a batch result's message) as a succeeded result.</summary>
+    internal static ResultLine ParseMessage(string customId, JsonElement? message, string? source)
+    {
+        var sb = new StringBuilder();
+        string? toolInput = null;
+        if (message is { } m && m.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var block in content.EnumerateArray())
+            {
+                if (block.Str("type") == "text" && block.Str("text") is { } t)
+                {
+                    sb.Append(t);
+                }
+                else if (toolInput is null && block.Str("type") == "tool_use" && block.TryGetProperty("input", out var input))
+                {
+                    // Structured output: the forced tool's input is the answer.
+                    toolInput = Planning.AnswerSchema.CompactJson(input);
+                }
+            }
+        }
+
+        TokenUsage? usage = null;
+        if (message?.Obj("usage") is { } u)
+        {
+            var cached = u.Long("cache_read_input_tokens") ?? 0;
+            usage = new TokenUsage((u.Long("input_tokens") ?? 0) + cached + (u.Long("cache_creation_input_tokens") ?? 0), u.Long("output_tokens") ?? 0, cached);
+        }
+
+        return new ResultLine { CustomId = customId, Kind = ResultKind.Succeeded, Text = toolInput ?? sb.ToString(), Usage = usage, StatusCode = 200, Source = source };
     }
 
     public Task CleanupStagedAsync(string staged, CancellationToken cancellationToken = default)

@@ -6,8 +6,11 @@ namespace BatchPilot.Providers.Http;
 /// <summary>Builds HTTP clients for providers and turns error responses into <see cref="ProviderException"/>.</summary>
 public static class ProviderHttp
 {
-    /// <summary>Creates an HttpClient with the retry handler. <c>HttpClient.Timeout</c> is long; attempts are bounded by the caller's token.</summary>
-    public static HttpClient CreateClient(RetryOptions? retry = null, TimeProvider? time = null, Action<int, TimeSpan, string>? onRetry = null)
+    /// <summary>
+    /// Creates an HttpClient with the retry handler. <c>HttpClient.Timeout</c> is long (30 min, or <paramref name="timeout"/>:
+    /// <see cref="Timeout.InfiniteTimeSpan"/> when the caller bounds every attempt with its own token).
+    /// </summary>
+    public static HttpClient CreateClient(RetryOptions? retry = null, TimeProvider? time = null, Action<int, TimeSpan, string>? onRetry = null, TimeSpan? timeout = null)
     {
         var socket = new SocketsHttpHandler
         {
@@ -21,7 +24,7 @@ public static class ProviderHttp
             handler.Retrying += onRetry;
         }
 
-        return new HttpClient(handler) { Timeout = TimeSpan.FromMinutes(30) };
+        return new HttpClient(handler) { Timeout = timeout ?? TimeSpan.FromMinutes(30) };
     }
 
     /// <summary>Throws a <see cref="ProviderException"/> for a non-success response, with the provider's message.</summary>

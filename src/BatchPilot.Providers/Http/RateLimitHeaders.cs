@@ -52,7 +52,10 @@ public static partial class RateLimitHeaders
         };
     }
 
-    /// <summary>Anthropic: <c>anthropic-ratelimit-{requests,tokens}-{limit,remaining,reset}</c> with RFC 3339 resets.</summary>
+    /// <summary>
+    /// Anthropic: <c>anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-{limit,remaining,reset}</c> with
+    /// RFC 3339 resets (input and output tokens are limited apart; <c>tokens-*</c> repeat the most restrictive of them).
+    /// </summary>
     public static RateLimitInfo Anthropic(HttpResponseHeaders headers, TimeProvider time)
     {
         ArgumentNullException.ThrowIfNull(headers);
@@ -68,6 +71,12 @@ public static partial class RateLimitHeaders
             TokensLimit = Long(headers, "anthropic-ratelimit-tokens-limit"),
             TokensRemaining = Long(headers, "anthropic-ratelimit-tokens-remaining"),
             TokensReset = Reset("anthropic-ratelimit-tokens-reset"),
+            InputTokensLimit = Long(headers, "anthropic-ratelimit-input-tokens-limit"),
+            InputTokensRemaining = Long(headers, "anthropic-ratelimit-input-tokens-remaining"),
+            InputTokensReset = Reset("anthropic-ratelimit-input-tokens-reset"),
+            OutputTokensLimit = Long(headers, "anthropic-ratelimit-output-tokens-limit"),
+            OutputTokensRemaining = Long(headers, "anthropic-ratelimit-output-tokens-remaining"),
+            OutputTokensReset = Reset("anthropic-ratelimit-output-tokens-reset"),
             RetryAfter = RetryAfter(headers, time),
         };
     }

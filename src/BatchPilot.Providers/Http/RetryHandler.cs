@@ -128,14 +128,24 @@ public sealed class RetryHandler : DelegatingHandler
         }
 
         var code = (int)response.StatusCode;
-        if (code == 429 && !response.Headers.Contains("retry-after") && !response.Headers.Contains("retry-after-ms")
-            && response.Headers.Contains("x-batchpilot-spend-cap"))
-        {
-            return false;
-        }
-
         return code is 408 or 409 or 429 || code >= 500;
     }
+
+    /// <summary>True when a response carries a retry hint (<c>retry-after-ms</c> or <c>retry-after</c>).</summary>
+    public static bool HasRetryHint(HttpResponseMessage response)
+    {
+        ArgumentNullException.ThrowIfNull(response);
+        return response.Headers.Contains("retry-after") || response.Headers.Contains("retry-after-ms");
+    }
+
+    /// <summary>
+    /// True when a 429 without a retry hint reports an exhausted quota or spend cap: OpenAI <c>insufficient_quota</c>,
+    /// Anthropic <c>enforced_spend_limit_reached</c> (or any <c>spend_limit</c> / billing wording). Waiting will not help.
+    /// </summary>
+    public static bool IsSpendCap(int status, bool hasRetryHint, string? body) =>
+        status == 429 && !hasRetryHint && body is not null
+        && (body.Contains("insufficient_quota", StringComparison.Ordinal) || body.Contains("spend_limit", StringComparison.Ordinal)
+            || body.Contains("billing", StringComparison.OrdinalIgnoreCase));
 
     /// <summary>
     /// A 429 without a retry hint that reports an exhausted quota or spend cap (OpenAI <c>insufficient_quota</c>,
@@ -143,35 +153,40 @@ public sealed class RetryHandler : DelegatingHandler
     /// </summary>
     private static async Task<bool> IsSpendCapAsync(HttpResponseMessage response, CancellationToken cancellationToken)
     {
-        if ((int)response.StatusCode != 429 || response.Headers.Contains("retry-after") || response.Headers.Contains("retry-after-ms"))
+        if ((int)response.StatusCode != 429 || HasRetryHint(response))
         {
             return false;
         }
 
         await response.Content.LoadIntoBufferAsync(cancellationToken).ConfigureAwait(false);
         var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
-        return body.Contains("insufficient_quota", StringComparison.Ordinal) || body.Contains("spend_limit", StringComparison.Ordinal)
-            || body.Contains("billing", StringComparison.OrdinalIgnoreCase);
+        return IsSpendCap(429, hasRetryHint: false, body);
     }
 
-    private TimeSpan? ServerHint(HttpResponseMessage response)
+    private TimeSpan? ServerHint(HttpResponseMessage response) => ServerHint(response, _time) is { } t ? Clamp(t) : null;
+
+    /// <summary>The server's retry hint: <c>retry-after-ms</c> (milliseconds) first, else <c>retry-after</c> (seconds or an HTTP date).</summary>
+    public static TimeSpan? ServerHint(HttpResponseMessage response, TimeProvider time)
     {
+        ArgumentNullException.ThrowIfNull(response);
+        ArgumentNullException.ThrowIfNull(time);
         if (response.Headers.TryGetValues("retry-after-ms", out var ms)
             && double.TryParse(ms.FirstOrDefault(), NumberStyles.Float, CultureInfo.InvariantCulture, out var msValue) && msValue >= 0)
         {
-            return Clamp(TimeSpan.FromMilliseconds(msValue));
+            return TimeSpan.FromMilliseconds(msValue);
         }
 
         if (response.Headers.RetryAfter is { } ra)
         {
             if (ra.Delta is { } delta)
             {
-                return Clamp(delta);
+                return delta;
             }
 
             if (ra.Date is { } date)
             {
-                return Clamp(date - _time.GetUtcNow());
+                var d = date - time.GetUtcNow();
+                return d < TimeSpan.Zero ? TimeSpan.Zero : d;
             }
         }
 

@@ -38,7 +38,10 @@ internal sealed class OpenAIBatchClient : IBatchClient
 
     public ProviderLimits Limits { get; }
 
-    /// <summary>The endpoint of every batch this client creates (each line's <c>url</c>).</summary>
+    /// <summary>
+    /// The endpoint of every batch this client creates and each line's <c>url</c>: chat completions, the Responses API
+    /// (<see cref="ResponsesBody.Endpoint"/>, whose body is written by <see cref="ResponsesBody"/>), or a raw batch file's url.
+    /// </summary>
     public string BatchEndpoint { get; init; } = ChatEndpoint;
 
     private HttpRequestMessage Request(HttpMethod method, string relative, bool retryable = false)
@@ -150,7 +153,17 @@ internal sealed class OpenAIBatchClient : IBatchClient
         w.WriteString("method", "POST");
         w.WriteString("url", endpoint);
         w.WritePropertyName("body");
-        WriteBody(w, r.Request);
+
+        // A raw batch file's body is written as it is whatever its url; a table job's body follows the endpoint's API.
+        if (r.Request.RawBody is null && endpoint == ResponsesBody.Endpoint)
+        {
+            ResponsesBody.Write(w, r.Request);
+        }
+        else
+        {
+            WriteBody(w, r.Request);
+        }
+
         w.WriteEndObject();
     }
 
