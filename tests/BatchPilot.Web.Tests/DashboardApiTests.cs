@@ -225,6 +225,43 @@ public sealed class DashboardApiTests
         }
     }
 
+    [Fact]
+    public async Task JobsCreatedChangedAndDeletedByAnotherProcess_ShowInTheList()
+    {
+        // Given a dashboard whose list has been read once (so it is cached), and another process on the same store
+        await using var host = await WebHost.StartAsync();
+        Assert.Equal(0, (await Json(host, "/api/jobs")).RootElement.GetProperty("total").GetInt32());
+        using var other = BatchPilot.Storage.Sqlite.SqliteJobStore.Open(host.Workspace.PathOf("jobs.db"));
+        var now = DateTimeOffset.UtcNow;
+        var spec = new JobSpec { InputPath = "x.csv", InputSha256 = "0", Provider = "openai", Model = "gpt-4o-mini", Prompt = "p {{a}}", Endpoint = "emulator" };
+        JobRecord Job(string id, DateTimeOffset at) => new() { Id = id, Name = id, Spec = spec, Fingerprint = id, Status = JobStatus.Preparing, Columns = ["a"], CreatedAt = at, UpdatedAt = at };
+
+        // When it creates a job, then one dated a year ago (as an imported store would have)
+        await other.CreateJobAsync(Job("job-cli001", now));
+        await other.AppendItemsAsync("job-cli001", [new BatchPilot.Storage.NewItem(1, "row-1", 2, ["x"])]);
+        await other.TrySetJobStatusAsync("job-cli001", [JobStatus.Preparing], JobStatus.Pending, "All rows read.", 1);
+        await WaitUntilAsync(async () => Status(await Json(host, "/api/jobs"), "job-cli001") == "Pending");
+        await other.CreateJobAsync(Job("job-old001", now.AddYears(-1)));
+        await WaitUntilAsync(async () => (await Json(host, "/api/jobs")).RootElement.GetProperty("total").GetInt32() == 2);
+
+        // And changes the first one's status, then deletes it
+        await other.TrySetJobStatusAsync("job-cli001", [JobStatus.Pending], JobStatus.Cancelled, "Cancelled from the CLI.");
+        await WaitUntilAsync(async () => Status(await Json(host, "/api/jobs"), "job-cli001") == "Cancelled");
+        await other.DeleteJobAsync("job-cli001");
+
+        // Then the list follows each change by itself, the page too
+        await WaitUntilAsync(async () => Status(await Json(host, "/api/jobs"), "job-cli001") is null);
+        using var list = await Json(host, "/api/jobs");
+        Assert.Equal(1, list.RootElement.GetProperty("total").GetInt32());
+        Assert.Equal("Preparing", Status(list, "job-old001"));
+        var html = await host.Http.GetStringAsync(new Uri("/", UriKind.Relative));
+        Assert.DoesNotContain("job-cli001", html, StringComparison.Ordinal);
+        Assert.Contains("job-old001", html, StringComparison.Ordinal);
+    }
+
+    private static string? Status(JsonDocument list, string id) =>
+        list.RootElement.GetProperty("jobs").EnumerateArray().Where(j => j.GetProperty("id").GetString() == id).Select(j => j.GetProperty("status").GetString()).FirstOrDefault();
+
     private static async Task<JsonDocument> Json(WebHost host, string path) =>
         JsonDocument.Parse(await host.Http.GetStringAsync(new Uri(path, UriKind.Relative)));
 

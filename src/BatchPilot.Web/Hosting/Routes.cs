@@ -33,16 +33,20 @@ internal static class Routes
             var q = ParseQuery(ctx.Request.Query);
             if (ctx.Request.Headers[RegionHeader] == "jobs-live")
             {
-                return Html(JobsPage.Live(state, q));
+                return HtmlBytes(state.Responses.GetOrRender("jobs-live|" + JobsPage.Link(q), () => Utf8(JobsPage.Live(state, q))));
             }
 
-            return Html(JobsPage.Render(state, q, state.TakeFlash(ctx.Request.Query["m"])));
+            if (ctx.Request.Query.ContainsKey("m"))
+            {
+                return Html(JobsPage.Render(state, q, state.TakeFlash(ctx.Request.Query["m"])));
+            }
+
+            return HtmlBytes(state.Responses.GetOrRender("jobs|" + JobsPage.Link(q), () => Utf8(JobsPage.Render(state, q, null))));
         });
 
         app.MapGet("/jobs/{id}", (HttpContext ctx, string id) => Page(ctx, async () =>
         {
-            var job = await actions.RequireAsync(id, ctx.RequestAborted);
-            var view = await JobView.LoadAsync(state, job, ctx.RequestAborted);
+            var view = await JobView.LoadAsync(state, id, ctx.RequestAborted);
             var filter = DashboardActions.ParseItemStatus(ctx.Request.Query["status"]);
             var after = long.TryParse(ctx.Request.Query["after"], NumberStyles.Integer, CultureInfo.InvariantCulture, out var a) ? a : 0;
             return ctx.Request.Headers[RegionHeader].ToString() switch
@@ -55,8 +59,7 @@ internal static class Routes
 
         app.MapGet("/jobs/{id}/delete", (HttpContext ctx, string id) => Page(ctx, async () =>
         {
-            var job = await actions.RequireAsync(id, ctx.RequestAborted);
-            return Html(JobPage.DeleteConfirm(state, await JobView.LoadAsync(state, job, ctx.RequestAborted), state.TakeFlash(ctx.Request.Query["m"])));
+            return Html(JobPage.DeleteConfirm(state, await JobView.LoadAsync(state, id, ctx.RequestAborted), state.TakeFlash(ctx.Request.Query["m"])));
         }));
 
         app.MapGet("/jobs/{id}/export", (HttpContext ctx, string id) => Page(ctx, () => ExportAsync(ctx, actions, id)));
@@ -138,22 +141,25 @@ internal static class Routes
         api.MapGet("/csrf", () => Results.Json(new CsrfDto(state.Csrf, AccessGuard.CsrfHeader, AccessGuard.CsrfField), WebJson.Default.CsrfDto));
         api.MapGet("/jobs", (HttpContext ctx) =>
         {
-            var page = state.Index.Query(ParseQuery(ctx.Request.Query));
-            var now = state.Time.GetUtcNow();
-            return Results.Json(new JobListDto(page.Total, page.Page, page.Size, page.Pages, page.Version, page.Jobs.Select(j => JobDto.Of(j, now)).ToList()), WebJson.Default.JobListDto);
+            var q = ParseQuery(ctx.Request.Query);
+            return Results.Bytes(state.Responses.GetOrRender("api-jobs|" + JobsPage.Link(q), () =>
+            {
+                var page = state.Index.Query(q);
+                var now = state.Time.GetUtcNow();
+                return JsonSerializer.SerializeToUtf8Bytes(new JobListDto(page.Total, page.Page, page.Size, page.Pages, page.Version, page.Jobs.Select(j => JobDto.Of(j, state.Index.EstimateOf(j.Id), now)).ToList()), WebJson.Default.JobListDto);
+            }), "application/json; charset=utf-8");
         });
         api.MapGet("/stats", () =>
         {
             var snap = state.Index.Current;
-            return Results.Json(new StatsDto(snap.Jobs.Length, snap.Jobs.Count(j => !j.IsFinal), snap.Jobs.Sum(j => j.Total), snap.Jobs.Sum(j => j.CostUsd ?? 0),
+            return Results.Json(new StatsDto(snap.Jobs.Length, snap.Active, snap.Items, snap.CostUsd,
                 state.Index.CostByModel().Select(x => new LabelValueDto(x.Label, x.Value)).ToList(),
                 state.Index.CostByDay(30).Select(x => new LabelValueDto(x.Label, x.Value)).ToList()), WebJson.Default.StatsDto);
         });
         api.MapGet("/jobs/{id}", (HttpContext ctx, string id) => Api(ctx, async () =>
         {
-            var job = await actions.RequireAsync(id, ctx.RequestAborted);
-            var v = await JobView.LoadAsync(state, job, ctx.RequestAborted);
-            var dto = new JobDetailDto(JobDto.Of(v.Summary, state.Time.GetUtcNow()), v.Batches.Select(BatchDto.Of).ToList(), EstimateDto.Of(v.Summary.Estimate),
+            var v = await JobView.LoadAsync(state, id, ctx.RequestAborted);
+            var dto = new JobDetailDto(JobDto.Of(v.Summary, v.Estimate, state.Time.GetUtcNow()), v.Batches.Select(BatchDto.Of).ToList(), EstimateDto.Of(v.Estimate),
                 v.Activity.Select(a => new ActivityDto(a.At, a.Message, a.Warning)).ToList(), v.Busy);
             return Results.Json(dto, WebJson.Default.JobDetailDto);
         }));
@@ -220,7 +226,7 @@ internal static class Routes
             var dto = await ReadJsonAsync(ctx, WebJson.Default.CreateJobDto);
             var job = await actions.CreateAsync(dto, ctx.RequestAborted, stopping);
             var summary = state.Index.Find(job.Id) ?? new JobSummary { Job = job, Counts = await state.Options.Store.GetCountsAsync(job.Id, ctx.RequestAborted) };
-            return Results.Json(JobDto.Of(summary, state.Time.GetUtcNow()), WebJson.Default.JobDto, statusCode: StatusCodes.Status201Created);
+            return Results.Json(JobDto.Of(summary, state.Index.EstimateOf(job.Id), state.Time.GetUtcNow()), WebJson.Default.JobDto, statusCode: StatusCodes.Status201Created);
         }));
         foreach (var name in new[] { "refresh", "collect", "resume", "cancel" })
         {
@@ -330,6 +336,10 @@ internal static class Routes
             Size = int.TryParse(S(q, "size"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var z) ? Math.Clamp(z, 1, 500) : 50,
         };
     }
+
+    private static byte[] Utf8(string text) => System.Text.Encoding.UTF8.GetBytes(text);
+
+    private static IResult HtmlBytes(byte[] html) => Results.Bytes(html, "text/html; charset=utf-8");
 
     private static IResult Html(string html, int status = StatusCodes.Status200OK) =>
         Results.Content(html, "text/html; charset=utf-8", System.Text.Encoding.UTF8, status);

@@ -30,9 +30,9 @@ internal static class JobsPage
         var snap = state.Index.Current;
         var now = state.Time.GetUtcNow();
         var sb = new StringBuilder();
-        var active = snap.Jobs.Count(j => !j.IsFinal);
-        var items = snap.Jobs.Sum(j => j.Total);
-        var cost = snap.Jobs.Sum(j => j.CostUsd ?? 0);
+        var active = snap.Active;
+        var items = snap.Items;
+        var cost = snap.CostUsd;
         sb.Append("<section class=\"cards\">");
         sb.Append(Card("Jobs", N(snap.Jobs.Length), "jobs-count"));
         sb.Append(Card("Running", N(active), "jobs-active"));
@@ -67,7 +67,8 @@ internal static class JobsPage
             sb.Append("<td class=\"w-progress\">").Append(Progress(j.Progress, $"{N(c.Ended)}/{N(j.Total)} ({Pct(j.Progress)})")).Append("</td>");
             sb.Append("<td>").Append(j.IsFinal ? "–" : Duration(j.Eta(now))).Append("</td>");
             sb.Append("<td class=\"num\"><span class=\"ok-t\">").Append(N(c.Succeeded)).Append("</span> / <span class=\"bad-t\">").Append(N(c.NotSucceeded)).Append("</span> / ").Append(N(c.Pending + c.InBatch)).Append("</td>");
-            sb.Append("<td class=\"num\">").Append(j.Estimate is null ? "…" : Money(j.Estimate.BatchCostUsd)).Append(" / ").Append(Money(j.CostUsd)).Append("</td>");
+            var estimate = state.Index.EstimateOf(j.Id);
+            sb.Append("<td class=\"num\">").Append(estimate is null ? "…" : Money(JobSummary.EstimatedCost(j.Job, estimate))).Append(" / ").Append(Money(j.CostUsd)).Append("</td>");
             sb.Append("<td>").Append(TimeTag(j.Job.CreatedAt)).Append("</td><td>").Append(TimeTag(j.Job.UpdatedAt)).Append("</td></tr>");
         }
 
@@ -81,8 +82,7 @@ internal static class JobsPage
 
     private static string Filters(DashboardState state, JobQuery q)
     {
-        var snap = state.Index.Current;
-        var models = snap.Jobs.Select(j => j.Job.Spec.Model).Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.OrdinalIgnoreCase).Take(200).ToList();
+        var models = state.Index.Models();
         var sb = new StringBuilder("<form class=\"filters\" method=\"get\" action=\"/\" role=\"search\">");
         sb.Append($"<label>Search <input type=\"search\" name=\"q\" value=\"{E(q.Search)}\" placeholder=\"name or id\" data-testid=\"search\"></label>");
         sb.Append("<label>Status <select name=\"status\"><option value=\"\">any</option>");
