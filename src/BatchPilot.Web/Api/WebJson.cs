@@ -181,6 +181,9 @@ internal sealed record CreateJobDto
     public long? EndRow { get; init; }
     public decimal? BudgetUsd { get; init; }
     public bool New { get; init; }
+    public long? RequestsPerMinute { get; init; }
+    public long? TokensPerMinute { get; init; }
+    public int? Concurrency { get; init; }
 }
 
 /// <summary>One rendered request of the preview.</summary>

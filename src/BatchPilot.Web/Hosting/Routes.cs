@@ -68,9 +68,14 @@ internal static class Routes
         app.MapPost("/jobs", async (HttpContext ctx, CancellationToken _) =>
         {
             var form = await ctx.Request.ReadFormAsync(ctx.RequestAborted);
-            var dto = FromForm(form);
+            var (dto, badNumber) = FromForm(form);
             try
             {
+                if (badNumber is not null)
+                {
+                    throw badNumber;
+                }
+
                 if (form.Files.GetFile("file") is { Length: > 0 } file)
                 {
                     dto = dto with { Input = (await state.Uploads.SaveAsync(file, ctx.RequestAborted)).Reference };
@@ -94,7 +99,7 @@ internal static class Routes
                 var back = $"/jobs/{Uri.EscapeDataString(id)}";
                 try
                 {
-                    var result = await RunAction(actions, name, id, flag("include_invalid"), flag("force"), ctx.RequestAborted);
+                    var result = await RunAction(actions, name, id, flag("include_invalid"), flag("force"), ctx.RequestAborted, stopping);
                     return Results.Redirect((name == "delete" ? "/" : back) + "?m=" + state.Flash(result.Message ?? result.Result));
                 }
                 catch (JobNotFoundException)
@@ -231,7 +236,7 @@ internal static class Routes
         foreach (var name in new[] { "refresh", "collect", "resume", "cancel" })
         {
             api.MapPost("/jobs/{id}/" + name, (HttpContext ctx, string id) => Api(ctx, async () =>
-                Results.Json(await RunAction(actions, name, id, Flag(ctx, "include_invalid"), false, ctx.RequestAborted), WebJson.Default.ActionDto)));
+                Results.Json(await RunAction(actions, name, id, Flag(ctx, "include_invalid"), false, ctx.RequestAborted, stopping), WebJson.Default.ActionDto)));
         }
 
         api.MapDelete("/jobs/{id}", (HttpContext ctx, string id) => Api(ctx, async () =>
@@ -244,11 +249,11 @@ internal static class Routes
     private static bool Flag(HttpContext ctx, string name) =>
         ctx.Request.Query[name] is { Count: > 0 } v && (v[0] is "true" or "1" or "yes");
 
-    private static Task<ActionDto> RunAction(DashboardActions actions, string name, string id, bool includeInvalid, bool force, CancellationToken ct) => name switch
+    private static Task<ActionDto> RunAction(DashboardActions actions, string name, string id, bool includeInvalid, bool force, CancellationToken ct, CancellationToken stopping) => name switch
     {
         "refresh" => actions.RefreshAsync(id, ct),
         "collect" => actions.CollectAsync(id, ct),
-        "resume" => actions.ResumeAsync(id, includeInvalid, ct),
+        "resume" => actions.ResumeAsync(id, includeInvalid, ct, stopping),
         "cancel" => actions.CancelAsync(id, ct),
         _ => actions.DeleteAsync(id, force, ct),
     };
@@ -279,7 +284,8 @@ internal static class Routes
         }
     }
 
-    private static CreateJobDto FromForm(IFormCollection f)
+    /// <summary>The New job form as a request; a field that is not a number is returned as the error to show (with the other fields kept).</summary>
+    private static (CreateJobDto Dto, InputException? Error) FromForm(IFormCollection f)
     {
         static string? S(IFormCollection f, string k) => f[k].ToString() is { Length: > 0 } v ? v : null;
         static long? L(IFormCollection f, string k, string field) => S(f, k) is { } v
@@ -302,18 +308,21 @@ internal static class Routes
         };
         try
         {
-            return dto with
+            return (dto with
             {
                 MaxTokens = (int?)L(f, "max_tokens", "max tokens"),
                 Temperature = D(f, "temperature", "temperature"),
                 StartRow = L(f, "start_row", "start row"),
                 EndRow = L(f, "end_row", "end row"),
                 BudgetUsd = (decimal?)D(f, "budget_usd", "budget"),
-            };
+                RequestsPerMinute = L(f, "requests_per_minute", "requests per minute"),
+                TokensPerMinute = L(f, "tokens_per_minute", "tokens per minute"),
+                Concurrency = (int?)L(f, "concurrency", "concurrency"),
+            }, null);
         }
-        catch (InputException)
+        catch (InputException ex)
         {
-            return dto;
+            return (dto, ex);
         }
     }
 

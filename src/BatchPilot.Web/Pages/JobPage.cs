@@ -107,7 +107,7 @@ internal static class JobPage
         sb.Append(Progress(s.Progress, $"{N(c.Ended)}/{N(s.Total)} ({Pct(s.Progress)})", "job-progress"));
         sb.Append("<dl class=\"facts\">");
         Fact(sb, "Provider / model", $"{job.Spec.Provider} / {job.Spec.Model}");
-        Fact(sb, "Mode", job.Spec.Mode.ToString().ToLowerInvariant());
+        Fact(sb, "Mode", job.Spec.Mode.ToString().ToLowerInvariant(), "job-mode");
         Fact(sb, "Endpoint", SafeEndpoint(job.Spec.Endpoint));
         Fact(sb, "Succeeded", N(c.Succeeded), "count-succeeded");
         Fact(sb, "Failed / expired / cancelled", $"{N(c.Failed)} / {N(c.Expired)} / {N(c.Cancelled)}", "count-failed");
