@@ -238,6 +238,12 @@ public sealed class DashboardApiTests
         Assert.Contains("<svg", detail, StringComparison.Ordinal);
         Assert.Contains("Classify Product 1: Review number 1", detail, StringComparison.Ordinal);
         Assert.Contains("No items here.", failedTab, StringComparison.Ordinal);
+        foreach (var html in new[] { list, detail, failedTab })
+        {
+            // Nothing comes from elsewhere: every script, style, image and font is the app's own
+            Assert.DoesNotMatch("(src|href|action)=\"(https?:)?//", html);
+            Assert.Contains("<script src=\"/static/app.js\">", html, StringComparison.Ordinal);
+        }
     }
 
     [Fact]

@@ -5,6 +5,7 @@ using BatchPilot.Jobs;
 using BatchPilot.Operations;
 using BatchPilot.Planning;
 using BatchPilot.Pricing;
+using BatchPilot.Providers;
 using BatchPilot.Storage;
 
 namespace BatchPilot.Web.Data;
@@ -536,6 +537,10 @@ internal sealed class JobIndex
         });
         return sorted;
     }
+
+    /// <summary>The providers of the jobs and the two built-in ones, for the filter.</summary>
+    public IReadOnlyList<string> Providers() => Current.Memo("providers", s =>
+        s.Jobs.Select(j => j.Job.Spec.Provider).Concat([ProviderNames.OpenAI, ProviderNames.Anthropic]).Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.OrdinalIgnoreCase).ToList());
 
     /// <summary>The models of the jobs, for the filter (at most 200).</summary>
     public IReadOnlyList<string> Models() => Current.Memo("models", s =>

@@ -1,6 +1,8 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text;
 using BatchPilot.Jobs;
+using BatchPilot.Operations;
 using BatchPilot.Web.Data;
 using BatchPilot.Web.Hosting;
 using static BatchPilot.Web.Pages.Html;
@@ -40,8 +42,9 @@ internal static class JobsPage
         sb.Append(Card("Cost so far", Money(cost), "total-cost"));
         sb.Append("</section>");
         sb.Append("<section class=\"charts\">");
-        sb.Append(Charts.Bars("Cost by model", state.Index.CostByModel(), v => Money(v), "chart-cost-model"));
-        sb.Append(Charts.Columns("Cost by day (job creation, last 30 days)", state.Index.CostByDay(30), v => Money(v), "chart-cost-day"));
+        var today = DateOnly.FromDateTime(now.UtcDateTime).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+        sb.Append(snap.Memo("chart-cost-model", _ => Charts.Bars("Cost by model", state.Index.CostByModel(), v => Money(v), "chart-cost-model")));
+        sb.Append(snap.Memo("chart-cost-day:" + today, _ => Charts.Columns("Cost by day (job creation, last 30 days)", state.Index.CostByDay(30), v => Money(v), "chart-cost-day")));
         sb.Append("</section>");
 
         sb.Append("<div class=\"table-wrap\"><table class=\"grid\" data-testid=\"jobs-table\"><thead><tr>");
@@ -58,22 +61,49 @@ internal static class JobsPage
 
         foreach (var j in page.Jobs)
         {
-            var c = j.Counts;
-            sb.Append("<tr data-job=\"").Append(E(j.Id)).Append("\">");
-            sb.Append("<td><a href=\"/jobs/").Append(Url(j.Id)).Append("\" class=\"job-link\">").Append(E(j.Job.Name)).Append("</a><div class=\"muted mono\">").Append(E(j.Id)).Append("</div></td>");
-            sb.Append("<td>").Append(E(j.Job.Spec.Provider)).Append("<div class=\"muted\">").Append(E(j.Job.Spec.Model)).Append("</div></td>");
-            sb.Append("<td>").Append(E(j.Job.Spec.Mode.ToString().ToLowerInvariant())).Append("</td>");
-            sb.Append("<td>").Append(Badge(StatusLabel(j.Job.Status), StatusClass(j.Job.Status.ToString()))).Append("</td>");
-            sb.Append("<td class=\"w-progress\">").Append(Progress(j.Progress, $"{N(c.Ended)}/{N(j.Total)} ({Pct(j.Progress)})")).Append("</td>");
-            sb.Append("<td>").Append(j.IsFinal ? "–" : Duration(j.Eta(now))).Append("</td>");
-            sb.Append("<td class=\"num\"><span class=\"ok-t\">").Append(N(c.Succeeded)).Append("</span> / <span class=\"bad-t\">").Append(N(c.NotSucceeded)).Append("</span> / ").Append(N(c.Pending + c.InBatch)).Append("</td>");
             var estimate = state.Index.EstimateOf(j.Id);
-            sb.Append("<td class=\"num\">").Append(estimate is null ? "…" : Money(JobSummary.EstimatedCost(j.Job, estimate))).Append(" / ").Append(Money(j.CostUsd)).Append("</td>");
-            sb.Append("<td>").Append(TimeTag(j.Job.CreatedAt)).Append("</td><td>").Append(TimeTag(j.Job.UpdatedAt)).Append("</td></tr>");
+            if (j.IsFinal || j.ActiveBatches == 0)
+            {
+                // Nothing in the row moves with the clock: it is rendered once per summary (a new summary replaces a changed job).
+                var cached = RowCache.GetValue(j, _ => new StrongBox<RenderedRow?>());
+                if (Volatile.Read(ref cached.Value) is not { } hit || !ReferenceEquals(hit.Estimate, estimate))
+                {
+                    hit = new RenderedRow(estimate, Row(j, estimate, now));
+                    Volatile.Write(ref cached.Value, hit);
+                }
+
+                sb.Append(hit.Html);
+            }
+            else
+            {
+                sb.Append(Row(j, estimate, now));
+            }
         }
 
         sb.Append("</tbody></table></div>");
         sb.Append(Pager(q, page));
+        return sb.ToString();
+    }
+
+    /// <summary>Rendered rows by job summary (summaries are immutable: a changed job gets a new one, and its old row goes with it).</summary>
+    private static readonly ConditionalWeakTable<JobSummary, StrongBox<RenderedRow?>> RowCache = new();
+
+    private sealed record RenderedRow(CostEstimate? Estimate, string Html);
+
+    private static string Row(JobSummary j, CostEstimate? estimate, DateTimeOffset now)
+    {
+        var c = j.Counts;
+        var sb = new StringBuilder(900);
+        sb.Append("<tr data-job=\"").Append(E(j.Id)).Append("\">");
+        sb.Append("<td><a href=\"/jobs/").Append(Url(j.Id)).Append("\" class=\"job-link\">").Append(E(j.Job.Name)).Append("</a><div class=\"muted mono\">").Append(E(j.Id)).Append("</div></td>");
+        sb.Append("<td>").Append(E(j.Job.Spec.Provider)).Append("<div class=\"muted\">").Append(E(j.Job.Spec.Model)).Append("</div></td>");
+        sb.Append("<td>").Append(E(j.Job.Spec.Mode.ToString().ToLowerInvariant())).Append("</td>");
+        sb.Append("<td>").Append(Badge(StatusLabel(j.Job.Status), StatusClass(j.Job.Status.ToString()))).Append("</td>");
+        sb.Append("<td class=\"w-progress\">").Append(Progress(j.Progress, $"{N(c.Ended)}/{N(j.Total)} ({Pct(j.Progress)})")).Append("</td>");
+        sb.Append("<td>").Append(j.IsFinal ? "–" : Duration(j.Eta(now))).Append("</td>");
+        sb.Append("<td class=\"num\"><span class=\"ok-t\">").Append(N(c.Succeeded)).Append("</span> / <span class=\"bad-t\">").Append(N(c.NotSucceeded)).Append("</span> / ").Append(N(c.Pending + c.InBatch)).Append("</td>");
+        sb.Append("<td class=\"num\">").Append(estimate is null ? "…" : Money(JobSummary.EstimatedCost(j.Job, estimate))).Append(" / ").Append(Money(j.CostUsd)).Append("</td>");
+        sb.Append("<td>").Append(TimeTag(j.Job.CreatedAt)).Append("</td><td>").Append(TimeTag(j.Job.UpdatedAt)).Append("</td></tr>");
         return sb.ToString();
     }
 
@@ -92,9 +122,9 @@ internal static class JobsPage
         }
 
         sb.Append("</select></label><label>Provider <select name=\"provider\"><option value=\"\">any</option>");
-        foreach (var p in new[] { "openai", "anthropic" })
+        foreach (var p in state.Index.Providers())
         {
-            sb.Append($"<option{(string.Equals(q.Provider, p, StringComparison.OrdinalIgnoreCase) ? " selected" : string.Empty)}>{p}</option>");
+            sb.Append($"<option{(string.Equals(q.Provider, p, StringComparison.OrdinalIgnoreCase) ? " selected" : string.Empty)}>{E(p)}</option>");
         }
 
         sb.Append("</select></label><label>Model <select name=\"model\"><option value=\"\">any</option>");
