@@ -403,6 +403,11 @@ internal sealed class DashboardActions(DashboardState state)
         }
 
         await state.Index.RefreshAsync(ct);
+        if (state.Index.Find(job.Id) is { } created)
+        {
+            state.Index.WantEstimates([created]);
+        }
+
         return job;
     }
 

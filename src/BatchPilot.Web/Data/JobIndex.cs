@@ -141,6 +141,9 @@ internal sealed class JobIndex
     /// <summary>Items whose estimate is computed per cycle at most (at least one job's).</summary>
     private const long EstimateItemsPerCycle = 50_000;
 
+    /// <summary>Time spent computing estimates per cycle at most (at least one job's).</summary>
+    private static readonly TimeSpan EstimateTimePerCycle = TimeSpan.FromMilliseconds(200);
+
     private static readonly JobCounts NoItems = new();
     private readonly IJobStore _store;
     private readonly TimeProvider _time;
@@ -380,13 +383,18 @@ internal sealed class JobIndex
         }
     }
 
-    /// <summary>Computes some wanted estimates (one streamed pass over each job's items), a bounded number of items per call.</summary>
+    /// <summary>
+    /// Computes some wanted estimates (one streamed pass over each job's items), a bounded number of items and time per
+    /// call; the cached responses that show estimates are renewed once per call, not once per estimate.
+    /// </summary>
     public async Task ComputeEstimatesAsync(CancellationToken cancellationToken)
     {
         long budget = EstimateItemsPerCycle;
+        var started = _time.GetTimestamp();
+        var added = 0;
         foreach (var id in _wantEstimate.Keys.ToList())
         {
-            if (budget <= 0)
+            if (budget <= 0 || _time.GetElapsedTime(started) > EstimateTimePerCycle)
             {
                 break;
             }
@@ -399,10 +407,15 @@ internal sealed class JobIndex
 
             budget -= Math.Max(1, s.Total);
             var est = await EstimateAsync(_store, s.Job, cancellationToken);
-            if (est is not null)
+            if (est is not null && _estimates.TryAdd(id, est))
             {
-                SetEstimate(id, est);
+                added++;
             }
+        }
+
+        if (added > 0)
+        {
+            Interlocked.Increment(ref _estimatesVersion);
         }
     }
 

@@ -150,6 +150,7 @@ internal static class Routes
             return Results.Bytes(state.Responses.GetOrRender("api-jobs|" + JobsPage.Link(q), () =>
             {
                 var page = state.Index.Query(q);
+                state.Index.WantEstimates(page.Jobs);
                 var now = state.Time.GetUtcNow();
                 return JsonSerializer.SerializeToUtf8Bytes(new JobListDto(page.Total, page.Page, page.Size, page.Pages, page.Version, page.Jobs.Select(j => JobDto.Of(j, state.Index.EstimateOf(j.Id), now)).ToList()), WebJson.Default.JobListDto);
             }), "application/json; charset=utf-8");
