@@ -17,6 +17,11 @@ internal sealed class ResponseCache(JobIndex index, TimeProvider time)
     /// <summary>Entries kept at most; past that the cache starts again empty (requests with many distinct queries).</summary>
     private const int MaxEntries = 4096;
 
+    /// <summary>Bytes of bodies kept at most (about 750 jobs pages); past that the cache starts again empty.</summary>
+    private const long MaxBytes = 32L * 1024 * 1024;
+
+    private long _bytes;
+
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
 
     private sealed record Entry(long Version, long Estimates, long Bucket, Lazy<byte[]> Body);
@@ -39,23 +44,35 @@ internal sealed class ResponseCache(JobIndex index, TimeProvider time)
                 var replacement = new Entry(version, estimates, bucket, new Lazy<byte[]>(render, LazyThreadSafetyMode.ExecutionAndPublication));
                 if (_entries.TryUpdate(key, replacement, entry))
                 {
-                    return Value(key, replacement);
+                    if (entry.Body.IsValueCreated)
+                    {
+                        Interlocked.Add(ref _bytes, -entry.Body.Value.Length);
+                    }
+
+                    return Counted(Value(key, replacement));
                 }
 
                 continue;
             }
 
-            if (_entries.Count >= MaxEntries)
+            if (_entries.Count >= MaxEntries || Interlocked.Read(ref _bytes) > MaxBytes)
             {
                 _entries.Clear();
+                Interlocked.Exchange(ref _bytes, 0);
             }
 
             var fresh = new Entry(version, estimates, bucket, new Lazy<byte[]>(render, LazyThreadSafetyMode.ExecutionAndPublication));
             if (_entries.TryAdd(key, fresh))
             {
-                return Value(key, fresh);
+                return Counted(Value(key, fresh));
             }
         }
+    }
+
+    private byte[] Counted(byte[] body)
+    {
+        Interlocked.Add(ref _bytes, body.Length);
+        return body;
     }
 
     /// <summary>The entry's body; a render that failed is forgotten (the next request tries again) and its exception rethrown.</summary>
