@@ -127,10 +127,11 @@ internal sealed class JobIndex
     public static readonly TimeSpan FullReadInterval = TimeSpan.FromMinutes(5);
 
     /// <summary>
-    /// How far back each cycle asks for updated jobs. Generous, so a write whose transaction waited for the store's lock
-    /// (and so committed long after the time it carries) is still seen; re-reading a recent row twice is harmless.
+    /// How far before the previous cycle's start each cycle asks for updated jobs. A write carries the time its
+    /// transaction started and may commit later, after waiting for the store's lock (SQLite's busy timeout is 10 s):
+    /// it is still seen. Re-reading a recent row twice is harmless.
     /// </summary>
-    public static readonly TimeSpan UpdateMargin = TimeSpan.FromSeconds(30);
+    public static readonly TimeSpan UpdateMargin = TimeSpan.FromSeconds(15);
 
     /// <summary>Above this many jobs to read counts of, one grouped count query is cheaper than one query per job.</summary>
     private const int BulkCountsThreshold = 256;
@@ -153,6 +154,7 @@ internal sealed class JobIndex
     private readonly SemaphoreSlim _refreshGate = new(1, 1);
     private Snapshot _snapshot = Snapshot.Empty;
     private DateTimeOffset _lastFullRead = DateTimeOffset.MinValue;
+    /// <summary>When the previous cycle started (by this process's clock, which the store's writers on this machine share).</summary>
     private DateTimeOffset _watermark = DateTimeOffset.MinValue;
     private int _rotation;
     private long _estimatesVersion;
@@ -272,12 +274,10 @@ internal sealed class JobIndex
             var reread = new List<int>();
             var rotationLeft = RotationPerCycle;
             var start = old.Jobs.Length == 0 ? 0 : _rotation % Math.Max(1, jobs.Count);
-            var maxUpdated = _watermark;
             for (var k = 0; k < jobs.Count; k++)
             {
                 var i = (start + k) % jobs.Count;
                 var job = jobs[i];
-                maxUpdated = job.UpdatedAt > maxUpdated ? job.UpdatedAt : maxUpdated;
                 old.ById.TryGetValue(job.Id, out var p);
                 var dirty = _dirty.TryRemove(job.Id, out _);
                 var stale = p is null || dirty || p.Job.UpdatedAt != job.UpdatedAt || p.Job.Status != job.Status
@@ -295,8 +295,7 @@ internal sealed class JobIndex
                 }
             }
 
-            // The watermark never runs ahead of this process's clock (a writer with a clock ahead cannot hide later changes).
-            _watermark = maxUpdated < now ? maxUpdated : now;
+            _watermark = now;
 
             IReadOnlyDictionary<string, JobCounts>? all = null;
             if (reread.Count > BulkCountsThreshold)
