@@ -257,7 +257,6 @@ internal sealed class JobIndex
             if (full)
             {
                 jobs = [.. await _store.ListJobsAsync(int.MaxValue, cancellationToken)];
-                _lastFullRead = now;
             }
             else
             {
@@ -294,8 +293,6 @@ internal sealed class JobIndex
                     reread.Add(i);
                 }
             }
-
-            _watermark = now;
 
             IReadOnlyDictionary<string, JobCounts>? all = null;
             if (reread.Count > BulkCountsThreshold)
@@ -345,6 +342,9 @@ internal sealed class JobIndex
                 Volatile.Write(ref _snapshot, new Snapshot(list, byId, old.Version + 1));
             }
 
+            // Only a cycle that went through moves the marks on (a failed one is done again from the same point).
+            _watermark = now;
+            _lastFullRead = full ? now : _lastFullRead;
             return changedAny;
         }
         finally
