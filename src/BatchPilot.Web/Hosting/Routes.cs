@@ -33,15 +33,15 @@ internal static class Routes
             var q = ParseQuery(ctx.Request.Query);
             if (ctx.Request.Headers[RegionHeader] == "jobs-live")
             {
-                return HtmlBytes(state.Responses.GetOrRender("jobs-live|" + JobsPage.Link(q), () => Utf8(JobsPage.Live(state, q))));
+                return HtmlBytes(state.Responses.GetOrRender("jobs-live|" + JobsPage.Link(q), () => Pages.Html.Utf8(JobsPage.Live(state, q, new System.Text.StringBuilder()))));
             }
 
             if (ctx.Request.Query.ContainsKey("m"))
             {
-                return Html(JobsPage.Render(state, q, state.TakeFlash(ctx.Request.Query["m"])));
+                return HtmlBytes(Pages.Html.Utf8(JobsPage.Render(state, q, state.TakeFlash(ctx.Request.Query["m"]))));
             }
 
-            return HtmlBytes(state.Responses.GetOrRender("jobs|" + JobsPage.Link(q), () => Utf8(JobsPage.Render(state, q, null))));
+            return HtmlBytes(state.Responses.GetOrRender("jobs|" + JobsPage.Link(q), () => Pages.Html.Utf8(JobsPage.Render(state, q, null))));
         });
 
         app.MapGet("/jobs/{id}", (HttpContext ctx, string id) => Page(ctx, async () =>
@@ -346,8 +346,6 @@ internal static class Routes
             Size = int.TryParse(S(q, "size"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var z) ? Math.Clamp(z, 1, 500) : 50,
         };
     }
-
-    private static byte[] Utf8(string text) => System.Text.Encoding.UTF8.GetBytes(text);
 
     private static IResult HtmlBytes(byte[] html) => Results.Bytes(html, "text/html; charset=utf-8");
 

@@ -12,26 +12,27 @@ namespace BatchPilot.Web.Pages;
 /// <summary>The jobs page (the seeds' "Historique"): stats, charts, filters, the sortable paged table, "collect all".</summary>
 internal static class JobsPage
 {
-    public static string Render(DashboardState state, JobQuery q, (string, bool)? flash)
-    {
-        var body = new StringBuilder();
-        body.Append("<div class=\"page-head\"><h1>Jobs</h1><div class=\"actions\">");
-        body.Append("<a class=\"btn primary\" href=\"/new\" data-testid=\"new-job\">New job</a>");
-        body.Append(PostButton("/collect-all", "Collect all finished batches", state.Csrf, "btn", "collect-all", title: "Fetch the results of every ended batch of every job (\"Traiter les batches terminés\")"));
-        body.Append("</div></div>");
-        body.Append(Filters(state, q));
-        body.Append("<div id=\"jobs-live\" data-live-region>").Append(Live(state, q)).Append("</div>");
-        return Layout("Jobs", "jobs", body.ToString(), state.Csrf, flash, state.Options.LiveRefreshMilliseconds);
-    }
+    /// <summary>The whole page, as a builder in small chunks (see <see cref="Html.Layout(string, string, Action{StringBuilder}, string, ValueTuple{string, bool}?, int)"/>).</summary>
+    public static StringBuilder Render(DashboardState state, JobQuery q, (string, bool)? flash) =>
+        Layout("Jobs", "jobs", body =>
+        {
+            body.Append("<div class=\"page-head\"><h1>Jobs</h1><div class=\"actions\">");
+            body.Append("<a class=\"btn primary\" href=\"/new\" data-testid=\"new-job\">New job</a>");
+            body.Append(PostButton("/collect-all", "Collect all finished batches", state.Csrf, "btn", "collect-all", title: "Fetch the results of every ended batch of every job (\"Traiter les batches terminés\")"));
+            body.Append("</div></div>");
+            body.Append(Filters(state, q));
+            body.Append("<div id=\"jobs-live\" data-live-region>");
+            Live(state, q, body);
+            body.Append("</div>");
+        }, state.Csrf, flash, state.Options.LiveRefreshMilliseconds);
 
-    /// <summary>The part that refreshes itself.</summary>
-    public static string Live(DashboardState state, JobQuery q)
+    /// <summary>The part that refreshes itself, appended to <paramref name="sb"/>.</summary>
+    public static StringBuilder Live(DashboardState state, JobQuery q, StringBuilder sb)
     {
         var page = state.Index.Query(q);
         state.Index.WantEstimates(page.Jobs);
         var snap = state.Index.Current;
         var now = state.Time.GetUtcNow();
-        var sb = new StringBuilder();
         var active = snap.Active;
         var items = snap.Items;
         var cost = snap.CostUsd;
@@ -82,7 +83,7 @@ internal static class JobsPage
 
         sb.Append("</tbody></table></div>");
         sb.Append(Pager(q, page));
-        return sb.ToString();
+        return sb;
     }
 
     /// <summary>Rendered rows by job summary (summaries are immutable: a changed job gets a new one, and its old row goes with it).</summary>
