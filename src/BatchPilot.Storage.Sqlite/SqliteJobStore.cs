@@ -989,5 +989,25 @@ public sealed partial class SqliteJobStore : IJobStore
         }));
 
     /// <inheritdoc/>
+    public Task<JobChanges> ListJobsUpdatedSinceAsync(DateTimeOffset since, CancellationToken cancellationToken = default) =>
+        Task.FromResult(Run(c =>
+        {
+            // One pass over the jobs table that decodes only the rows that changed (their JSON columns are the costly part).
+            var list = new List<JobRecord>();
+            using (var cmd = Cmd(c, null, $"SELECT {JobColumns} FROM jobs WHERE updated_at >= $s ORDER BY created_at DESC, id"))
+            {
+                cmd.Parameters.AddWithValue("$s", since.ToUnixTimeMilliseconds());
+                using var r = cmd.ExecuteReader();
+                while (r.Read())
+                {
+                    list.Add(ReadJob(r));
+                }
+            }
+
+            using var count = Cmd(c, null, "SELECT count(*) FROM jobs");
+            return new JobChanges(list, Convert.ToInt32(count.ExecuteScalar(), CultureInfo.InvariantCulture));
+        }));
+
+    /// <inheritdoc/>
     public void Dispose() => _connection.Dispose();
 }

@@ -2,6 +2,7 @@ using System.Net;
 using System.Security.Cryptography;
 using BatchPilot.Jobs;
 using BatchPilot.Providers;
+using BatchPilot.Running;
 using BatchPilot.Storage;
 using BatchPilot.Web.Hosting;
 using Microsoft.AspNetCore.Builder;
@@ -32,6 +33,18 @@ public sealed class DashboardOptions
 
     /// <summary>Creates a batch client for a job (keys, endpoints and the embedded emulator are the caller's business).</summary>
     public required Func<JobSpec, CancellationToken, Task<IBatchClient>> ClientFactory { get; init; }
+
+    /// <summary>
+    /// Creates a synchronous-API client for a job in sync mode (keys and endpoints are the caller's business). When null, the
+    /// New job page offers the Batch API only and sync-mode jobs are left to the process that runs them.
+    /// </summary>
+    public Func<JobSpec, CancellationToken, Task<ISyncClient>>? SyncClientFactory { get; init; }
+
+    /// <summary>
+    /// The rate limiter of a sync-mode run: requests and tokens per minute given on the New job page (null when not given:
+    /// the caller's configuration, else learned from the provider's headers). Default: a limiter that learns them.
+    /// </summary>
+    public Func<JobSpec, long?, long?, SyncLimiter>? SyncLimiterFor { get; init; }
 
     /// <summary>The endpoint written into new jobs for a provider (a base URL, or <c>emulator</c>). Default: the public APIs.</summary>
     public Func<string, string> EndpointFor { get; init; } = provider =>
@@ -86,6 +99,9 @@ public sealed class DashboardHost : IAsyncDisposable
 
     /// <summary>The access token in force (given or generated), or null when none is required.</summary>
     public string? Token { get; }
+
+    /// <summary>The server's services (tests read the route table from them).</summary>
+    internal IServiceProvider Services => _app.Services;
 
     /// <summary>
     /// Completes when the dashboard starts stopping (disposed, or the host told to stop) or when

@@ -12,7 +12,8 @@ public sealed class BrowserTests
 {
     private const string Chromium = "/usr/bin/chromium";
 
-    private static async Task<(IPlaywright, IBrowser)?> LaunchAsync()
+    /// <summary>A headless Chromium, or null (the test passes without running) when it is missing outside CI.</summary>
+    private static async Task<BrowserSession?> LaunchAsync()
     {
         if (!File.Exists(Chromium))
         {
@@ -29,7 +30,25 @@ public sealed class BrowserTests
             Headless = true,
             Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
         });
-        return (pw, browser);
+        return new BrowserSession(pw, browser);
+    }
+
+    /// <summary>Playwright and its browser, closed together.</summary>
+    private sealed class BrowserSession(IPlaywright playwright, IBrowser browser) : IAsyncDisposable
+    {
+        /// <summary>A page the size of a laptop screen whose waits are bounded generously (a loaded 2-core machine is slow).</summary>
+        public async Task<IPage> NewPageAsync(bool downloads = false)
+        {
+            var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1400, Height = 1000 }, AcceptDownloads = downloads });
+            page.SetDefaultTimeout(60_000);
+            return page;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await browser.DisposeAsync();
+            playwright.Dispose();
+        }
     }
 
     private static string ImagesDir()
@@ -42,18 +61,15 @@ public sealed class BrowserTests
     [Fact]
     public async Task NewJobPage_LaunchesAJob_WhoseProgressReaches100PercentWithoutReloading()
     {
-        var launched = await LaunchAsync();
-        if (launched is not var (pw, browser))
+        await using var browser = await LaunchAsync();
+        if (browser is null)
         {
             return;
         }
 
-        using var _ = pw;
-        await using var __ = browser;
         await using var host = await WebHost.StartAsync(batchSeconds: 3);
         var csv = host.Workspace.Write("reviews.csv", WebHost.ReviewsCsv(40));
-        var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1400, Height = 1000 }, AcceptDownloads = true });
-        page.SetDefaultTimeout(30_000);
+        var page = await browser.NewPageAsync(downloads: true);
 
         // Given the New job page with a file, a prompt and a model
         await page.GotoAsync(host.Dashboard.BaseAddress + "new");
@@ -74,7 +90,7 @@ public sealed class BrowserTests
         await page.EvaluateAsync("window.__marker = 'no reload'");
 
         // Then its progress bar reaches 100 % by itself, on the same page load
-        await Assertions.Expect(page.Locator("[data-testid=job-progress]")).ToContainTextAsync("(100 %)", new LocatorAssertionsToContainTextOptions { Timeout = 60_000 });
+        await Assertions.Expect(page.Locator("[data-testid=job-progress]")).ToContainTextAsync("(100 %)", new LocatorAssertionsToContainTextOptions { Timeout = 120_000 });
         Assert.Equal("no reload", await page.EvaluateAsync<string>("window.__marker"));
         await Assertions.Expect(page.Locator("[data-testid=job-status]")).ToHaveTextAsync("Completed");
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ImagesDir(), "job-detail.png"), FullPage = true });
@@ -87,7 +103,7 @@ public sealed class BrowserTests
 
         // And each export downloads
         await page.GotoAsync(jobUrl);
-        foreach (var format in new[] { "csv", "jsonl", "md", "docx" })
+        foreach (var format in new[] { "csv", "jsonl", "md", "docx", "xlsx" })
         {
             var download = await page.RunAndWaitForDownloadAsync(() => page.ClickAsync($"[data-testid=export-{format}]"));
             var saved = host.Workspace.PathOf("download." + format);
@@ -106,22 +122,55 @@ public sealed class BrowserTests
     }
 
     [Fact]
-    public async Task JobPage_ResumeAfterInjectedFailures_CompletesTheJob()
+    public async Task NewJobPage_InSyncMode_ShowsTheSyncLimits_AndRunsThroughTheSynchronousApi()
     {
-        var launched = await LaunchAsync();
-        if (launched is not var (pw, browser))
+        await using var browser = await LaunchAsync();
+        if (browser is null)
         {
             return;
         }
 
-        using var _ = pw;
-        await using var __ = browser;
+        await using var host = await WebHost.StartAsync();
+        File.WriteAllText(host.Workspace.PathOf("inputs/tickets.csv"), WebHost.ReviewsCsv(12));
+        var page = await browser.NewPageAsync();
+
+        // Given the New job page with a file picked from the allowed folder
+        await page.GotoAsync(host.Dashboard.BaseAddress + "new");
+        await page.SelectOptionAsync("[data-testid=folder-file]", "folder:tickets.csv");
+        await Assertions.Expect(page.Locator("[data-testid=columns] button")).ToHaveCountAsync(3);
+        await page.FillAsync("[data-testid=prompt]", "Answer the ticket about {{product}}: {{review_text}}");
+        await Assertions.Expect(page.Locator("[data-testid=sync-limits]")).ToBeHiddenAsync();
+
+        // When sync mode is chosen, with a rate limit
+        await page.CheckAsync("[data-testid=mode-sync]");
+        await Assertions.Expect(page.Locator("[data-testid=sync-limits]")).ToBeVisibleAsync();
+        await page.FillAsync("[data-testid=requests_per_minute]", "6000");
+        await Assertions.Expect(page.Locator("[data-testid=estimate-sync]")).ToContainTextAsync("$");
+        await page.ClickAsync("[data-testid=launch]");
+
+        // Then the job runs through the synchronous API to the end, and says so
+        await page.WaitForURLAsync("**/jobs/job-*");
+        await Assertions.Expect(page.Locator("[data-testid=job-progress]")).ToContainTextAsync("12/12 (100 %)", new LocatorAssertionsToContainTextOptions { Timeout = 120_000 });
+        await Assertions.Expect(page.Locator("[data-testid=job-status]")).ToHaveTextAsync("Completed");
+        await Assertions.Expect(page.Locator("[data-testid=job-mode]")).ToHaveTextAsync("sync");
+        Assert.Equal(12, host.Emulator.Server.Counters["POST /v1/chat/completions"]);
+        Assert.Equal(0, host.Emulator.Server.Counters["POST /v1/batches"]);
+    }
+
+    [Fact]
+    public async Task JobPage_ResumeAfterInjectedFailures_CompletesTheJob()
+    {
+        await using var browser = await LaunchAsync();
+        if (browser is null)
+        {
+            return;
+        }
+
         var faults = new FaultScenario { Items = [new ItemFaultRule { Error = "server_error", Rate = 0.3, FirstAttemptOnly = true }] };
         await using var host = await WebHost.StartAsync(batchSeconds: 1, faults: faults);
         var id = await host.CreateJobAsync(30, name: "flaky");
         await host.WaitForStatusAsync(id, "CompletedWithErrors");
-        var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1400, Height = 1000 } });
-        page.SetDefaultTimeout(30_000);
+        var page = await browser.NewPageAsync();
 
         // Given the job page showing failed items and their diagnosis
         await page.GotoAsync(host.Dashboard.BaseAddress + "jobs/" + id);
@@ -134,7 +183,7 @@ public sealed class BrowserTests
 
         // Then the failed items go out again and the page shows the job complete without a reload
         await Assertions.Expect(page.Locator("[data-testid=flash]")).ToContainTextAsync("will be sent again");
-        await Assertions.Expect(page.Locator("[data-testid=job-status]")).ToHaveTextAsync("Completed", new LocatorAssertionsToHaveTextOptions { Timeout = 60_000 });
+        await Assertions.Expect(page.Locator("[data-testid=job-status]")).ToHaveTextAsync("Completed", new LocatorAssertionsToHaveTextOptions { Timeout = 120_000 });
         await Assertions.Expect(page.Locator("[data-testid=job-progress]")).ToContainTextAsync("30/30 (100 %)");
         await Assertions.Expect(page.Locator("[data-testid=count-failed]")).ToHaveTextAsync("0 / 0 / 0");
     }

@@ -54,11 +54,65 @@ public sealed class DashboardApiTests
         Assert.Equal("Completed", await host.WaitForStatusAsync(id, "Completed"));
     }
 
+    [Fact]
+    public async Task SyncMode_LaunchAndResume_SendThroughTheSynchronousApi()
+    {
+        // Given an emulator refusing the first three synchronous requests (HTTP 410: the transport does not retry it)
+        var faults = new FaultScenario { Http = [new HttpFaultRule { Method = "POST", Path = "/v1/chat/completions", Status = 410, First = 3 }] };
+        await using var host = await WebHost.StartAsync(faults: faults);
+
+        // When a job is launched in sync mode
+        var id = await host.CreateJobAsync(10, mode: "sync");
+
+        // Then it is sent at once through the synchronous API, in chunks recorded as batches with provider status "sync"
+        Assert.Equal("CompletedWithErrors", await host.WaitForStatusAsync(id, "CompletedWithErrors", "Completed"));
+        using (var before = await host.JobAsync(id))
+        {
+            var job = before.RootElement.GetProperty("job");
+            Assert.Equal("sync", job.GetProperty("mode").GetString());
+            Assert.Equal(3, job.GetProperty("failed").GetInt64());
+            Assert.All(before.RootElement.GetProperty("batch_list").EnumerateArray(), b => Assert.Equal("sync", b.GetProperty("provider_status").GetString()));
+        }
+
+        // And a resume (including items refused as invalid) sends the failed items again through the synchronous API
+        using var resp = await host.PostJsonAsync($"/api/jobs/{id}/resume?include_invalid=true", "{}");
+        Assert.Contains("\"result\":\"Resumed\"", await resp.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal("Completed", await host.WaitForStatusAsync(id, "Completed"));
+        using var after = await host.JobAsync(id);
+        Assert.Equal(10, after.RootElement.GetProperty("job").GetProperty("succeeded").GetInt64());
+        Assert.All(after.RootElement.GetProperty("batch_list").EnumerateArray(), b => Assert.Equal("sync", b.GetProperty("provider_status").GetString()));
+        Assert.Equal(0, host.Emulator.Server.Counters["POST /v1/batches"]);
+        Assert.Equal(13, host.Emulator.Server.Counters["POST /v1/chat/completions"]);
+    }
+
+    [Fact]
+    public async Task SyncMode_Cancel_StopsTheRunningSend_AndSettlesItsItems()
+    {
+        // Given a sync job whose requests take half a second each
+        var faults = new FaultScenario { Http = [new HttpFaultRule { Method = "POST", Path = "/v1/chat/completions", Status = 0, DelayMs = 500 }] };
+        await using var host = await WebHost.StartAsync(faults: faults);
+        var id = await host.CreateJobAsync(400, mode: "sync");
+        await WaitUntilAsync(async () => (await host.JobAsync(id)).RootElement.GetProperty("job").GetProperty("succeeded").GetInt64() > 0);
+
+        // When it is cancelled while sending
+        using var cancel = await host.PostJsonAsync($"/api/jobs/{id}/cancel", "{}");
+
+        // Then the send stops: the job is cancelled, the answered items are kept, no item is left in flight or sent later
+        Assert.True(cancel.IsSuccessStatusCode, await cancel.Content.ReadAsStringAsync());
+        Assert.Equal("Cancelled", await host.WaitForStatusAsync(id, "Cancelled"));
+        var counts = await host.Store.GetCountsAsync(id);
+        Assert.Equal(0, counts.InBatch + counts.Pending);
+        Assert.True(counts.Succeeded > 0 && counts.Cancelled > 0, $"{counts.Succeeded} succeeded, {counts.Cancelled} cancelled");
+        var sent = host.Emulator.Server.Counters["POST /v1/chat/completions"];
+        Assert.True(sent < 400, $"{sent} requests sent");
+    }
+
     [Theory]
     [InlineData("csv", "text/csv")]
     [InlineData("jsonl", "application/x-ndjson")]
     [InlineData("md", "text/markdown")]
     [InlineData("docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document")]
+    [InlineData("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")]
     public async Task Export_EachFormat_IsADownloadOfTheResults(string format, string type)
     {
         await using var host = await WebHost.StartAsync();
@@ -73,7 +127,7 @@ public sealed class DashboardApiTests
         Assert.Equal("attachment", resp.Content.Headers.ContentDisposition!.DispositionType);
         Assert.EndsWith("." + format, resp.Content.Headers.ContentDisposition.FileName!.Trim('"'), StringComparison.Ordinal);
         Assert.True(bytes.Length > 20);
-        if (format == "docx")
+        if (format is "docx" or "xlsx")
         {
             Assert.Equal((byte)'P', bytes[0]);
             Assert.Equal((byte)'K', bytes[1]);
@@ -184,6 +238,12 @@ public sealed class DashboardApiTests
         Assert.Contains("<svg", detail, StringComparison.Ordinal);
         Assert.Contains("Classify Product 1: Review number 1", detail, StringComparison.Ordinal);
         Assert.Contains("No items here.", failedTab, StringComparison.Ordinal);
+        foreach (var html in new[] { list, detail, failedTab })
+        {
+            // Nothing comes from elsewhere: every script, style, image and font is the app's own
+            Assert.DoesNotMatch("(src|href|action)=\"(https?:)?//", html);
+            Assert.Contains("<script src=\"/static/app.js\">", html, StringComparison.Ordinal);
+        }
     }
 
     [Fact]
@@ -223,6 +283,61 @@ public sealed class DashboardApiTests
                 Assert.NotEqual(HttpStatusCode.MethodNotAllowed, resp.StatusCode);
             }
         }
+    }
+
+    [Fact]
+    public async Task JobsCreatedChangedAndDeletedByAnotherProcess_ShowInTheList()
+    {
+        // Given a dashboard whose list has been read once (so it is cached), and another process on the same store
+        await using var host = await WebHost.StartAsync();
+        Assert.Equal(0, (await Json(host, "/api/jobs")).RootElement.GetProperty("total").GetInt32());
+        using var other = BatchPilot.Storage.Sqlite.SqliteJobStore.Open(host.Workspace.PathOf("jobs.db"));
+        var now = DateTimeOffset.UtcNow;
+        var spec = new JobSpec { InputPath = "x.csv", InputSha256 = "0", Provider = "openai", Model = "gpt-4o-mini", Prompt = "p {{a}}", Endpoint = "emulator" };
+        JobRecord Job(string id, DateTimeOffset at) => new() { Id = id, Name = id, Spec = spec, Fingerprint = id, Status = JobStatus.Preparing, Columns = ["a"], CreatedAt = at, UpdatedAt = at };
+
+        // When it creates a job, then one dated a year ago (as an imported store would have)
+        await other.CreateJobAsync(Job("job-cli001", now));
+        await other.AppendItemsAsync("job-cli001", [new BatchPilot.Storage.NewItem(1, "row-1", 2, ["x"])]);
+        await other.TrySetJobStatusAsync("job-cli001", [JobStatus.Preparing], JobStatus.Pending, "All rows read.", 1);
+        await WaitUntilAsync(async () => Status(await Json(host, "/api/jobs"), "job-cli001") == "Pending");
+        await other.CreateJobAsync(Job("job-old001", now.AddYears(-1)));
+        await WaitUntilAsync(async () => (await Json(host, "/api/jobs")).RootElement.GetProperty("total").GetInt32() == 2);
+
+        // And changes the first one's status, then deletes it
+        await other.TrySetJobStatusAsync("job-cli001", [JobStatus.Pending], JobStatus.Cancelled, "Cancelled from the CLI.");
+        await WaitUntilAsync(async () => Status(await Json(host, "/api/jobs"), "job-cli001") == "Cancelled");
+        await other.DeleteJobAsync("job-cli001");
+
+        // Then the list follows each change by itself, the page too
+        await WaitUntilAsync(async () => Status(await Json(host, "/api/jobs"), "job-cli001") is null);
+        using var list = await Json(host, "/api/jobs");
+        Assert.Equal(1, list.RootElement.GetProperty("total").GetInt32());
+        Assert.Equal("Preparing", Status(list, "job-old001"));
+        var html = await host.Http.GetStringAsync(new Uri("/", UriKind.Relative));
+        Assert.DoesNotContain("job-cli001", html, StringComparison.Ordinal);
+        Assert.Contains("job-old001", html, StringComparison.Ordinal);
+    }
+
+    private static string? Status(JsonDocument list, string id) =>
+        list.RootElement.GetProperty("jobs").EnumerateArray().Where(j => j.GetProperty("id").GetString() == id).Select(j => j.GetProperty("status").GetString()).FirstOrDefault();
+
+    [Fact]
+    public async Task OpenApi_DocumentsEveryApiRoute()
+    {
+        await using var host = await WebHost.StartAsync();
+        using var doc = JsonDocument.Parse(await host.Http.GetStringAsync(new Uri("/api/openapi.json", UriKind.Relative)));
+        var documented = doc.RootElement.GetProperty("paths").EnumerateObject()
+            .SelectMany(p => p.Value.EnumerateObject().Select(op => op.Name.ToUpperInvariant() + " " + p.Name)).ToHashSet(StringComparer.Ordinal);
+
+        var routes = ((Microsoft.AspNetCore.Routing.EndpointDataSource)host.Dashboard.Services.GetService(typeof(Microsoft.AspNetCore.Routing.EndpointDataSource))!).Endpoints
+            .OfType<Microsoft.AspNetCore.Routing.RouteEndpoint>()
+            .Where(e => e.RoutePattern.RawText is { } raw && raw.StartsWith("/api", StringComparison.Ordinal) && !raw.Contains('*', StringComparison.Ordinal))
+            .SelectMany(e => (e.Metadata.GetMetadata<Microsoft.AspNetCore.Routing.HttpMethodMetadata>()?.HttpMethods ?? []).Select(m => m + " " + e.RoutePattern.RawText))
+            .ToList();
+
+        Assert.True(routes.Count >= 18, string.Join(", ", routes));
+        Assert.All(routes, r => Assert.Contains(r, documented));
     }
 
     private static async Task<JsonDocument> Json(WebHost host, string path) =>

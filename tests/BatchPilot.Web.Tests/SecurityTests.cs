@@ -82,34 +82,65 @@ public sealed class SecurityTests
     [Fact]
     public async Task NoPageResponseOrLog_ContainsTheApiKey()
     {
-        // Given a job run to its end with failures (error messages included)
+        // Given a batch job and a sync job run to their end with failures (error messages included), then resumed
         var faults = new BatchPilot.Emulator.FaultScenario { Items = [new BatchPilot.Emulator.ItemFaultRule { Error = "server_error", Rate = 0.3 }] };
         await using var host = await WebHost.StartAsync(faults: faults);
         var id = await host.CreateJobAsync(10);
+        var syncId = await host.CreateJobAsync(5, name: "sync-reviews", mode: "sync");
         await host.WaitForStatusAsync(id, "Completed", "CompletedWithErrors");
-        await host.PostJsonAsync($"/api/jobs/{id}/resume", "{}");
-        await host.WaitForStatusAsync(id, "Completed", "CompletedWithErrors");
-
-        // When every page, API response and download is fetched
+        await host.WaitForStatusAsync(syncId, "Completed", "CompletedWithErrors");
         var bodies = new List<string>();
+        foreach (var action in new[] { $"/api/jobs/{id}/resume", $"/api/jobs/{id}/refresh", $"/api/jobs/{syncId}/resume", "/api/collect-all" })
+        {
+            using var resp = await host.PostJsonAsync(action, "{}");
+            bodies.Add(action + "\n" + resp.Headers + await resp.Content.ReadAsStringAsync());
+        }
+
+        await host.WaitForStatusAsync(id, "Completed", "CompletedWithErrors");
+        await host.WaitForStatusAsync(syncId, "Completed", "CompletedWithErrors");
+
+        // When every page, API response and download is fetched (Word and Excel files unzipped)
         foreach (var path in new[]
         {
-            "/", "/new", "/api/docs", $"/jobs/{id}", $"/jobs/{id}?status=failed", $"/jobs/{id}/delete", "/api/jobs", $"/api/jobs/{id}", $"/api/jobs/{id}/items?limit=1000",
-            $"/api/jobs/{id}/diagnosis", "/api/stats", "/api/openapi.json", "/api/csrf", $"/jobs/{id}/export?format=csv", $"/jobs/{id}/export?format=jsonl",
-            $"/jobs/{id}/export?format=md", "/static/app.js", "/jobs/nosuch", "/api/jobs/nosuch",
+            "/", "/new", "/api/docs", $"/jobs/{id}", $"/jobs/{id}?status=failed", $"/jobs/{id}/delete", $"/jobs/{syncId}", "/api/jobs", $"/api/jobs/{id}", $"/api/jobs/{syncId}",
+            $"/api/jobs/{id}/items?limit=1000", $"/api/jobs/{syncId}/items", $"/api/jobs/{id}/diagnosis", "/api/stats", "/api/openapi.json", "/api/csrf",
+            $"/jobs/{id}/export?format=csv", $"/jobs/{id}/export?format=jsonl", $"/jobs/{id}/export?format=md", $"/jobs/{id}/export?format=docx", $"/jobs/{syncId}/export?format=xlsx",
+            "/static/app.js", "/jobs/nosuch", "/api/jobs/nosuch",
         })
         {
             using var resp = await host.Http.GetAsync(new Uri(path, UriKind.Relative));
-            bodies.Add(path + "\n" + resp.Headers + resp.Content.Headers + await resp.Content.ReadAsStringAsync());
+            var bytes = await resp.Content.ReadAsByteArrayAsync();
+            bodies.Add(path + "\n" + resp.Headers + resp.Content.Headers + (bytes is [(byte)'P', (byte)'K', ..] ? Unzipped(bytes) : Encoding.UTF8.GetString(bytes)));
         }
 
-        // Then the key is nowhere, not even a recognisable part of it
+        // Then the key is nowhere, not even a recognisable part of it: not in a response, a log line, the store or a file
+        host.Store.Dispose();
+        foreach (var file in Directory.EnumerateFiles(host.Workspace.Root, "*", SearchOption.AllDirectories))
+        {
+            bodies.Add(file + "\n" + Encoding.UTF8.GetString(File.ReadAllBytes(file)));
+        }
+
         foreach (var body in bodies.Concat(host.Logs.Lines))
         {
             Assert.DoesNotContain("SECRETkey", body, StringComparison.Ordinal);
         }
 
         Assert.NotEmpty(host.Logs.Lines);
+        Assert.Contains(bodies, b => b.Contains("Resumed", StringComparison.Ordinal));
+    }
+
+    private static string Unzipped(byte[] zip)
+    {
+        using var archive = new System.IO.Compression.ZipArchive(new MemoryStream(zip));
+        var sb = new StringBuilder();
+        foreach (var entry in archive.Entries)
+        {
+            using var reader = new StreamReader(entry.Open());
+            sb.Append(entry.FullName).Append('\n').Append(reader.ReadToEnd());
+        }
+
+        Assert.True(sb.Length > 100);
+        return sb.ToString();
     }
 
     [Fact]
@@ -129,12 +160,31 @@ public sealed class SecurityTests
         using var ok = await host.Http.GetAsync(new Uri("/api/inputs?input=folder:ok.csv", UriKind.Relative));
         var name = await host.UploadAsync("../../evil name.csv", "a\n1\n");
 
+        // Symbolic links inside the folder that lead out of it, to a file or to a folder, are neither listed nor opened
+        File.CreateSymbolicLink(host.Workspace.PathOf("inputs/link.csv"), host.Workspace.PathOf("secret.csv"));
+        Directory.CreateSymbolicLink(host.Workspace.PathOf("inputs/outside"), host.Workspace.Root);
+        var refusedLinks = new List<HttpStatusCode>();
+        foreach (var reference in new[] { "folder:link.csv", "folder:outside/secret.csv", "folder:outside/inputs/ok.csv", "folder:./../secret.csv", "folder:sub/../../secret.csv", "folder:" })
+        {
+            using var resp = await host.Http.GetAsync(new Uri("/api/inputs?input=" + Uri.EscapeDataString(reference), UriKind.Relative));
+            refusedLinks.Add(resp.StatusCode);
+        }
+
+        var newPage = await host.Http.GetStringAsync(new Uri("/new", UriKind.Relative));
+        using var launch = await host.PostJsonAsync("/api/jobs", """{"input":"folder:outside/secret.csv","model":"gpt-4o-mini","prompt":"{{a}}"}""");
+
         Assert.Contains("bytes", await big.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.True(big.StatusCode is HttpStatusCode.BadRequest or HttpStatusCode.RequestEntityTooLarge);
         Assert.Equal(HttpStatusCode.BadRequest, escape.StatusCode);
         Assert.Equal(HttpStatusCode.BadRequest, absolute.StatusCode);
         Assert.Equal(HttpStatusCode.BadRequest, uploadEscape.StatusCode);
         Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+        Assert.All(refusedLinks, code => Assert.Equal(HttpStatusCode.BadRequest, code));
+        Assert.Contains(">ok.csv<", newPage, StringComparison.Ordinal);
+        Assert.DoesNotContain("link.csv", newPage, StringComparison.Ordinal);
+        Assert.DoesNotContain("secret.csv", newPage, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.BadRequest, launch.StatusCode);
+        Assert.Empty(await host.Store.ListJobsAsync(10));
         Assert.Matches("^upload:[0-9a-f]{32}$", name);
         Assert.All(Directory.GetFiles(host.Workspace.PathOf("data/uploads")), f => Assert.Matches("^[0-9a-f]{32}\\.(csv|name)$", Path.GetFileName(f)));
     }

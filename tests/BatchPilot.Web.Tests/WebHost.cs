@@ -58,6 +58,13 @@ public sealed class WebHost : IAsyncDisposable
                 ApiKey = ApiKey,
                 SpoolDirectory = ws.PathOf("spool"),
             })),
+            SyncClientFactory = (spec, _) => Task.FromResult(SyncClients.Create(new BatchClientOptions
+            {
+                Provider = spec.Provider,
+                BaseUrl = new Uri(spec.Endpoint),
+                ApiKey = ApiKey,
+                SpoolDirectory = ws.PathOf("spool"),
+            })),
             EndpointFor = p => p == ProviderNames.Anthropic ? emulator.AnthropicBaseUrl : emulator.OpenAIBaseUrl,
             DataDirectory = ws.PathOf("data"),
             AllowedInputFolder = ws.PathOf("inputs"),
@@ -105,10 +112,10 @@ public sealed class WebHost : IAsyncDisposable
     }
 
     /// <summary>Creates a job over the API from a reviews CSV and returns its id.</summary>
-    public async Task<string> CreateJobAsync(int rows, string name = "reviews", string model = "gpt-4o-mini")
+    public async Task<string> CreateJobAsync(int rows, string name = "reviews", string model = "gpt-4o-mini", string mode = "batch")
     {
         var input = await UploadAsync(name + ".csv", ReviewsCsv(rows));
-        using var resp = await PostJsonAsync("/api/jobs", $$$"""{"input":"{{{input}}}","name":"{{{name}}}","model":"{{{model}}}","prompt":"Classify {{product}}: {{review_text}}","max_tokens":50}""");
+        using var resp = await PostJsonAsync("/api/jobs", $$$"""{"input":"{{{input}}}","name":"{{{name}}}","model":"{{{model}}}","mode":"{{{mode}}}","prompt":"Classify {{product}}: {{review_text}}","max_tokens":50}""");
         var body = await resp.Content.ReadAsStringAsync();
         Assert.True(resp.StatusCode == System.Net.HttpStatusCode.Created, body);
         using var doc = JsonDocument.Parse(body);
@@ -120,7 +127,7 @@ public sealed class WebHost : IAsyncDisposable
     /// <summary>Waits until the job reaches one of the statuses (the background engine moves it).</summary>
     public async Task<string> WaitForStatusAsync(string id, params string[] statuses)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(120);
         string status;
         do
         {

@@ -40,6 +40,8 @@ internal static class ServeCommand
                     Token = pr.GetValue(token),
                     Store = ctx.Store,
                     ClientFactory = (spec, token) => ctx.ClientAsync(spec, null, null, token),
+                    SyncClientFactory = (spec, token) => ctx.SyncClientAsync(spec, null, token),
+                    SyncLimiterFor = (spec, rpm, tpm) => ctx.Limiter(spec.Model, spec.Provider, new CliContext.RateLimitFlags(rpm, tpm, null, null)),
                     EndpointFor = provider => useEmulator ? CliContext.EmulatorEndpoint : ctx.Settings.BaseUrl(provider, null).Value!,
                     DataDirectory = Path.Combine(ctx.Settings.DataDirectory(), "web"),
                     AllowedInputFolder = allowed,

@@ -79,6 +79,20 @@ public static class JobSteps
     }
 
     /// <summary>
+    /// Sends a job's pending items through the synchronous API (sync mode, or a resume in sync mode), then recomputes the
+    /// status. Chunks another process is sending are left to it; a chunk whose process died is settled first.
+    /// </summary>
+    public static async Task<(SyncReport Report, JobRecord Job)> RunSyncAsync(IJobStore store, SyncRunner runner, JobRecord job, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(runner);
+        ArgumentNullException.ThrowIfNull(job);
+        await store.TrySetJobStatusAsync(job.Id, [JobStatus.Pending, JobStatus.CompletedWithErrors, JobStatus.Failed, JobStatus.Completed], JobStatus.Running, "Sending through the synchronous API.", cancellationToken: cancellationToken).ConfigureAwait(false);
+        var report = await runner.RunAsync(job, cancellationToken).ConfigureAwait(false);
+        return (report, await JobStatusRules.RefreshAsync(store, job, cancellationToken).ConfigureAwait(false));
+    }
+
+    /// <summary>
     /// Cancels a job after reconciling interrupted submissions: unsent items are cancelled, batches in flight are asked to
     /// stop. Returns how many batches were asked to stop; a job that has already ended is left as it is (returns -1).
     /// </summary>

@@ -227,7 +227,23 @@ public interface IJobStore : IDisposable
 
     /// <summary>A job's history, oldest first.</summary>
     Task<IReadOnlyList<HistoryEntry>> GetHistoryAsync(string jobId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The jobs whose <see cref="JobRecord.UpdatedAt"/> is at or after <paramref name="since"/>, and how many jobs the store
+    /// holds: what a long-lived reader (the dashboard) needs to follow the store without re-reading every job each time.
+    /// The default reads every job; a store overrides it with a cheaper query.
+    /// </summary>
+    async Task<JobChanges> ListJobsUpdatedSinceAsync(DateTimeOffset since, CancellationToken cancellationToken = default)
+    {
+        var all = await ListJobsAsync(int.MaxValue, cancellationToken).ConfigureAwait(false);
+        return new JobChanges(all.Where(j => j.UpdatedAt >= since).ToList(), all.Count);
+    }
 }
+
+/// <summary>The jobs updated since a time, and the number of jobs in the store.</summary>
+/// <param name="Jobs">The jobs updated at or after the time asked, newest first.</param>
+/// <param name="TotalJobs">How many jobs the store holds in all.</param>
+public sealed record JobChanges(IReadOnlyList<JobRecord> Jobs, int TotalJobs);
 
 /// <summary>Two items of one job share a custom id.</summary>
 public sealed class DuplicateCustomIdException : Exception

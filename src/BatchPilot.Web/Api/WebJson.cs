@@ -38,7 +38,7 @@ internal sealed record JobDto
     public DateTimeOffset? CompletedAt { get; init; }
     public required string Url { get; init; }
 
-    public static JobDto Of(JobSummary s, DateTimeOffset now) => new()
+    public static JobDto Of(JobSummary s, CostEstimate? estimate, DateTimeOffset now) => new()
     {
         Id = s.Id,
         Name = s.Job.Name,
@@ -59,7 +59,7 @@ internal sealed record JobDto
         InputTokens = s.Counts.InputTokens,
         OutputTokens = s.Counts.OutputTokens,
         CostUsd = s.CostUsd is { } c ? Math.Round(c, 6) : null,
-        EstimatedCostUsd = s.Estimate?.BatchCostUsd is { } e ? Math.Round(e, 6) : null,
+        EstimatedCostUsd = JobSummary.EstimatedCost(s.Job, estimate) is { } e ? Math.Round(e, 6) : null,
         Batches = s.Batches,
         ActiveBatches = s.ActiveBatches,
         CreatedAt = s.Job.CreatedAt,
@@ -181,6 +181,9 @@ internal sealed record CreateJobDto
     public long? EndRow { get; init; }
     public decimal? BudgetUsd { get; init; }
     public bool New { get; init; }
+    public long? RequestsPerMinute { get; init; }
+    public long? TokensPerMinute { get; init; }
+    public int? Concurrency { get; init; }
 }
 
 /// <summary>One rendered request of the preview.</summary>

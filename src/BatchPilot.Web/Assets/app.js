@@ -129,6 +129,11 @@
     return isNaN(n) ? null : n;
   }
 
+  function mode() {
+    var checked = form.querySelector('input[name="mode"]:checked');
+    return checked ? checked.value : "batch";
+  }
+
   var timer = null;
   function schedule() {
     clearTimeout(timer);
@@ -140,7 +145,7 @@
     var body = {
       input: inputRef.value, prompt: prompt.value, system: system.value, model: form.elements.model.value,
       provider: form.elements.provider.value, max_tokens: num("max_tokens"), start_row: num("start_row"), end_row: num("end_row"),
-      budget_usd: num("budget_usd")
+      budget_usd: num("budget_usd"), mode: mode()
     };
     fetch("/api/preview", { method: "POST", body: JSON.stringify(body), headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf }, credentials: "same-origin" })
       .then(function (r) { return r.json(); })
@@ -160,8 +165,9 @@
     previewBox.innerHTML = html;
     var e = p.estimate;
     if (e) {
-      estimateBox.innerHTML = '<div class="est"><div>Batch API<b data-testid="estimate-batch">' + money(e.batch_cost_usd) + "</b></div>" +
-        "<div>Synchronous<b data-testid=\"estimate-sync\">" + money(e.sync_cost_usd) + "</b></div></div>" +
+      var sync = mode() === "sync";
+      estimateBox.innerHTML = '<div class="est"><div' + (sync ? "" : ' class="chosen"') + '>Batch API<b data-testid="estimate-batch">' + money(e.batch_cost_usd) + "</b></div>" +
+        "<div" + (sync ? ' class="chosen"' : "") + ">Synchronous<b data-testid=\"estimate-sync\">" + money(e.sync_cost_usd) + "</b></div></div>" +
         '<p class="note">' + e.items.toLocaleString("en") + " items · ≈ " + e.input_tokens.toLocaleString("en") + " input + " +
         e.output_tokens.toLocaleString("en") + " output tokens (" + esc(p.provider) + "). " + esc(e.basis) + "</p>";
     }

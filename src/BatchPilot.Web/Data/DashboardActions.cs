@@ -29,7 +29,7 @@ internal sealed record ExportFile(string Path, string FileName, string ContentTy
 /// </summary>
 internal sealed class DashboardActions(DashboardState state)
 {
-    public static readonly string[] ExportFormats = ["csv", "jsonl", "md", "docx"];
+    public static readonly string[] ExportFormats = ["csv", "jsonl", "md", "docx", "xlsx"];
 
     public async Task<JobRecord> RequireAsync(string id, CancellationToken ct) =>
         await state.Options.Store.GetJobAsync(id, ct) ?? throw new JobNotFoundException(id);
@@ -54,11 +54,13 @@ internal sealed class DashboardActions(DashboardState state)
 
     public async Task<IReadOnlyList<ActionDto>> CollectAllAsync(CancellationToken ct)
     {
+        // The index knows which jobs have batches at the provider (it re-reads those every cycle): only they are read again.
+        await state.Index.RefreshAsync(ct);
         var results = new List<ActionDto>();
-        foreach (var job in await state.Options.Store.ListJobsAsync(int.MaxValue, ct))
+        foreach (var s in state.Index.Current.Jobs.Where(j => j.ActiveBatches > 0 || !j.IsFinal).OrderBy(j => j.Job.CreatedAt).ToList())
         {
-            var batches = await state.Options.Store.ListBatchesAsync(job.Id, ct);
-            if (!JobSteps.HasBatchesToCollect(batches))
+            var job = await state.Options.Store.GetJobAsync(s.Id, ct);
+            if (job is null || !JobSteps.HasBatchesToCollect(await state.Options.Store.ListBatchesAsync(job.Id, ct)))
             {
                 continue;
             }
@@ -78,10 +80,28 @@ internal sealed class DashboardActions(DashboardState state)
         return results;
     }
 
-    public async Task<ActionDto> ResumeAsync(string id, bool includeInvalid, CancellationToken ct)
+    public async Task<ActionDto> ResumeAsync(string id, bool includeInvalid, CancellationToken ct, CancellationToken stopping = default)
     {
         var job = await RequireAsync(id, ct);
-        var n = await state.Runner.WithEngineAsync(job, (engine, _) => JobSteps.ResumeAsync(engine, state.Options.Store, job, includeInvalid, ct), ct);
+        int n;
+        if (job.Spec.Mode == JobMode.Sync && state.Runner.CanSync)
+        {
+            // As 'batchpilot resume --mode sync': the same items are elected, then sent through the synchronous API.
+            n = await state.Runner.WithEngineAsync(job, async (engine, _) =>
+            {
+                var current = await JobSteps.RefreshAsync(engine, job, ct);
+                return await engine.ResumeAsync(current, includeInvalid, ct);
+            }, ct);
+            if (n > 0)
+            {
+                state.Runner.SendSyncInBackground(job, new SyncSettings(), stopping);
+            }
+        }
+        else
+        {
+            n = await state.Runner.WithEngineAsync(job, (engine, _) => JobSteps.ResumeAsync(engine, state.Options.Store, job, includeInvalid, ct), ct);
+        }
+
         var c = await state.Options.Store.GetCountsAsync(job.Id, ct);
         await state.Index.RefreshAsync(ct);
         var message = n > 0
@@ -95,6 +115,7 @@ internal sealed class DashboardActions(DashboardState state)
     public async Task<ActionDto> CancelAsync(string id, CancellationToken ct)
     {
         var job = await RequireAsync(id, ct);
+        state.Runner.StopBackground(job.Id);
         var asked = await state.Runner.WithEngineAsync(job, (engine, _) => JobSteps.CancelAsync(engine, job, ct), ct);
         await state.Index.RefreshAsync(ct);
         return asked < 0
@@ -106,7 +127,12 @@ internal sealed class DashboardActions(DashboardState state)
     {
         var job = await RequireAsync(id, ct);
         var batches = await state.Options.Store.ListBatchesAsync(job.Id, ct);
-        var inFlight = batches.Count(b => b.State is BatchState.Submitted or BatchState.Submitting);
+        var inFlight = batches.Count(b => b.State is BatchState.Submitted or BatchState.Submitting && b.ProviderStatus != SyncRunner.SyncStatus);
+        if (force || inFlight == 0)
+        {
+            state.Runner.StopBackground(job.Id);
+        }
+
         if (inFlight > 0)
         {
             if (!force)
@@ -126,20 +152,26 @@ internal sealed class DashboardActions(DashboardState state)
     public async Task<ExportFile> ExportAsync(string id, string format, CancellationToken ct)
     {
         var job = await RequireAsync(id, ct);
-        var (fmt, ext, type) = format.ToLowerInvariant() switch
+        if (!JobExporter.TryParseFormat(format, out var fmt))
         {
-            "csv" => (ExportFormat.Csv, "csv", "text/csv; charset=utf-8"),
-            "jsonl" => (ExportFormat.Jsonl, "jsonl", "application/x-ndjson; charset=utf-8"),
-            "md" or "markdown" => (ExportFormat.Markdown, "md", "text/markdown; charset=utf-8"),
-            "docx" => (ExportFormat.Docx, "docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
-            _ => throw new InputException($"unknown export format '{format}'", field: "format", hint: "use csv, jsonl, md or docx"),
+            throw new InputException($"unknown export format '{format}'", field: "format", hint: "use csv, jsonl, md, docx or xlsx");
+        }
+
+        var ext = JobExporter.ExtensionOf(fmt);
+        var type = fmt switch
+        {
+            ExportFormat.Jsonl => "application/x-ndjson; charset=utf-8",
+            ExportFormat.Markdown => "text/markdown; charset=utf-8",
+            ExportFormat.Docx => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            ExportFormat.Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            _ => "text/csv; charset=utf-8",
         };
         var dir = Path.Combine(state.Options.DataDirectory, "exports");
         Directory.CreateDirectory(dir);
-        var path = Path.Combine(dir, Guid.NewGuid().ToString("N") + "." + ext);
+        var path = Path.Combine(dir, Guid.NewGuid().ToString("N") + ext);
         await JobExporter.ExportAsync(state.Options.Store, job, fmt, path, new ExportOptions { Time = state.Time }, ct);
         var safeName = new string(job.Name.Select(ch => char.IsLetterOrDigit(ch) || ch is '-' or '_' or '.' ? ch : '_').ToArray());
-        return new ExportFile(path, $"{safeName}-{job.Id}.{ext}", type);
+        return new ExportFile(path, $"{safeName}-{job.Id}{ext}", type);
     }
 
     // ------------------------------------------------------------------ new job
@@ -190,6 +222,17 @@ internal sealed class DashboardActions(DashboardState state)
         }
 
         var provider = ProviderFor(model, form.Provider);
+        var mode = ParseMode(form.Mode);
+        if (mode == JobMode.Sync && !state.Runner.CanSync)
+        {
+            throw new InputException("this dashboard cannot send through the synchronous API", field: "mode", hint: "choose batch");
+        }
+
+        if (form.RequestsPerMinute is < 1 || form.TokensPerMinute is < 1 || form.Concurrency is < 1)
+        {
+            throw new InputException("must be at least 1", field: form.RequestsPerMinute is < 1 ? "requests per minute" : form.TokensPerMinute is < 1 ? "tokens per minute" : "concurrency");
+        }
+
         string sha;
         IReadOnlyList<string> columns;
         try
@@ -220,7 +263,7 @@ internal sealed class DashboardActions(DashboardState state)
             StartRow = form.StartRow,
             EndRow = form.EndRow,
             Endpoint = state.Options.EndpointFor(provider),
-            Mode = JobMode.Batch,
+            Mode = mode,
         };
         var name = string.IsNullOrWhiteSpace(form.Name) ? Path.GetFileNameWithoutExtension(input.DisplayName) : form.Name.Trim();
         return (spec, columns, input, name.Length > 200 ? name[..200] : name);
@@ -295,9 +338,9 @@ internal sealed class DashboardActions(DashboardState state)
             {
                 warning = $"No list price is known for model {model}: the cost will show as unknown.";
             }
-            else if (form.BudgetUsd is { } budget && estimate.BatchCostUsd > budget)
+            else if (form.BudgetUsd is { } budget && (IsSync(form) ? estimate.SyncCostUsd : estimate.BatchCostUsd) is { } cost && cost > budget)
             {
-                warning = $"The estimate ({Pages.Html.Money(estimate.BatchCostUsd)}) is over the budget ({Pages.Html.Money(budget)}): the job will not be launched.";
+                warning = $"The estimate ({Pages.Html.Money(cost)}) is over the budget ({Pages.Html.Money(budget)}): the job will not be launched.";
             }
 
             return new PreviewDto(columns, provider, requests, EstimateDto.Of(estimate), null, warning);
@@ -312,15 +355,10 @@ internal sealed class DashboardActions(DashboardState state)
     public async Task<JobRecord> CreateAsync(CreateJobDto form, CancellationToken ct, CancellationToken stopping)
     {
         var (spec, columns, input, name) = Prepare(form);
-        if (!string.IsNullOrWhiteSpace(form.Mode) && !form.Mode.Equals("batch", StringComparison.OrdinalIgnoreCase))
-        {
-            throw new InputException($"mode '{form.Mode}' is not available yet", field: "mode", hint: "use batch (synchronous mode comes with a later release)");
-        }
-
         if (form.BudgetUsd is { } budget)
         {
             var est = Preview(form, ct).Estimate;
-            if (est?.BatchCostUsd is { } cost && cost > budget)
+            if ((spec.Mode == JobMode.Sync ? est?.SyncCostUsd : est?.BatchCostUsd) is { } cost && cost > budget)
             {
                 throw new InputException($"the estimated cost {Pages.Html.Money(cost)} is over the budget {Pages.Html.Money(budget)}", field: "budget",
                     hint: "raise the budget, pick a cheaper model, or select fewer rows");
@@ -351,7 +389,11 @@ internal sealed class DashboardActions(DashboardState state)
 
         var job = result.Job;
         state.Runner.Note(job.Id, result.Created ? $"Job created from {input.DisplayName}: {result.Items:N0} items, {spec.Provider} / {spec.Model}." : $"The same job already existed ({job.Status}); continuing it.");
-        if (job.Status is not JobStatus.Cancelled)
+        if (job.Status is not JobStatus.Cancelled && spec.Mode == JobMode.Sync)
+        {
+            state.Runner.SendSyncInBackground(job, new SyncSettings(form.RequestsPerMinute, form.TokensPerMinute, form.Concurrency), stopping);
+        }
+        else if (job.Status is not JobStatus.Cancelled)
         {
             state.Runner.InBackground(job, "Submission", async (engine, token) =>
             {
@@ -361,8 +403,23 @@ internal sealed class DashboardActions(DashboardState state)
         }
 
         await state.Index.RefreshAsync(ct);
+        if (state.Index.Find(job.Id) is { } created)
+        {
+            state.Index.WantEstimates([created]);
+        }
+
         return job;
     }
+
+    private static bool IsSync(CreateJobDto form) => string.Equals(form.Mode?.Trim(), "sync", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>The mode of the form: batch (the default) or sync.</summary>
+    public static JobMode ParseMode(string? mode) => mode?.Trim().ToLowerInvariant() switch
+    {
+        null or "" or "batch" => JobMode.Batch,
+        "sync" => JobMode.Sync,
+        _ => throw new InputException($"unknown mode '{mode}'", field: "mode", hint: "use batch (half price, results within 24 h) or sync (immediate, rate-limited)"),
+    };
 
     public static string ProviderFor(string model, string? flag)
     {

@@ -5,11 +5,12 @@ using BatchPilot.Jobs;
 using BatchPilot.Operations;
 using BatchPilot.Planning;
 using BatchPilot.Pricing;
+using BatchPilot.Providers;
 using BatchPilot.Storage;
 
 namespace BatchPilot.Web.Data;
 
-/// <summary>One job as the list shows it: the record, its item counts, cost and progress.</summary>
+/// <summary>One job as the list shows it: the record, its item counts, batches, cost and progress.</summary>
 internal sealed record JobSummary
 {
     public required JobRecord Job { get; init; }
@@ -18,9 +19,10 @@ internal sealed record JobSummary
 
     public decimal? CostUsd { get; init; }
 
-    public CostEstimate? Estimate { get; init; }
+    /// <summary>The job's batches as last read (empty when it has none).</summary>
+    public IReadOnlyList<BatchRecord> BatchList { get; init; } = [];
 
-    public int Batches { get; init; }
+    public int Batches => BatchList.Count;
 
     public int ActiveBatches { get; init; }
 
@@ -60,6 +62,22 @@ internal sealed record JobSummary
 
     public static decimal? CostOf(JobRecord job, JobCounts c) =>
         PriceTable.Default.Cost(job.Spec.Model, new TokenUsage(c.InputTokens, c.OutputTokens, c.CachedTokens), job.Spec.Mode == JobMode.Batch);
+
+    /// <summary>The estimated cost in the job's own mode (batch or sync).</summary>
+    public static decimal? EstimatedCost(JobRecord job, CostEstimate? estimate) =>
+        estimate is null ? null : job.Spec.Mode == JobMode.Sync ? estimate.SyncCostUsd : estimate.BatchCostUsd;
+
+    /// <summary>The summary of a job from its counts and batches.</summary>
+    public static JobSummary Of(JobRecord job, JobCounts counts, IReadOnlyList<BatchRecord> batches) => new()
+    {
+        Job = job,
+        Counts = counts,
+        CostUsd = CostOf(job, counts),
+        BatchList = batches,
+        ActiveBatches = batches.Count(b => b.IsActive),
+        ProviderDoneInFlight = batches.Where(b => b.State is BatchState.Submitted or BatchState.Ended).Sum(b => (long)b.DoneCount + b.FailedCount),
+        FirstSubmittedAt = batches.Where(b => b.SubmittedAt is not null).Select(b => b.SubmittedAt).Min(),
+    };
 }
 
 /// <summary>A query of the job list.</summary>
@@ -96,19 +114,37 @@ internal sealed record JobListPage(IReadOnlyList<JobSummary> Jobs, int Total, in
 
 /// <summary>
 /// The job list kept in memory and refreshed from the store in the background, so that listing, filtering, sorting and
-/// paging 10,000 jobs costs no store query per request. Each cycle reads the job rows once; counts are re-read only for
-/// new, changed (status or <see cref="JobRecord.UpdatedAt"/>), unfinished and invalidated jobs. When many jobs need it
-/// (the first load, a burst of new jobs) and every <see cref="SweepInterval"/> anyway (so a change made by another
-/// process always shows), the counts of every job come from one grouped query instead of one query per job.
+/// paging 10,000 jobs costs no store query per request, and a refresh costs what changed, not what the store holds.
+/// Each cycle asks the store for the jobs updated lately (a new job, a status change) and the number of jobs (a deletion
+/// elsewhere shows as a smaller number, which triggers a full re-read); then re-reads counts and batches only of those
+/// jobs, of the jobs with work in progress (their items move without a status change), of the jobs an action touched, and
+/// of a few finished jobs in turn (so a change made by another process always shows in the end). A cycle that changes
+/// nothing keeps the snapshot, so the sorted orders and chart sums computed from it stay valid.
 /// </summary>
 internal sealed class JobIndex
 {
-    /// <summary>How often the counts of every job are re-read, changed or not.</summary>
-    public static readonly TimeSpan SweepInterval = TimeSpan.FromSeconds(30);
+    /// <summary>How often every job row is re-read, changed or not.</summary>
+    public static readonly TimeSpan FullReadInterval = TimeSpan.FromMinutes(5);
 
-    /// <summary>Above this many jobs to re-read in a cycle, one grouped count query is cheaper than one query per job.</summary>
-    private const int BulkCountsThreshold = 32;
-    private const int EstimatesPerCycle = 25;
+    /// <summary>
+    /// How far before the previous cycle's start each cycle asks for updated jobs. A write carries the time its
+    /// transaction started and may commit later, after waiting for the store's lock (SQLite's busy timeout is 10 s):
+    /// it is still seen. Re-reading a recent row twice is harmless.
+    /// </summary>
+    public static readonly TimeSpan UpdateMargin = TimeSpan.FromSeconds(15);
+
+    /// <summary>Above this many jobs to read counts of, one grouped count query is cheaper than one query per job.</summary>
+    private const int BulkCountsThreshold = 256;
+
+    /// <summary>Finished jobs whose counts are re-read per cycle, in turn.</summary>
+    private const int RotationPerCycle = 64;
+
+    /// <summary>Items whose estimate is computed per cycle at most (at least one job's).</summary>
+    private const long EstimateItemsPerCycle = 50_000;
+
+    /// <summary>Time spent computing estimates per cycle at most (at least one job's).</summary>
+    private static readonly TimeSpan EstimateTimePerCycle = TimeSpan.FromMilliseconds(200);
+
     private static readonly JobCounts NoItems = new();
     private readonly IJobStore _store;
     private readonly TimeProvider _time;
@@ -116,8 +152,12 @@ internal sealed class JobIndex
     private readonly ConcurrentDictionary<string, CostEstimate> _estimates = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> _wantEstimate = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _refreshGate = new(1, 1);
-    private Snapshot _snapshot = new([], new Dictionary<string, JobSummary>(StringComparer.Ordinal), 0, DateTimeOffset.MinValue);
-    private DateTimeOffset _lastSweep = DateTimeOffset.MinValue;
+    private Snapshot _snapshot = Snapshot.Empty;
+    private DateTimeOffset _lastFullRead = DateTimeOffset.MinValue;
+    /// <summary>When the previous cycle started (by this process's clock, which the store's writers on this machine share).</summary>
+    private DateTimeOffset _watermark = DateTimeOffset.MinValue;
+    private int _rotation;
+    private long _estimatesVersion;
 
     public JobIndex(IJobStore store, TimeProvider time)
     {
@@ -125,20 +165,70 @@ internal sealed class JobIndex
         _time = time;
     }
 
-    internal sealed record Snapshot(JobSummary[] Jobs, Dictionary<string, JobSummary> ById, long Version, DateTimeOffset At)
+    /// <summary>An immutable view of every job, with what is computed from it once (sorted orders, totals, chart sums).</summary>
+    internal sealed class Snapshot
     {
-        /// <summary>Results computed from this snapshot (sorted orders, chart sums), so each is computed once per refresh, not per request.</summary>
-        public ConcurrentDictionary<string, object> Memo { get; } = new(StringComparer.Ordinal);
+        public static readonly Snapshot Empty = new([], new Dictionary<string, JobSummary>(StringComparer.Ordinal), 0);
+
+        private readonly ConcurrentDictionary<string, Lazy<object>> _memo = new(StringComparer.Ordinal);
+
+        public Snapshot(JobSummary[] jobs, Dictionary<string, JobSummary> byId, long version)
+        {
+            Jobs = jobs;
+            ById = byId;
+            Version = version;
+            var active = 0;
+            long items = 0;
+            decimal cost = 0;
+            foreach (var j in jobs)
+            {
+                active += j.IsFinal ? 0 : 1;
+                items += j.Total;
+                cost += j.CostUsd ?? 0;
+            }
+
+            Active = active;
+            Items = items;
+            CostUsd = cost;
+        }
+
+        public JobSummary[] Jobs { get; }
+
+        public Dictionary<string, JobSummary> ById { get; }
+
+        /// <summary>Grows by one each time anything shown changes (a client can compare it to know whether to re-read).</summary>
+        public long Version { get; }
+
+        /// <summary>Unfinished jobs.</summary>
+        public int Active { get; }
+
+        public long Items { get; }
+
+        public decimal CostUsd { get; }
+
+        /// <summary>
+        /// A result computed from this snapshot once, however many requests ask for it at the same time (the others wait
+        /// for the first instead of computing it again).
+        /// </summary>
+        public T Memo<T>(string key, Func<Snapshot, T> compute)
+            where T : class =>
+            (T)_memo.GetOrAdd(key, _ => new Lazy<object>(() => compute(this), LazyThreadSafetyMode.ExecutionAndPublication)).Value;
     }
 
     public Snapshot Current => Volatile.Read(ref _snapshot);
 
+    /// <summary>Grows by one each time an estimate is added (the estimates shown are not part of <see cref="Snapshot.Version"/>).</summary>
+    public long EstimatesVersion => Interlocked.Read(ref _estimatesVersion);
+
     /// <summary>Marks a job to be re-read at the next refresh (after an action changed it).</summary>
     public void Invalidate(string jobId) => _dirty[jobId] = 0;
 
+    /// <summary>True while a job waits to be re-read after an action.</summary>
+    public bool IsDirty(string jobId) => _dirty.ContainsKey(jobId);
+
     public JobSummary? Find(string jobId) => Current.ById.GetValueOrDefault(jobId);
 
-    /// <summary>Re-reads the job list; returns true when anything changed.</summary>
+    /// <summary>Re-reads what changed in the store; returns true when anything shown changed.</summary>
     public async Task<bool> RefreshAsync(CancellationToken cancellationToken)
     {
         await _refreshGate.WaitAsync(cancellationToken);
@@ -146,59 +236,116 @@ internal sealed class JobIndex
         {
             var old = Current;
             var now = _time.GetUtcNow();
-            var jobs = await _store.ListJobsAsync(int.MaxValue, cancellationToken);
-            var previous = new JobSummary?[jobs.Count];
-            var stale = new bool[jobs.Count];
-            var staleCount = 0;
-            for (var i = 0; i < jobs.Count; i++)
+            var records = new Dictionary<string, JobRecord>(StringComparer.Ordinal);
+            var full = now - _lastFullRead >= FullReadInterval || old == Snapshot.Empty;
+            if (!full)
+            {
+                var since = _watermark - UpdateMargin;
+                var changes = await _store.ListJobsUpdatedSinceAsync(since, cancellationToken);
+                var added = 0;
+                foreach (var job in changes.Jobs)
+                {
+                    records[job.Id] = job;
+                    added += old.ById.ContainsKey(job.Id) ? 0 : 1;
+                }
+
+                // Fewer or more jobs than known plus new ones: some were deleted (or created with an old time) elsewhere.
+                full = changes.TotalJobs != old.Jobs.Length + added;
+            }
+
+            List<JobRecord> jobs;
+            if (full)
+            {
+                jobs = [.. await _store.ListJobsAsync(int.MaxValue, cancellationToken)];
+            }
+            else
+            {
+                jobs = new List<JobRecord>(old.Jobs.Length + records.Count);
+                foreach (var s in old.Jobs)
+                {
+                    jobs.Add(records.Remove(s.Id, out var changed) ? changed : s.Job);
+                }
+
+                jobs.AddRange(records.Values);
+            }
+
+            // Which jobs need their counts and batches read again.
+            var reread = new List<int>();
+            var rotationLeft = RotationPerCycle;
+            var start = old.Jobs.Length == 0 ? 0 : _rotation % Math.Max(1, jobs.Count);
+            for (var k = 0; k < jobs.Count; k++)
+            {
+                var i = (start + k) % jobs.Count;
+                var job = jobs[i];
+                old.ById.TryGetValue(job.Id, out var p);
+                var dirty = _dirty.TryRemove(job.Id, out _);
+                var stale = p is null || dirty || p.Job.UpdatedAt != job.UpdatedAt || p.Job.Status != job.Status
+                    || p.ActiveBatches > 0 || job.Status is JobStatus.Running or JobStatus.Preparing;
+                if (!stale && rotationLeft > 0)
+                {
+                    stale = true;
+                    rotationLeft--;
+                    _rotation = i + 1;
+                }
+
+                if (stale)
+                {
+                    reread.Add(i);
+                }
+            }
+
+            IReadOnlyDictionary<string, JobCounts>? all = null;
+            if (reread.Count > BulkCountsThreshold)
+            {
+                all = await _store.GetAllCountsAsync(cancellationToken);
+            }
+
+            var fresh = new JobSummary[jobs.Count];
+            var changedAny = jobs.Count != old.Jobs.Length;
+            foreach (var i in reread)
             {
                 var job = jobs[i];
                 old.ById.TryGetValue(job.Id, out var p);
-                previous[i] = p;
-                var dirty = _dirty.TryRemove(job.Id, out _);
-                stale[i] = p is null || p.Job.UpdatedAt != job.UpdatedAt || p.Job.Status != job.Status
-                    || !p.IsFinal || p.ActiveBatches > 0 || job.Status is JobStatus.Cancelled || dirty;
-                staleCount += stale[i] ? 1 : 0;
-            }
-
-            // One grouped query for every job's counts on a sweep or when many jobs need them; else one query per stale job.
-            IReadOnlyDictionary<string, JobCounts>? all = null;
-            if (now - _lastSweep >= SweepInterval || staleCount > BulkCountsThreshold)
-            {
-                all = await _store.GetAllCountsAsync(cancellationToken);
-                _lastSweep = now;
+                var counts = all is null ? await _store.GetCountsAsync(job.Id, cancellationToken) : all.GetValueOrDefault(job.Id, NoItems);
+                var summary = await ReadAsync(job, counts, p, cancellationToken);
+                changedAny |= p is null || !Same(p, summary);
+                fresh[i] = p is not null && Same(p, summary) ? p : summary;
             }
 
             var list = new JobSummary[jobs.Count];
             var byId = new Dictionary<string, JobSummary>(jobs.Count, StringComparer.Ordinal);
-            var changed = jobs.Count != old.Jobs.Length;
             for (var i = 0; i < jobs.Count; i++)
             {
                 var job = jobs[i];
-                var p = previous[i];
-                JobSummary summary;
-                if (stale[i] || (all is not null && p is not null && all.GetValueOrDefault(job.Id, NoItems) != p.Counts))
+                var summary = fresh[i];
+                if (summary is null)
                 {
-                    var counts = all is null ? await _store.GetCountsAsync(job.Id, cancellationToken) : all.GetValueOrDefault(job.Id, NoItems);
-                    summary = await ReadAsync(job, counts, p, cancellationToken);
-                    changed |= p is null || !Same(p, summary);
-                }
-                else
-                {
-                    summary = p! with { Job = job };
+                    var p = old.ById[job.Id];
+                    summary = ReferenceEquals(p.Job, job) ? p : p with { Job = job };
                 }
 
-                if (_estimates.TryGetValue(job.Id, out var est) && summary.Estimate is null)
-                {
-                    summary = summary with { Estimate = est };
-                }
-
+                changedAny |= !old.ById.ContainsKey(job.Id);
                 list[i] = summary;
                 byId[job.Id] = summary;
             }
 
-            Volatile.Write(ref _snapshot, new Snapshot(list, byId, changed ? old.Version + 1 : old.Version, _time.GetUtcNow()));
-            return changed;
+            foreach (var id in _dirty.Keys)
+            {
+                if (!byId.ContainsKey(id) && full)
+                {
+                    _dirty.TryRemove(id, out _);
+                }
+            }
+
+            if (changedAny)
+            {
+                Volatile.Write(ref _snapshot, new Snapshot(list, byId, old.Version + 1));
+            }
+
+            // Only a cycle that went through moves the marks on (a failed one is done again from the same point).
+            _watermark = now;
+            _lastFullRead = full ? now : _lastFullRead;
+            return changedAny;
         }
         finally
         {
@@ -208,35 +355,19 @@ internal sealed class JobIndex
 
     private static bool Same(JobSummary a, JobSummary b) =>
         a.Job.Status == b.Job.Status && a.Counts == b.Counts && a.ProviderDoneInFlight == b.ProviderDoneInFlight && a.ActiveBatches == b.ActiveBatches
-        && a.Batches == b.Batches && a.Job.Name == b.Job.Name && a.Job.UpdatedAt == b.Job.UpdatedAt && a.Estimate == b.Estimate;
+        && a.Batches == b.Batches && a.Job.Name == b.Job.Name && a.Job.UpdatedAt == b.Job.UpdatedAt && a.Job.TotalItems == b.Job.TotalItems
+        && a.BatchList.SequenceEqual(b.BatchList);
 
     private async Task<JobSummary> ReadAsync(JobRecord job, JobCounts counts, JobSummary? previous, CancellationToken cancellationToken)
     {
-        int batches = previous?.Batches ?? 0, active = 0;
-        long doneInFlight = 0;
-        DateTimeOffset? first = previous?.FirstSubmittedAt;
         // Batches change only with active batches at the provider, a status change or new item counts (planning moves items).
         if (previous is null || previous.ActiveBatches > 0 || job.Status != previous.Job.Status || job.UpdatedAt != previous.Job.UpdatedAt
-            || counts != previous.Counts || job.Status == JobStatus.Cancelled)
+            || counts != previous.Counts || job.Status is JobStatus.Cancelled or JobStatus.Running)
         {
-            var list = await _store.ListBatchesAsync(job.Id, cancellationToken);
-            batches = list.Count;
-            active = list.Count(b => b.IsActive);
-            doneInFlight = list.Where(b => b.State is BatchState.Submitted or BatchState.Ended).Sum(b => (long)b.DoneCount + b.FailedCount);
-            first = list.Where(b => b.SubmittedAt is not null).Select(b => b.SubmittedAt).Min();
+            return JobSummary.Of(job, counts, await _store.ListBatchesAsync(job.Id, cancellationToken));
         }
 
-        return new JobSummary
-        {
-            Job = job,
-            Counts = counts,
-            CostUsd = JobSummary.CostOf(job, counts),
-            Estimate = previous?.Estimate ?? _estimates.GetValueOrDefault(job.Id),
-            Batches = batches,
-            ActiveBatches = active,
-            ProviderDoneInFlight = doneInFlight,
-            FirstSubmittedAt = first,
-        };
+        return previous with { Job = job, Counts = counts, CostUsd = JobSummary.CostOf(job, counts) };
     }
 
     /// <summary>Asks for the estimates of these jobs to be computed in the background.</summary>
@@ -244,30 +375,46 @@ internal sealed class JobIndex
     {
         foreach (var j in jobs)
         {
-            if (j.Estimate is null && j.Job.Status != JobStatus.Preparing)
+            if (j.Job.Status != JobStatus.Preparing && !_estimates.ContainsKey(j.Id))
             {
                 _wantEstimate.TryAdd(j.Id, 0);
             }
         }
     }
 
-    /// <summary>Computes a few wanted estimates (one streamed pass over each job's items).</summary>
+    /// <summary>
+    /// Computes some wanted estimates (one streamed pass over each job's items), a bounded number of items and time per
+    /// call; the cached responses that show estimates are renewed once per call, not once per estimate.
+    /// </summary>
     public async Task ComputeEstimatesAsync(CancellationToken cancellationToken)
     {
-        foreach (var id in _wantEstimate.Keys.Take(EstimatesPerCycle).ToList())
+        long budget = EstimateItemsPerCycle;
+        var started = _time.GetTimestamp();
+        var added = 0;
+        foreach (var id in _wantEstimate.Keys.ToList())
         {
+            if (budget <= 0 || _time.GetElapsedTime(started) > EstimateTimePerCycle)
+            {
+                break;
+            }
+
             _wantEstimate.TryRemove(id, out _);
             if (Find(id) is not { } s || _estimates.ContainsKey(id))
             {
                 continue;
             }
 
+            budget -= Math.Max(1, s.Total);
             var est = await EstimateAsync(_store, s.Job, cancellationToken);
-            if (est is not null)
+            if (est is not null && _estimates.TryAdd(id, est))
             {
-                _estimates[id] = est;
-                Invalidate(id);
+                added++;
             }
+        }
+
+        if (added > 0)
+        {
+            Interlocked.Increment(ref _estimatesVersion);
         }
     }
 
@@ -299,8 +446,10 @@ internal sealed class JobIndex
 
     public void SetEstimate(string jobId, CostEstimate estimate)
     {
-        _estimates[jobId] = estimate;
-        Invalidate(jobId);
+        if (_estimates.TryAdd(jobId, estimate))
+        {
+            Interlocked.Increment(ref _estimatesVersion);
+        }
     }
 
     /// <summary>Filters, sorts and pages the list.</summary>
@@ -353,7 +502,8 @@ internal sealed class JobIndex
         {
             // The plain list in a given order is what most requests ask: sorted once per snapshot, then each page is a slice.
             var sort = JobQuery.SortKeys.Contains(q.Sort) ? q.Sort : "created";
-            filtered = (JobSummary[])snap.Memo.GetOrAdd($"sort:{sort}:{q.Descending}", _ => Sorted(snap.Jobs, sort, q.Descending));
+            var descending = q.Descending;
+            filtered = snap.Memo($"sort:{sort}:{descending}", s => Sorted(s.Jobs, sort, descending));
         }
         else
         {
@@ -400,11 +550,18 @@ internal sealed class JobIndex
         return sorted;
     }
 
+    /// <summary>The providers of the jobs and the two built-in ones, for the filter.</summary>
+    public IReadOnlyList<string> Providers() => Current.Memo("providers", s =>
+        s.Jobs.Select(j => j.Job.Spec.Provider).Concat([ProviderNames.OpenAI, ProviderNames.Anthropic]).Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.OrdinalIgnoreCase).ToList());
+
+    /// <summary>The models of the jobs, for the filter (at most 200).</summary>
+    public IReadOnlyList<string> Models() => Current.Memo("models", s =>
+        s.Jobs.Select(j => j.Job.Spec.Model).Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.OrdinalIgnoreCase).Take(200).ToList());
+
     /// <summary>Actual cost per model (jobs with a known price).</summary>
     public IReadOnlyList<(string Label, decimal Value)> CostByModel()
     {
-        var snap = Current;
-        return (IReadOnlyList<(string Label, decimal Value)>)snap.Memo.GetOrAdd("cost-by-model", _ => CostByModel(snap));
+        return Current.Memo("cost-by-model", CostByModel);
     }
 
     private static List<(string Label, decimal Value)> CostByModel(Snapshot snap) =>
@@ -417,8 +574,7 @@ internal sealed class JobIndex
     {
         var snap = Current;
         var today = DateOnly.FromDateTime(_time.GetUtcNow().UtcDateTime);
-        return (IReadOnlyList<(string Label, decimal Value)>)snap.Memo.GetOrAdd(
-            string.Create(System.Globalization.CultureInfo.InvariantCulture, $"cost-by-day:{days}:{today:yyyy-MM-dd}"), _ => CostByDay(snap, today, days));
+        return snap.Memo(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"cost-by-day:{days}:{today:yyyy-MM-dd}"), s => CostByDay(s, today, days));
     }
 
     private static List<(string Label, decimal Value)> CostByDay(Snapshot snap, DateOnly today, int days)

@@ -1,12 +1,17 @@
 using System.Collections.Concurrent;
+using BatchPilot.Batches;
 using BatchPilot.Errors;
 using BatchPilot.Jobs;
 using BatchPilot.Operations;
 using BatchPilot.Providers;
 using BatchPilot.Running;
+using BatchPilot.Storage;
 using BatchPilot.Web.Hosting;
 
 namespace BatchPilot.Web.Data;
+
+/// <summary>Settings of one synchronous run (null: the configuration's, else the defaults).</summary>
+internal sealed record SyncSettings(long? RequestsPerMinute = null, long? TokensPerMinute = null, int? Concurrency = null);
 
 /// <summary>One line of a job's activity (what the engine did), shown live on its page.</summary>
 internal sealed record Activity(DateTimeOffset At, string Message, bool Warning);
@@ -23,6 +28,7 @@ internal sealed class JobRunner
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _locks = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, LinkedList<Activity>> _activity = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<Task, byte> _background = new();
+    private readonly ConcurrentDictionary<string, CancellationTokenSource> _stops = new(StringComparer.Ordinal);
 
     public JobRunner(DashboardState state) => _state = state;
 
@@ -93,18 +99,23 @@ internal sealed class JobRunner
         }
     }
 
-    /// <summary>Starts a step in the background (submission after a launch or a resume); failures land in the activity log.</summary>
+    /// <summary>
+    /// Starts a step in the background (submission after a launch or a resume, a synchronous run); failures land in the
+    /// activity log. <see cref="StopBackground"/> cancels it (a cancel button must not wait for a long synchronous run).
+    /// </summary>
     public void InBackground(JobRecord job, string what, Func<JobEngine, CancellationToken, Task> work, CancellationToken stopping)
     {
+        var stop = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        _stops.AddOrUpdate(job.Id, stop, (_, _) => stop);
         var task = Task.Run(async () =>
         {
             try
             {
                 await WithEngineAsync(job, async (engine, _) =>
                 {
-                    await work(engine, stopping);
+                    await work(engine, stop.Token);
                     return 0;
-                }, stopping);
+                }, stop.Token);
             }
             catch (Exception ex) when (ex is not OperationCanceledException && ex is not OutOfMemoryException)
             {
@@ -112,13 +123,95 @@ internal sealed class JobRunner
                 Note(job.Id, $"{what} failed: {line}", warning: true);
                 Log.ActionFailed(_state.Logger, what, job.Id, line);
             }
+            catch (OperationCanceledException) when (!stopping.IsCancellationRequested)
+            {
+                Note(job.Id, $"{what} stopped.");
+            }
             catch (OperationCanceledException)
             {
+            }
+            finally
+            {
+                _stops.TryRemove(new KeyValuePair<string, CancellationTokenSource>(job.Id, stop));
+                stop.Dispose();
             }
         }, CancellationToken.None);
         _background.TryAdd(task, 0);
         _ = task.ContinueWith(t => _background.TryRemove(t, out _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
+
+    /// <summary>Cancels the background step running on a job, if any (its partial work is kept).</summary>
+    public void StopBackground(string jobId)
+    {
+        if (_stops.TryGetValue(jobId, out var stop))
+        {
+            try
+            {
+                stop.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+        }
+    }
+
+    /// <summary>True when this dashboard can send jobs through the synchronous API.</summary>
+    public bool CanSync => _state.Options.SyncClientFactory is not null;
+
+    /// <summary>
+    /// Sends a sync-mode job's pending items through the synchronous API in the background. When stopped by the user
+    /// (cancel), the chunk in flight is settled at once: its answered items are kept, the others go back to Pending.
+    /// </summary>
+    public void SendSyncInBackground(JobRecord job, SyncSettings settings, CancellationToken stopping)
+    {
+        var factory = _state.Options.SyncClientFactory ?? throw new InvalidOperationException("this dashboard has no synchronous client");
+        var store = _state.Options.Store;
+        InBackground(job, "Sending", async (_, token) =>
+        {
+            var limiter = _state.Options.SyncLimiterFor?.Invoke(job.Spec, settings.RequestsPerMinute, settings.TokensPerMinute)
+                ?? new SyncLimiter(_state.Time, settings.RequestsPerMinute, settings.TokensPerMinute);
+            using var client = await factory(job.Spec, token);
+            var runner = new SyncRunner(store, client, limiter, _state.Time, new Observer(this, job.Id), new SyncOptions { Concurrency = settings.Concurrency ?? new SyncOptions().Concurrency });
+            var current = await store.GetJobAsync(job.Id, token) ?? job;
+            try
+            {
+                var (report, updated) = await JobSteps.RunSyncAsync(store, runner, current, token);
+                Note(job.Id, $"Synchronous run: {report.Succeeded:N0} answered, {report.Failed:N0} failed in {Pages.Html.Duration(report.Elapsed)}; the job is {Pages.Html.StatusLabel(updated.Status).ToLowerInvariant()}.");
+            }
+            catch (OperationCanceledException) when (!stopping.IsCancellationRequested)
+            {
+                await SettleOwnChunksAsync(current);
+                throw;
+            }
+        }, stopping);
+    }
+
+    /// <summary>Releases this process's synchronous chunks of a job, so their unanswered items go back to Pending now.</summary>
+    private async Task SettleOwnChunksAsync(JobRecord job)
+    {
+        var store = _state.Options.Store;
+        foreach (var b in await store.ListBatchesAsync(job.Id, CancellationToken.None))
+        {
+            if (b.State == BatchState.Submitted && b.ProviderStatus == SyncRunner.SyncStatus && b.LeaseOwner == ProcessIdentity.Current)
+            {
+                await store.UpdateBatchAsync(b.Id, new BatchUpdate { ClearLease = true }, CancellationToken.None);
+            }
+        }
+
+        await SyncRunner.SettleInterruptedAsync(store, job, _state.Time, CancellationToken.None);
+    }
+
+    /// <summary>
+    /// True when a sync-mode job has items to send and nobody sending them: no chunk of it is held by a live process, and
+    /// it has not moved for a while (a CLI run that just created it is about to send them itself).
+    /// </summary>
+    private bool SyncNeedsSending(JobSummary s, DateTimeOffset now) =>
+        CanSync && s.Job.Spec.Mode == JobMode.Sync && s.Job.Status is JobStatus.Pending or JobStatus.Running && s.Counts.Pending > 0
+        && now - s.Job.UpdatedAt >= SyncPickUpDelay
+        && !s.BatchList.Any(b => b.State == BatchState.Submitted && b.ProviderStatus == SyncRunner.SyncStatus && b.LeaseUntil > now && !ProcessIdentity.IsDead(b.LeaseOwner));
+
+    /// <summary>How long a sync-mode job with unsent items must be left alone before the background engine sends them.</summary>
+    public static readonly TimeSpan SyncPickUpDelay = TimeSpan.FromMinutes(1);
 
     public async Task DrainAsync()
     {
@@ -134,9 +227,17 @@ internal sealed class JobRunner
     /// <summary>One background pass: every job with work at the provider is refreshed (polled, collected) and planned batches submitted.</summary>
     public async Task PollAllAsync(CancellationToken cancellationToken)
     {
+        var now = _state.Time.GetUtcNow();
         foreach (var s in _state.Index.Current.Jobs)
         {
             cancellationToken.ThrowIfCancellationRequested();
+            if (SyncNeedsSending(s, now) && !IsBusy(s.Id))
+            {
+                Note(s.Id, "Sending the unsent items through the synchronous API.");
+                SendSyncInBackground(s.Job, new SyncSettings(), cancellationToken);
+                continue;
+            }
+
             var needsWork = s.ActiveBatches > 0 || s.Job.Status is JobStatus.Running || (s.Job.Status is JobStatus.Pending && s.Counts.Pending > 0 && s.Batches > 0);
             if (!needsWork || IsBusy(s.Id))
             {

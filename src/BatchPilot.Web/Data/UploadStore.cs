@@ -26,7 +26,9 @@ internal sealed partial class UploadStore
     {
         _root = System.IO.Path.GetFullPath(root);
         _maxBytes = maxBytes;
-        _folder = allowedFolder is null ? null : System.IO.Path.GetFullPath(allowedFolder);
+        // The folder itself may be a link (the operator's choice): its target is the folder whose files are offered.
+        _folder = allowedFolder is null ? null
+            : new DirectoryInfo(System.IO.Path.GetFullPath(allowedFolder)).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? System.IO.Path.GetFullPath(allowedFolder);
     }
 
     public long MaxBytes => _maxBytes;
@@ -105,9 +107,14 @@ internal sealed partial class UploadStore
         if (reference.StartsWith("folder:", StringComparison.Ordinal) && _folder is not null)
         {
             var rel = reference[7..].Replace('\\', '/');
+            if (rel.Length == 0 || System.IO.Path.IsPathRooted(rel) || rel.Contains('\0', StringComparison.Ordinal))
+            {
+                return null;
+            }
+
             var full = System.IO.Path.GetFullPath(System.IO.Path.Combine(_folder, rel));
             var inside = full.StartsWith(_folder.TrimEnd(System.IO.Path.DirectorySeparatorChar) + System.IO.Path.DirectorySeparatorChar, StringComparison.Ordinal);
-            if (!inside || !File.Exists(full) || !TableExtensions.Contains(System.IO.Path.GetExtension(full).ToLowerInvariant()))
+            if (!inside || !File.Exists(full) || !TableExtensions.Contains(System.IO.Path.GetExtension(full).ToLowerInvariant()) || ThroughLink(_folder, full))
             {
                 return null;
             }
@@ -118,7 +125,25 @@ internal sealed partial class UploadStore
         return null;
     }
 
-    /// <summary>The table files of the allowed folder (two levels deep, at most 500), as references.</summary>
+    /// <summary>
+    /// True when a path under the folder goes through a symbolic link (the file itself or a folder on the way): links are
+    /// never followed, since one could lead anywhere on the machine.
+    /// </summary>
+    private static bool ThroughLink(string folder, string full)
+    {
+        for (var p = full; p.Length > folder.Length; p = System.IO.Path.GetDirectoryName(p) ?? folder)
+        {
+            FileSystemInfo info = p == full ? new FileInfo(p) : new DirectoryInfo(p);
+            if (info.LinkTarget is not null || info.Attributes.HasFlag(FileAttributes.ReparsePoint))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>The table files of the allowed folder (two levels deep, at most 500, no symbolic links), as references.</summary>
     public IReadOnlyList<InputRef> FolderFiles()
     {
         if (_folder is null || !Directory.Exists(_folder))
@@ -126,7 +151,7 @@ internal sealed partial class UploadStore
             return [];
         }
 
-        var options = new EnumerationOptions { RecurseSubdirectories = true, MaxRecursionDepth = 2, IgnoreInaccessible = true, AttributesToSkip = FileAttributes.Hidden | FileAttributes.System };
+        var options = new EnumerationOptions { RecurseSubdirectories = true, MaxRecursionDepth = 2, IgnoreInaccessible = true, AttributesToSkip = FileAttributes.Hidden | FileAttributes.System | FileAttributes.ReparsePoint };
         return Directory.EnumerateFiles(_folder, "*", options)
             .Where(f => TableExtensions.Contains(System.IO.Path.GetExtension(f).ToLowerInvariant()))
             .Select(f => System.IO.Path.GetRelativePath(_folder, f).Replace('\\', '/'))

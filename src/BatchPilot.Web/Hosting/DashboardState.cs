@@ -19,6 +19,7 @@ internal sealed class DashboardState
         Csrf = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24));
         Index = new JobIndex(options.Store, options.Time);
         Runner = new JobRunner(this);
+        Responses = new ResponseCache(Index, options.Time);
         Uploads = new UploadStore(Path.Combine(options.DataDirectory, "uploads"), options.MaxUploadBytes, options.AllowedInputFolder);
     }
 
@@ -35,6 +36,9 @@ internal sealed class DashboardState
     public JobIndex Index { get; }
 
     public JobRunner Runner { get; }
+
+    /// <summary>Rendered responses of the routes that read only the job index.</summary>
+    public ResponseCache Responses { get; }
 
     public UploadStore Uploads { get; }
 

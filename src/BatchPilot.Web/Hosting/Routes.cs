@@ -33,16 +33,20 @@ internal static class Routes
             var q = ParseQuery(ctx.Request.Query);
             if (ctx.Request.Headers[RegionHeader] == "jobs-live")
             {
-                return Html(JobsPage.Live(state, q));
+                return HtmlBytes(state.Responses.GetOrRender("jobs-live|" + JobsPage.Link(q), () => Pages.Html.Utf8(JobsPage.Live(state, q, new System.Text.StringBuilder()))));
             }
 
-            return Html(JobsPage.Render(state, q, state.TakeFlash(ctx.Request.Query["m"])));
+            if (ctx.Request.Query.ContainsKey("m"))
+            {
+                return HtmlBytes(Pages.Html.Utf8(JobsPage.Render(state, q, state.TakeFlash(ctx.Request.Query["m"]))));
+            }
+
+            return HtmlBytes(state.Responses.GetOrRender("jobs|" + JobsPage.Link(q), () => Pages.Html.Utf8(JobsPage.Render(state, q, null))));
         });
 
         app.MapGet("/jobs/{id}", (HttpContext ctx, string id) => Page(ctx, async () =>
         {
-            var job = await actions.RequireAsync(id, ctx.RequestAborted);
-            var view = await JobView.LoadAsync(state, job, ctx.RequestAborted);
+            var view = await JobView.LoadAsync(state, id, ctx.RequestAborted);
             var filter = DashboardActions.ParseItemStatus(ctx.Request.Query["status"]);
             var after = long.TryParse(ctx.Request.Query["after"], NumberStyles.Integer, CultureInfo.InvariantCulture, out var a) ? a : 0;
             return ctx.Request.Headers[RegionHeader].ToString() switch
@@ -55,8 +59,7 @@ internal static class Routes
 
         app.MapGet("/jobs/{id}/delete", (HttpContext ctx, string id) => Page(ctx, async () =>
         {
-            var job = await actions.RequireAsync(id, ctx.RequestAborted);
-            return Html(JobPage.DeleteConfirm(state, await JobView.LoadAsync(state, job, ctx.RequestAborted), state.TakeFlash(ctx.Request.Query["m"])));
+            return Html(JobPage.DeleteConfirm(state, await JobView.LoadAsync(state, id, ctx.RequestAborted), state.TakeFlash(ctx.Request.Query["m"])));
         }));
 
         app.MapGet("/jobs/{id}/export", (HttpContext ctx, string id) => Page(ctx, () => ExportAsync(ctx, actions, id)));
@@ -65,9 +68,14 @@ internal static class Routes
         app.MapPost("/jobs", async (HttpContext ctx, CancellationToken _) =>
         {
             var form = await ctx.Request.ReadFormAsync(ctx.RequestAborted);
-            var dto = FromForm(form);
+            var (dto, badNumber) = FromForm(form);
             try
             {
+                if (badNumber is not null)
+                {
+                    throw badNumber;
+                }
+
                 if (form.Files.GetFile("file") is { Length: > 0 } file)
                 {
                     dto = dto with { Input = (await state.Uploads.SaveAsync(file, ctx.RequestAborted)).Reference };
@@ -91,7 +99,7 @@ internal static class Routes
                 var back = $"/jobs/{Uri.EscapeDataString(id)}";
                 try
                 {
-                    var result = await RunAction(actions, name, id, flag("include_invalid"), flag("force"), ctx.RequestAborted);
+                    var result = await RunAction(actions, name, id, flag("include_invalid"), flag("force"), ctx.RequestAborted, stopping);
                     return Results.Redirect((name == "delete" ? "/" : back) + "?m=" + state.Flash(result.Message ?? result.Result));
                 }
                 catch (JobNotFoundException)
@@ -138,22 +146,26 @@ internal static class Routes
         api.MapGet("/csrf", () => Results.Json(new CsrfDto(state.Csrf, AccessGuard.CsrfHeader, AccessGuard.CsrfField), WebJson.Default.CsrfDto));
         api.MapGet("/jobs", (HttpContext ctx) =>
         {
-            var page = state.Index.Query(ParseQuery(ctx.Request.Query));
-            var now = state.Time.GetUtcNow();
-            return Results.Json(new JobListDto(page.Total, page.Page, page.Size, page.Pages, page.Version, page.Jobs.Select(j => JobDto.Of(j, now)).ToList()), WebJson.Default.JobListDto);
+            var q = ParseQuery(ctx.Request.Query);
+            return Results.Bytes(state.Responses.GetOrRender("api-jobs|" + JobsPage.Link(q), () =>
+            {
+                var page = state.Index.Query(q);
+                state.Index.WantEstimates(page.Jobs);
+                var now = state.Time.GetUtcNow();
+                return JsonSerializer.SerializeToUtf8Bytes(new JobListDto(page.Total, page.Page, page.Size, page.Pages, page.Version, page.Jobs.Select(j => JobDto.Of(j, state.Index.EstimateOf(j.Id), now)).ToList()), WebJson.Default.JobListDto);
+            }), "application/json; charset=utf-8");
         });
         api.MapGet("/stats", () =>
         {
             var snap = state.Index.Current;
-            return Results.Json(new StatsDto(snap.Jobs.Length, snap.Jobs.Count(j => !j.IsFinal), snap.Jobs.Sum(j => j.Total), snap.Jobs.Sum(j => j.CostUsd ?? 0),
+            return Results.Json(new StatsDto(snap.Jobs.Length, snap.Active, snap.Items, snap.CostUsd,
                 state.Index.CostByModel().Select(x => new LabelValueDto(x.Label, x.Value)).ToList(),
                 state.Index.CostByDay(30).Select(x => new LabelValueDto(x.Label, x.Value)).ToList()), WebJson.Default.StatsDto);
         });
         api.MapGet("/jobs/{id}", (HttpContext ctx, string id) => Api(ctx, async () =>
         {
-            var job = await actions.RequireAsync(id, ctx.RequestAborted);
-            var v = await JobView.LoadAsync(state, job, ctx.RequestAborted);
-            var dto = new JobDetailDto(JobDto.Of(v.Summary, state.Time.GetUtcNow()), v.Batches.Select(BatchDto.Of).ToList(), EstimateDto.Of(v.Summary.Estimate),
+            var v = await JobView.LoadAsync(state, id, ctx.RequestAborted);
+            var dto = new JobDetailDto(JobDto.Of(v.Summary, v.Estimate, state.Time.GetUtcNow()), v.Batches.Select(BatchDto.Of).ToList(), EstimateDto.Of(v.Estimate),
                 v.Activity.Select(a => new ActivityDto(a.At, a.Message, a.Warning)).ToList(), v.Busy);
             return Results.Json(dto, WebJson.Default.JobDetailDto);
         }));
@@ -220,12 +232,12 @@ internal static class Routes
             var dto = await ReadJsonAsync(ctx, WebJson.Default.CreateJobDto);
             var job = await actions.CreateAsync(dto, ctx.RequestAborted, stopping);
             var summary = state.Index.Find(job.Id) ?? new JobSummary { Job = job, Counts = await state.Options.Store.GetCountsAsync(job.Id, ctx.RequestAborted) };
-            return Results.Json(JobDto.Of(summary, state.Time.GetUtcNow()), WebJson.Default.JobDto, statusCode: StatusCodes.Status201Created);
+            return Results.Json(JobDto.Of(summary, state.Index.EstimateOf(job.Id), state.Time.GetUtcNow()), WebJson.Default.JobDto, statusCode: StatusCodes.Status201Created);
         }));
         foreach (var name in new[] { "refresh", "collect", "resume", "cancel" })
         {
             api.MapPost("/jobs/{id}/" + name, (HttpContext ctx, string id) => Api(ctx, async () =>
-                Results.Json(await RunAction(actions, name, id, Flag(ctx, "include_invalid"), false, ctx.RequestAborted), WebJson.Default.ActionDto)));
+                Results.Json(await RunAction(actions, name, id, Flag(ctx, "include_invalid"), false, ctx.RequestAborted, stopping), WebJson.Default.ActionDto)));
         }
 
         api.MapDelete("/jobs/{id}", (HttpContext ctx, string id) => Api(ctx, async () =>
@@ -238,11 +250,11 @@ internal static class Routes
     private static bool Flag(HttpContext ctx, string name) =>
         ctx.Request.Query[name] is { Count: > 0 } v && (v[0] is "true" or "1" or "yes");
 
-    private static Task<ActionDto> RunAction(DashboardActions actions, string name, string id, bool includeInvalid, bool force, CancellationToken ct) => name switch
+    private static Task<ActionDto> RunAction(DashboardActions actions, string name, string id, bool includeInvalid, bool force, CancellationToken ct, CancellationToken stopping) => name switch
     {
         "refresh" => actions.RefreshAsync(id, ct),
         "collect" => actions.CollectAsync(id, ct),
-        "resume" => actions.ResumeAsync(id, includeInvalid, ct),
+        "resume" => actions.ResumeAsync(id, includeInvalid, ct, stopping),
         "cancel" => actions.CancelAsync(id, ct),
         _ => actions.DeleteAsync(id, force, ct),
     };
@@ -273,7 +285,8 @@ internal static class Routes
         }
     }
 
-    private static CreateJobDto FromForm(IFormCollection f)
+    /// <summary>The New job form as a request; a field that is not a number is returned as the error to show (with the other fields kept).</summary>
+    private static (CreateJobDto Dto, InputException? Error) FromForm(IFormCollection f)
     {
         static string? S(IFormCollection f, string k) => f[k].ToString() is { Length: > 0 } v ? v : null;
         static long? L(IFormCollection f, string k, string field) => S(f, k) is { } v
@@ -296,18 +309,21 @@ internal static class Routes
         };
         try
         {
-            return dto with
+            return (dto with
             {
                 MaxTokens = (int?)L(f, "max_tokens", "max tokens"),
                 Temperature = D(f, "temperature", "temperature"),
                 StartRow = L(f, "start_row", "start row"),
                 EndRow = L(f, "end_row", "end row"),
                 BudgetUsd = (decimal?)D(f, "budget_usd", "budget"),
-            };
+                RequestsPerMinute = L(f, "requests_per_minute", "requests per minute"),
+                TokensPerMinute = L(f, "tokens_per_minute", "tokens per minute"),
+                Concurrency = (int?)L(f, "concurrency", "concurrency"),
+            }, null);
         }
-        catch (InputException)
+        catch (InputException ex)
         {
-            return dto;
+            return (dto, ex);
         }
     }
 
@@ -330,6 +346,8 @@ internal static class Routes
             Size = int.TryParse(S(q, "size"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var z) ? Math.Clamp(z, 1, 500) : 50,
         };
     }
+
+    private static IResult HtmlBytes(byte[] html) => Results.Bytes(html, "text/html; charset=utf-8");
 
     private static IResult Html(string html, int status = StatusCodes.Status200OK) =>
         Results.Content(html, "text/html; charset=utf-8", System.Text.Encoding.UTF8, status);

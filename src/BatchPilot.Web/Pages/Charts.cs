@@ -60,7 +60,9 @@ internal static class Charts
             sb.Append($"<rect x=\"{F(x + 1)}\" y=\"{F(height - bottom - h)}\" width=\"{F(Math.Max(1, step - 2))}\" height=\"{F(h)}\" class=\"bar\"><title>{Html.E(label)}: {Html.E(format(value))}</title></rect>");
             if (i % Math.Max(1, data.Count / 6) == 0 || i == data.Count - 1)
             {
-                sb.Append($"<text x=\"{F(x + (step / 2))}\" y=\"{height - 5}\" text-anchor=\"middle\" class=\"lbl\">{Html.E(label)}</text>");
+                // The first and last labels are anchored inside the chart, so they are not cut at its edges.
+                var (lx, anchor) = i == 0 ? (x, "start") : i == data.Count - 1 ? (x + step, "end") : (x + (step / 2), "middle");
+                sb.Append($"<text x=\"{F(lx)}\" y=\"{height - 5}\" text-anchor=\"{anchor}\" class=\"lbl\">{Html.E(label)}</text>");
             }
         }
 

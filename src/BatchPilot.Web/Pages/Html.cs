@@ -119,9 +119,17 @@ internal static class Html
         + $"<button type=\"submit\" class=\"{E(cls)}\"{(testId is null ? string.Empty : $" data-testid=\"{E(testId)}\"")}{(title is null ? string.Empty : $" title=\"{E(title)}\"")}>{E(label)}</button></form>";
 
     /// <summary>The page frame: header, navigation, flash message, body, the app's own script.</summary>
-    public static string Layout(string title, string active, string body, string csrf, (string Text, bool Error)? flash = null, int liveMs = 0)
+    public static string Layout(string title, string active, string body, string csrf, (string Text, bool Error)? flash = null, int liveMs = 0) =>
+        Layout(title, active, sb => sb.Append(body), csrf, flash, liveMs).ToString();
+
+    /// <summary>
+    /// The page frame around a body written by <paramref name="body"/> into the same builder. The builder stays in small
+    /// chunks (no initial capacity): a large page never becomes one large array, which would be a large-object-heap
+    /// allocation and a full garbage collection sooner.
+    /// </summary>
+    public static StringBuilder Layout(string title, string active, Action<StringBuilder> body, string csrf, (string Text, bool Error)? flash = null, int liveMs = 0)
     {
-        var sb = new StringBuilder(body.Length + 2048);
+        var sb = new StringBuilder();
         sb.Append("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">");
         sb.Append("<meta name=\"csrf-token\" content=\"").Append(E(csrf)).Append("\">");
         sb.Append("<title>").Append(E(title)).Append(" · BatchPilot</title><link rel=\"stylesheet\" href=\"/static/app.css\"><link rel=\"icon\" href=\"/static/favicon.svg\" type=\"image/svg+xml\"></head>");
@@ -138,9 +146,33 @@ internal static class Html
             sb.Append("<div class=\"flash ").Append(f.Error ? "error" : "info").Append("\" role=\"").Append(f.Error ? "alert" : "status").Append("\" data-testid=\"flash\">").Append(E(f.Text)).Append("</div>");
         }
 
-        sb.Append(body);
+        body(sb);
         sb.Append("</main><footer>BatchPilot dashboard · every script and style served by this app · <a href=\"/api/openapi.json\">OpenAPI</a></footer>");
         sb.Append("<script src=\"/static/app.js\"></script></body></html>");
-        return sb.ToString();
+        return sb;
+    }
+
+    /// <summary>The UTF-8 bytes of a builder's text, encoded chunk by chunk (no string of the whole text is made).</summary>
+    public static byte[] Utf8(StringBuilder sb)
+    {
+        ArgumentNullException.ThrowIfNull(sb);
+        var encoder = Encoding.UTF8.GetEncoder();
+        var length = 0;
+        foreach (var chunk in sb.GetChunks())
+        {
+            length += encoder.GetByteCount(chunk.Span, flush: false);
+        }
+
+        length += encoder.GetByteCount(ReadOnlySpan<char>.Empty, flush: true);
+        encoder.Reset();
+        var bytes = new byte[length];
+        var written = 0;
+        foreach (var chunk in sb.GetChunks())
+        {
+            written += encoder.GetBytes(chunk.Span, bytes.AsSpan(written), flush: false);
+        }
+
+        written += encoder.GetBytes(ReadOnlySpan<char>.Empty, bytes.AsSpan(written), flush: true);
+        return written == length ? bytes : bytes[..written];
     }
 }

@@ -14,38 +14,46 @@ using static BatchPilot.Web.Pages.Html;
 namespace BatchPilot.Web.Pages;
 
 /// <summary>Everything a job page shows, read once per request.</summary>
-internal sealed record JobView(JobRecord Job, JobCounts Counts, IReadOnlyList<BatchRecord> Batches, JobSummary Summary, IReadOnlyList<Activity> Activity, bool Busy)
+internal sealed record JobView(JobRecord Job, JobCounts Counts, IReadOnlyList<BatchRecord> Batches, JobSummary Summary, CostEstimate? Estimate, IReadOnlyList<Activity> Activity, bool Busy)
 {
-    public static async Task<JobView> LoadAsync(DashboardState state, JobRecord job, CancellationToken ct)
+    /// <summary>
+    /// The view of a job (by id, unique id prefix or name). A finished job nobody is acting on comes from the job index
+    /// (nothing about it changes without its status or update time changing, which the index follows); any other is read
+    /// from the store, so a job in progress shows its latest counts.
+    /// </summary>
+    /// <exception cref="JobNotFoundException">No such job.</exception>
+    public static async Task<JobView> LoadAsync(DashboardState state, string idOrName, CancellationToken ct)
     {
-        var counts = await state.Options.Store.GetCountsAsync(job.Id, ct);
-        var batches = await state.Options.Store.ListBatchesAsync(job.Id, ct);
-        var estimate = state.Index.EstimateOf(job.Id);
-        if (estimate is null && job.Status != JobStatus.Preparing && counts.Total <= 20_000)
+        var busy = state.Runner.IsBusy(idOrName);
+        JobSummary summary;
+        if (state.Index.Find(idOrName) is { IsFinal: true, ActiveBatches: 0 } indexed && !busy && !state.Index.IsDirty(idOrName))
         {
-            estimate = await JobIndex.EstimateAsync(state.Options.Store, job, ct);
+            summary = indexed;
+        }
+        else
+        {
+            var job = await state.Options.Store.GetJobAsync(idOrName, ct) ?? throw new JobNotFoundException(idOrName);
+            var counts = await state.Options.Store.GetCountsAsync(job.Id, ct);
+            summary = JobSummary.Of(job, counts, await state.Options.Store.ListBatchesAsync(job.Id, ct));
+            busy = state.Runner.IsBusy(job.Id);
+        }
+
+        var id = summary.Id;
+        var estimate = state.Index.EstimateOf(id);
+        if (estimate is null && summary.Job.Status != JobStatus.Preparing && summary.Counts.Total <= 20_000)
+        {
+            estimate = await JobIndex.EstimateAsync(state.Options.Store, summary.Job, ct);
             if (estimate is not null)
             {
-                state.Index.SetEstimate(job.Id, estimate);
+                state.Index.SetEstimate(id, estimate);
             }
         }
         else if (estimate is null)
         {
-            state.Index.WantEstimates([new JobSummary { Job = job, Counts = counts }]);
+            state.Index.WantEstimates([summary]);
         }
 
-        var summary = new JobSummary
-        {
-            Job = job,
-            Counts = counts,
-            CostUsd = JobSummary.CostOf(job, counts),
-            Estimate = estimate,
-            Batches = batches.Count,
-            ActiveBatches = batches.Count(b => b.IsActive),
-            ProviderDoneInFlight = batches.Where(b => b.State is BatchState.Submitted or BatchState.Ended).Sum(b => (long)b.DoneCount + b.FailedCount),
-            FirstSubmittedAt = batches.Where(b => b.SubmittedAt is not null).Select(b => b.SubmittedAt).Min(),
-        };
-        return new JobView(job, counts, batches, summary, state.Runner.ActivityOf(job.Id), state.Runner.IsBusy(job.Id));
+        return new JobView(summary.Job, summary.Counts, summary.BatchList, summary, estimate, state.Runner.ActivityOf(id), busy);
     }
 }
 
@@ -99,22 +107,22 @@ internal static class JobPage
         sb.Append(Progress(s.Progress, $"{N(c.Ended)}/{N(s.Total)} ({Pct(s.Progress)})", "job-progress"));
         sb.Append("<dl class=\"facts\">");
         Fact(sb, "Provider / model", $"{job.Spec.Provider} / {job.Spec.Model}");
-        Fact(sb, "Mode", job.Spec.Mode.ToString().ToLowerInvariant());
+        Fact(sb, "Mode", job.Spec.Mode.ToString().ToLowerInvariant(), "job-mode");
         Fact(sb, "Endpoint", SafeEndpoint(job.Spec.Endpoint));
         Fact(sb, "Succeeded", N(c.Succeeded), "count-succeeded");
         Fact(sb, "Failed / expired / cancelled", $"{N(c.Failed)} / {N(c.Expired)} / {N(c.Cancelled)}", "count-failed");
         Fact(sb, "Pending / in a batch", $"{N(c.Pending)} / {N(c.InBatch)}", "count-pending");
         Fact(sb, "ETA", s.IsFinal ? "–" : Duration(s.Eta(now)));
         Fact(sb, "Tokens in / out", $"{N(c.InputTokens)} / {N(c.OutputTokens)}");
-        Fact(sb, "Estimated cost", s.Estimate is null ? "…" : $"{Money(s.Estimate.BatchCostUsd)} (batch) · {Money(s.Estimate.SyncCostUsd)} (sync)", "cost-estimated");
+        Fact(sb, "Estimated cost", v.Estimate is null ? "…" : $"{Money(v.Estimate.BatchCostUsd)} (batch) · {Money(v.Estimate.SyncCostUsd)} (sync)", "cost-estimated");
         Fact(sb, "Actual cost", Money(s.CostUsd), "cost-actual");
         Fact(sb, "Created", Time(job.CreatedAt));
         Fact(sb, "Updated", Time(job.UpdatedAt));
         Fact(sb, "Completed", Time(job.CompletedAt));
         sb.Append("</dl>");
-        if (s.Estimate is not null)
+        if (v.Estimate is not null)
         {
-            sb.Append("<p class=\"note\">").Append(E(s.Estimate.Basis)).Append("</p>");
+            sb.Append("<p class=\"note\">").Append(E(v.Estimate.Basis)).Append("</p>");
         }
 
         sb.Append("</section>");

@@ -1,6 +1,8 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text;
 using BatchPilot.Jobs;
+using BatchPilot.Operations;
 using BatchPilot.Web.Data;
 using BatchPilot.Web.Hosting;
 using static BatchPilot.Web.Pages.Html;
@@ -10,29 +12,30 @@ namespace BatchPilot.Web.Pages;
 /// <summary>The jobs page (the seeds' "Historique"): stats, charts, filters, the sortable paged table, "collect all".</summary>
 internal static class JobsPage
 {
-    public static string Render(DashboardState state, JobQuery q, (string, bool)? flash)
-    {
-        var body = new StringBuilder();
-        body.Append("<div class=\"page-head\"><h1>Jobs</h1><div class=\"actions\">");
-        body.Append("<a class=\"btn primary\" href=\"/new\" data-testid=\"new-job\">New job</a>");
-        body.Append(PostButton("/collect-all", "Collect all finished batches", state.Csrf, "btn", "collect-all", title: "Fetch the results of every ended batch of every job (\"Traiter les batches terminés\")"));
-        body.Append("</div></div>");
-        body.Append(Filters(state, q));
-        body.Append("<div id=\"jobs-live\" data-live-region>").Append(Live(state, q)).Append("</div>");
-        return Layout("Jobs", "jobs", body.ToString(), state.Csrf, flash, state.Options.LiveRefreshMilliseconds);
-    }
+    /// <summary>The whole page, as a builder in small chunks (see <see cref="Html.Layout(string, string, Action{StringBuilder}, string, ValueTuple{string, bool}?, int)"/>).</summary>
+    public static StringBuilder Render(DashboardState state, JobQuery q, (string, bool)? flash) =>
+        Layout("Jobs", "jobs", body =>
+        {
+            body.Append("<div class=\"page-head\"><h1>Jobs</h1><div class=\"actions\">");
+            body.Append("<a class=\"btn primary\" href=\"/new\" data-testid=\"new-job\">New job</a>");
+            body.Append(PostButton("/collect-all", "Collect all finished batches", state.Csrf, "btn", "collect-all", title: "Fetch the results of every ended batch of every job (\"Traiter les batches terminés\")"));
+            body.Append("</div></div>");
+            body.Append(Filters(state, q));
+            body.Append("<div id=\"jobs-live\" data-live-region>");
+            Live(state, q, body);
+            body.Append("</div>");
+        }, state.Csrf, flash, state.Options.LiveRefreshMilliseconds);
 
-    /// <summary>The part that refreshes itself.</summary>
-    public static string Live(DashboardState state, JobQuery q)
+    /// <summary>The part that refreshes itself, appended to <paramref name="sb"/>.</summary>
+    public static StringBuilder Live(DashboardState state, JobQuery q, StringBuilder sb)
     {
         var page = state.Index.Query(q);
         state.Index.WantEstimates(page.Jobs);
         var snap = state.Index.Current;
         var now = state.Time.GetUtcNow();
-        var sb = new StringBuilder();
-        var active = snap.Jobs.Count(j => !j.IsFinal);
-        var items = snap.Jobs.Sum(j => j.Total);
-        var cost = snap.Jobs.Sum(j => j.CostUsd ?? 0);
+        var active = snap.Active;
+        var items = snap.Items;
+        var cost = snap.CostUsd;
         sb.Append("<section class=\"cards\">");
         sb.Append(Card("Jobs", N(snap.Jobs.Length), "jobs-count"));
         sb.Append(Card("Running", N(active), "jobs-active"));
@@ -40,8 +43,9 @@ internal static class JobsPage
         sb.Append(Card("Cost so far", Money(cost), "total-cost"));
         sb.Append("</section>");
         sb.Append("<section class=\"charts\">");
-        sb.Append(Charts.Bars("Cost by model", state.Index.CostByModel(), v => Money(v), "chart-cost-model"));
-        sb.Append(Charts.Columns("Cost by day (job creation, last 30 days)", state.Index.CostByDay(30), v => Money(v), "chart-cost-day"));
+        var today = DateOnly.FromDateTime(now.UtcDateTime).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+        sb.Append(snap.Memo("chart-cost-model", _ => Charts.Bars("Cost by model", state.Index.CostByModel(), v => Money(v), "chart-cost-model")));
+        sb.Append(snap.Memo("chart-cost-day:" + today, _ => Charts.Columns("Cost by day (job creation, last 30 days)", state.Index.CostByDay(30), v => Money(v), "chart-cost-day")));
         sb.Append("</section>");
 
         sb.Append("<div class=\"table-wrap\"><table class=\"grid\" data-testid=\"jobs-table\"><thead><tr>");
@@ -58,21 +62,49 @@ internal static class JobsPage
 
         foreach (var j in page.Jobs)
         {
-            var c = j.Counts;
-            sb.Append("<tr data-job=\"").Append(E(j.Id)).Append("\">");
-            sb.Append("<td><a href=\"/jobs/").Append(Url(j.Id)).Append("\" class=\"job-link\">").Append(E(j.Job.Name)).Append("</a><div class=\"muted mono\">").Append(E(j.Id)).Append("</div></td>");
-            sb.Append("<td>").Append(E(j.Job.Spec.Provider)).Append("<div class=\"muted\">").Append(E(j.Job.Spec.Model)).Append("</div></td>");
-            sb.Append("<td>").Append(E(j.Job.Spec.Mode.ToString().ToLowerInvariant())).Append("</td>");
-            sb.Append("<td>").Append(Badge(StatusLabel(j.Job.Status), StatusClass(j.Job.Status.ToString()))).Append("</td>");
-            sb.Append("<td class=\"w-progress\">").Append(Progress(j.Progress, $"{N(c.Ended)}/{N(j.Total)} ({Pct(j.Progress)})")).Append("</td>");
-            sb.Append("<td>").Append(j.IsFinal ? "–" : Duration(j.Eta(now))).Append("</td>");
-            sb.Append("<td class=\"num\"><span class=\"ok-t\">").Append(N(c.Succeeded)).Append("</span> / <span class=\"bad-t\">").Append(N(c.NotSucceeded)).Append("</span> / ").Append(N(c.Pending + c.InBatch)).Append("</td>");
-            sb.Append("<td class=\"num\">").Append(j.Estimate is null ? "…" : Money(j.Estimate.BatchCostUsd)).Append(" / ").Append(Money(j.CostUsd)).Append("</td>");
-            sb.Append("<td>").Append(TimeTag(j.Job.CreatedAt)).Append("</td><td>").Append(TimeTag(j.Job.UpdatedAt)).Append("</td></tr>");
+            var estimate = state.Index.EstimateOf(j.Id);
+            if (j.IsFinal || j.ActiveBatches == 0)
+            {
+                // Nothing in the row moves with the clock: it is rendered once per summary (a new summary replaces a changed job).
+                var cached = RowCache.GetValue(j, _ => new StrongBox<RenderedRow?>());
+                if (Volatile.Read(ref cached.Value) is not { } hit || !ReferenceEquals(hit.Estimate, estimate))
+                {
+                    hit = new RenderedRow(estimate, Row(j, estimate, now));
+                    Volatile.Write(ref cached.Value, hit);
+                }
+
+                sb.Append(hit.Html);
+            }
+            else
+            {
+                sb.Append(Row(j, estimate, now));
+            }
         }
 
         sb.Append("</tbody></table></div>");
         sb.Append(Pager(q, page));
+        return sb;
+    }
+
+    /// <summary>Rendered rows by job summary (summaries are immutable: a changed job gets a new one, and its old row goes with it).</summary>
+    private static readonly ConditionalWeakTable<JobSummary, StrongBox<RenderedRow?>> RowCache = new();
+
+    private sealed record RenderedRow(CostEstimate? Estimate, string Html);
+
+    private static string Row(JobSummary j, CostEstimate? estimate, DateTimeOffset now)
+    {
+        var c = j.Counts;
+        var sb = new StringBuilder(900);
+        sb.Append("<tr data-job=\"").Append(E(j.Id)).Append("\">");
+        sb.Append("<td><a href=\"/jobs/").Append(Url(j.Id)).Append("\" class=\"job-link\">").Append(E(j.Job.Name)).Append("</a><div class=\"muted mono\">").Append(E(j.Id)).Append("</div></td>");
+        sb.Append("<td>").Append(E(j.Job.Spec.Provider)).Append("<div class=\"muted\">").Append(E(j.Job.Spec.Model)).Append("</div></td>");
+        sb.Append("<td>").Append(E(j.Job.Spec.Mode.ToString().ToLowerInvariant())).Append("</td>");
+        sb.Append("<td>").Append(Badge(StatusLabel(j.Job.Status), StatusClass(j.Job.Status.ToString()))).Append("</td>");
+        sb.Append("<td class=\"w-progress\">").Append(Progress(j.Progress, $"{N(c.Ended)}/{N(j.Total)} ({Pct(j.Progress)})")).Append("</td>");
+        sb.Append("<td>").Append(j.IsFinal ? "–" : Duration(j.Eta(now))).Append("</td>");
+        sb.Append("<td class=\"num\"><span class=\"ok-t\">").Append(N(c.Succeeded)).Append("</span> / <span class=\"bad-t\">").Append(N(c.NotSucceeded)).Append("</span> / ").Append(N(c.Pending + c.InBatch)).Append("</td>");
+        sb.Append("<td class=\"num\">").Append(estimate is null ? "…" : Money(JobSummary.EstimatedCost(j.Job, estimate))).Append(" / ").Append(Money(j.CostUsd)).Append("</td>");
+        sb.Append("<td>").Append(TimeTag(j.Job.CreatedAt)).Append("</td><td>").Append(TimeTag(j.Job.UpdatedAt)).Append("</td></tr>");
         return sb.ToString();
     }
 
@@ -81,8 +113,7 @@ internal static class JobsPage
 
     private static string Filters(DashboardState state, JobQuery q)
     {
-        var snap = state.Index.Current;
-        var models = snap.Jobs.Select(j => j.Job.Spec.Model).Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.OrdinalIgnoreCase).Take(200).ToList();
+        var models = state.Index.Models();
         var sb = new StringBuilder("<form class=\"filters\" method=\"get\" action=\"/\" role=\"search\">");
         sb.Append($"<label>Search <input type=\"search\" name=\"q\" value=\"{E(q.Search)}\" placeholder=\"name or id\" data-testid=\"search\"></label>");
         sb.Append("<label>Status <select name=\"status\"><option value=\"\">any</option>");
@@ -92,9 +123,9 @@ internal static class JobsPage
         }
 
         sb.Append("</select></label><label>Provider <select name=\"provider\"><option value=\"\">any</option>");
-        foreach (var p in new[] { "openai", "anthropic" })
+        foreach (var p in state.Index.Providers())
         {
-            sb.Append($"<option{(string.Equals(q.Provider, p, StringComparison.OrdinalIgnoreCase) ? " selected" : string.Empty)}>{p}</option>");
+            sb.Append($"<option{(string.Equals(q.Provider, p, StringComparison.OrdinalIgnoreCase) ? " selected" : string.Empty)}>{E(p)}</option>");
         }
 
         sb.Append("</select></label><label>Model <select name=\"model\"><option value=\"\">any</option>");

@@ -77,9 +77,20 @@ internal static class NewJobPage
         }
 
         sb.Append("</select></label>");
-        sb.Append("<div class=\"radio\"><label><input type=\"radio\" name=\"mode\" value=\"batch\" checked> Batch API (half price, results within 24 h)</label>");
-        sb.Append("<label class=\"disabled\"><input type=\"radio\" name=\"mode\" value=\"sync\" disabled> Synchronous</label></div>");
-        sb.Append("<p class=\"note\">Synchronous mode comes with a later release: jobs started here run through the Batch API.</p>");
+        var sync = string.Equals(form.Mode, "sync", StringComparison.OrdinalIgnoreCase) && state.Runner.CanSync;
+        sb.Append("<div class=\"radio\" role=\"radiogroup\" aria-label=\"Mode\"><label><input type=\"radio\" name=\"mode\" value=\"batch\" data-testid=\"mode-batch\"").Append(sync ? string.Empty : " checked")
+          .Append("> Batch API (half price, results within 24 h)</label>");
+        if (state.Runner.CanSync)
+        {
+            sb.Append("<label><input type=\"radio\" name=\"mode\" value=\"sync\" data-testid=\"mode-sync\"").Append(sync ? " checked" : string.Empty)
+              .Append("> Synchronous API (immediate, full price, rate-limited)</label></div>");
+        }
+        else
+        {
+            sb.Append("<label class=\"disabled\"><input type=\"radio\" name=\"mode\" value=\"sync\" disabled> Synchronous API</label></div>");
+            sb.Append("<p class=\"note\">This dashboard was started without a synchronous client: jobs started here run through the Batch API.</p>");
+        }
+
         sb.Append($"<label>Job name <input name=\"name\" id=\"name\" value=\"{E(form.Name)}\" placeholder=\"the file name\" data-testid=\"name\"></label>");
         sb.Append("</fieldset>");
 
@@ -89,7 +100,17 @@ internal static class NewJobPage
         sb.Append(NumberField("start_row", "First row", form.StartRow?.ToString(CultureInfo.InvariantCulture), "1", null));
         sb.Append(NumberField("end_row", "Last row", form.EndRow?.ToString(CultureInfo.InvariantCulture), "1", null));
         sb.Append(NumberField("budget_usd", "Budget (USD)", form.BudgetUsd?.ToString(CultureInfo.InvariantCulture), "0", "0.01"));
-        sb.Append("</div><label>Id column (optional) <select name=\"id_column\" id=\"id-column\"><option value=\"\">row-N</option>");
+        sb.Append("</div>");
+        if (state.Runner.CanSync)
+        {
+            sb.Append("<div class=\"row sync-only\" data-testid=\"sync-limits\">");
+            sb.Append(NumberField("requests_per_minute", "Sync: requests / min", form.RequestsPerMinute?.ToString(CultureInfo.InvariantCulture), "1", null));
+            sb.Append(NumberField("tokens_per_minute", "Sync: tokens / min", form.TokensPerMinute?.ToString(CultureInfo.InvariantCulture), "1", null));
+            sb.Append(NumberField("concurrency", "Sync: in flight at once", form.Concurrency?.ToString(CultureInfo.InvariantCulture), "1", null));
+            sb.Append("</div><p class=\"note sync-only\">Synchronous limits left empty come from <code>rate_limits</code> in config/user.yaml, else from the provider's rate-limit headers.</p>");
+        }
+
+        sb.Append("<label>Id column (optional) <select name=\"id_column\" id=\"id-column\"><option value=\"\">row-N</option>");
         if (!string.IsNullOrEmpty(form.IdColumn))
         {
             sb.Append($"<option selected>{E(form.IdColumn)}</option>");
