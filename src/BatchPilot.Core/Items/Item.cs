@@ -66,4 +66,10 @@ public sealed record ItemRecord
 
     /// <summary>Provider error message.</summary>
     public string? ErrorMessage { get; init; }
+
+    /// <summary>
+    /// True when the answer came from the response cache (an identical earlier request) instead of the provider:
+    /// nothing was sent, nothing was billed, and <see cref="Usage"/> is null.
+    /// </summary>
+    public bool FromCache { get; init; }
 }

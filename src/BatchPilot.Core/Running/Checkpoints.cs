@@ -40,7 +40,10 @@ public static class Checkpoints
     /// <summary>While the merged output is being written.</summary>
     public const string OutputWriting = "output:writing";
 
-    /// <summary>Every checkpoint name.</summary>
+    /// <summary>Sync mode: after a chunk's budget reservation was recorded (the chunk is Submitted), before any request is sent.</summary>
+    public const string SyncReserved = "sync:reserved";
+
+    /// <summary>Every checkpoint a batch-mode run passes (sync mode adds <see cref="SyncReserved"/>).</summary>
     public static readonly IReadOnlyList<string> All =
     [
         IngestChunk, Planned, SubmitClaimed, SubmitStaged, SubmitCreated, SubmitRecorded, Polled, CollectChunk, CollectApplied, OutputWriting,

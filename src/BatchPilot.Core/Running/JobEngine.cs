@@ -3,7 +3,9 @@ using BatchPilot.Batches;
 using BatchPilot.Errors;
 using BatchPilot.Items;
 using BatchPilot.Jobs;
+using BatchPilot.Operations;
 using BatchPilot.Planning;
+using BatchPilot.Pricing;
 using BatchPilot.Providers;
 using BatchPilot.Storage;
 
@@ -41,6 +43,9 @@ public sealed record EngineOptions
 
     /// <summary>Consecutive interrupted downloads of one batch before the engine reports a provider error.</summary>
     public int MaxCollectInterruptions { get; init; } = 5;
+
+    /// <summary>Prices, the daily budget and the response cache mode.</summary>
+    public CostOptions Costs { get; init; } = new();
 }
 
 /// <summary>
@@ -63,6 +68,9 @@ public sealed class JobEngine
     private readonly EngineOptions _options;
     private readonly IEngineObserver _observer;
     private readonly Dictionary<long, int> _interruptions = [];
+    private readonly BudgetGuard _budget;
+    private readonly Dictionary<long, decimal> _estimates = [];
+    private readonly HashSet<long> _refusalsShown = [];
 
     /// <summary>Creates an engine.</summary>
     public JobEngine(IJobStore store, IBatchClient client, TimeProvider time, IEngineObserver? observer = null, EngineOptions? options = null)
@@ -72,7 +80,17 @@ public sealed class JobEngine
         _time = time;
         _observer = observer ?? NullObserver.Instance;
         _options = options ?? new EngineOptions();
+        _budget = new BudgetGuard(store, time, _observer, _options.Costs);
     }
+
+    /// <summary>
+    /// Set when the last submission pass stopped because the next batch would pass a budget (its batches stay planned
+    /// and are tried again on the next pass); null when the last pass was not held back.
+    /// </summary>
+    public BudgetRefusal? BudgetStop { get; private set; }
+
+    /// <summary>Items this engine answered from the response cache while planning.</summary>
+    public long CacheHits { get; private set; }
 
     /// <summary>Cuts the job's pending items into planned batches within the provider's limits.</summary>
     public async Task<int> PlanAsync(JobRecord job, CancellationToken cancellationToken = default)
@@ -80,11 +98,14 @@ public sealed class JobEngine
         ArgumentNullException.ThrowIfNull(job);
         var factory = new RequestFactory(job.Spec, job.Columns);
         var limits = _client.Limits;
+        var cache = _options.Costs.Cache;
         var planned = 0;
         var seqs = new List<long>();
+        var keys = cache == CacheMode.Off ? null : new List<string>();
         long bytes = 0;
         long tokens = 0;
         long after = 0;
+        long hits = 0;
         while (true)
         {
             var page = await _store.ReadPendingItemsAsync(job.Id, after, 5000, cancellationToken).ConfigureAwait(false);
@@ -93,9 +114,21 @@ public sealed class JobEngine
                 break;
             }
 
-            foreach (var item in page)
+            var requests = page.Select(factory.Create).ToArray();
+            var pageKeys = keys is null ? null : Array.ConvertAll(requests, r => ResponseCache.Key(job.Spec, r.Request));
+
+            // Items answered from the cache leave Pending here, before any batch of this page is planned.
+            var answered = cache == CacheMode.ReadWrite ? await ResponseCache.AnswerAsync(_store, job, page, pageKeys!, cancellationToken).ConfigureAwait(false) : null;
+            for (var i = 0; i < page.Count; i++)
             {
-                var size = _client.MeasureRequest(factory.Create(item));
+                if (answered is not null && answered[i])
+                {
+                    hits++;
+                    continue;
+                }
+
+                var item = page[i];
+                var size = _client.MeasureRequest(requests[i]);
                 if (size > limits.MaxBytes)
                 {
                     throw new InputException(
@@ -107,14 +140,16 @@ public sealed class JobEngine
                 if (seqs.Count > 0 && (seqs.Count >= limits.MaxRequests || bytes + size > limits.MaxBytes
                     || (_options.MaxTokensPerBatch is { } maxTokens && tokens + estimate > maxTokens)))
                 {
-                    await CreatePlannedAsync(job, seqs, bytes, cancellationToken).ConfigureAwait(false);
+                    await CreatePlannedAsync(job, seqs, keys, bytes, cancellationToken).ConfigureAwait(false);
                     planned++;
                     seqs.Clear();
+                    keys?.Clear();
                     bytes = 0;
                     tokens = 0;
                 }
 
                 seqs.Add(item.Seq);
+                keys?.Add(pageKeys![i]);
                 bytes += size;
                 tokens += estimate;
             }
@@ -124,8 +159,14 @@ public sealed class JobEngine
 
         if (seqs.Count > 0)
         {
-            await CreatePlannedAsync(job, seqs, bytes, cancellationToken).ConfigureAwait(false);
+            await CreatePlannedAsync(job, seqs, keys, bytes, cancellationToken).ConfigureAwait(false);
             planned++;
+        }
+
+        if (hits > 0)
+        {
+            CacheHits += hits;
+            _observer.Info($"{hits.ToString(CultureInfo.InvariantCulture)} item(s) answered from the response cache: nothing sent for them, no cost.");
         }
 
         return planned;
@@ -136,44 +177,80 @@ public sealed class JobEngine
 
     private static string NewToken(string jobId) => "bp-" + jobId + "-" + Guid.NewGuid().ToString("N")[..12];
 
-    private async Task CreatePlannedAsync(JobRecord job, List<long> seqs, long bytes, CancellationToken cancellationToken)
+    private async Task CreatePlannedAsync(JobRecord job, List<long> seqs, List<string>? keys, long bytes, CancellationToken cancellationToken)
     {
         var token = NewToken(job.Id);
-        var batch = await _store.CreatePlannedBatchAsync(job.Id, seqs, bytes, token, cancellationToken).ConfigureAwait(false);
+        var batch = await _store.CreatePlannedBatchAsync(job.Id, new PlannedBatch { Seqs = seqs, CacheKeys = keys, Bytes = bytes, Token = token }, cancellationToken).ConfigureAwait(false);
         Checkpoints.Hit(Checkpoints.Planned);
         _observer.Info($"Batch {batch.Number} planned: {seqs.Count} requests, {FormatBytes(bytes)}.");
     }
 
-    /// <summary>Submits every planned batch of the job, one after the other.</summary>
+    /// <summary>
+    /// Submits every planned batch of the job, one after the other. With a budget (the job's or the daily one), each
+    /// batch's estimate is reserved as it is claimed; the pass stops at the first batch that would pass a budget
+    /// (see <see cref="BudgetStop"/>), leaving it and the later ones planned.
+    /// </summary>
+    /// <exception cref="InputException">A budget applies, a batch is to be submitted, and the model has no price.</exception>
     public async Task<int> SubmitPlannedAsync(JobRecord job, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(job);
+
+        // The budget may have been set or raised since the caller read the job.
+        job = await _store.GetJobAsync(job.Id, cancellationToken).ConfigureAwait(false) ?? job;
+        BudgetStop = null;
         var submitted = 0;
-        foreach (var batch in await _store.ListBatchesAsync(job.Id, cancellationToken).ConfigureAwait(false))
+        var batches = await _store.ListBatchesAsync(job.Id, cancellationToken).ConfigureAwait(false);
+        foreach (var batch in batches)
         {
-            if (batch.State == BatchState.Planned && (batch.NotBefore is null || batch.NotBefore <= _time.GetUtcNow())
-                && await SubmitAsync(job, batch, cancellationToken).ConfigureAwait(false))
+            if (batch.State == BatchState.Planned && (batch.NotBefore is null || batch.NotBefore <= _time.GetUtcNow()))
             {
-                submitted++;
+                if (await SubmitAsync(job, batch, batches, cancellationToken).ConfigureAwait(false))
+                {
+                    submitted++;
+                }
+                else if (BudgetStop is not null)
+                {
+                    break;
+                }
             }
         }
 
         return submitted;
     }
 
-    private async Task<bool> SubmitAsync(JobRecord job, BatchRecord batch, CancellationToken cancellationToken)
+    private async Task<bool> SubmitAsync(JobRecord job, BatchRecord batch, IReadOnlyList<BatchRecord> all, CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow();
-        var claimed = await _store.TryTransitionBatchAsync(
+        var budgeted = _budget.Applies(job);
+        decimal? amount = budgeted ? await EstimateAsync(job, batch, cancellationToken).ConfigureAwait(false) : null;
+
+        // The claim and the reservation of the batch's estimate are one transaction, refused when a budget would be passed.
+        var claim = await _store.TryReserveAsync(
             batch.Id, [BatchState.Planned], BatchState.Submitting,
             new BatchUpdate { LeaseOwner = ProcessIdentity.Current, LeaseUntil = now + _options.LeaseDuration, SubmittingAt = now },
-            $"Submitting batch {batch.Number} to {_client.Provider}.", cancellationToken).ConfigureAwait(false);
-        if (!claimed)
+            _budget.Limits(job, amount),
+            $"Submitting batch {batch.Number} to {_client.Provider}{(amount is { } a ? $" ({Budgets.Money(a)} reserved against the budget)" : string.Empty)}.", cancellationToken).ConfigureAwait(false);
+        if (!claim.Reserved)
         {
+            if (claim.RefusedBy is { } kind)
+            {
+                var held = all.Where(b => b.State == BatchState.Planned).Sum(b => (long)b.RequestCount);
+                BudgetStop = _budget.Refusal(job, kind, claim.Spend, amount ?? 0, batch.RequestCount, held, sync: false);
+                if (_refusalsShown.Add(batch.Id))
+                {
+                    _observer.Info($"Batch {batch.Number} ({batch.RequestCount} requests) {BudgetStop.Note}");
+                }
+            }
+
             return false;
         }
 
         Checkpoints.Hit(Checkpoints.SubmitClaimed);
+        if (budgeted)
+        {
+            await _budget.CheckAlertAsync(job, cancellationToken).ConfigureAwait(false);
+        }
+
         batch = (await _store.GetBatchAsync(batch.Id, cancellationToken).ConfigureAwait(false))!;
         var delay = _options.CreateRetryDelay;
         for (var attempt = 1; ; attempt++)
@@ -231,6 +308,29 @@ public sealed class JobEngine
         }
     }
 
+    /// <summary>
+    /// The estimate of a planned batch, as <c>batchpilot estimate</c> makes it: input tokens of its requests from the
+    /// tokenizer, expected output from earlier runs or max tokens, Batch API prices. Computed once per batch.
+    /// </summary>
+    private async Task<decimal> EstimateAsync(JobRecord job, BatchRecord batch, CancellationToken cancellationToken)
+    {
+        if (_estimates.TryGetValue(batch.Id, out var known))
+        {
+            return known;
+        }
+
+        var factory = new RequestFactory(job.Spec, job.Columns);
+        long input = 0;
+        await foreach (var item in _store.ReadBatchItemsAsync(batch.Id, cancellationToken).ConfigureAwait(false))
+        {
+            input += TokenCounter.CountRequest(factory.Create(item).Request, job.Spec.Provider);
+        }
+
+        var estimate = await _budget.EstimateAsync(job, batch.RequestCount, input, batchApi: true, cancellationToken).ConfigureAwait(false);
+        _estimates[batch.Id] = estimate;
+        return estimate;
+    }
+
     /// <summary>The one-line error for a key the provider refused (401/403).</summary>
     public static InputException KeyRefused(ProviderException ex)
     {
@@ -284,14 +384,14 @@ public sealed class JobEngine
     }
 
     private async Task ReleaseAsync(BatchRecord batch, string reason, CancellationToken cancellationToken) =>
-        await _store.TryTransitionBatchAsync(batch.Id, [BatchState.Submitting], BatchState.Planned, new BatchUpdate { ClearLease = true }, reason, cancellationToken).ConfigureAwait(false);
+        await _store.TryTransitionBatchAsync(batch.Id, [BatchState.Submitting], BatchState.Planned, new BatchUpdate { ClearLease = true, ClearReservation = true }, reason, cancellationToken).ConfigureAwait(false);
 
     private async Task RejectAsync(BatchRecord batch, ProviderException ex, CancellationToken cancellationToken)
     {
         var code = ex.ErrorCode ?? "batch_rejected";
         var n = await _store.EndRemainingAsync(batch.Id, ItemStatus.Failed, code, "The provider refused the batch: " + ex.Message, cancellationToken).ConfigureAwait(false);
         await _store.TryTransitionBatchAsync(batch.Id, [BatchState.Submitting], BatchState.Rejected,
-            new BatchUpdate { ClearLease = true, Errors = ex.Message, EndedAt = _time.GetUtcNow(), CollectedAt = _time.GetUtcNow() },
+            new BatchUpdate { ClearLease = true, ClearReservation = true, Errors = ex.Message, EndedAt = _time.GetUtcNow(), CollectedAt = _time.GetUtcNow() },
             $"The provider refused the batch: {ex.Message}", cancellationToken).ConfigureAwait(false);
         _observer.Warn($"Batch {batch.Number} was refused by {ex.Provider}: {ex.Message} ({n} items failed).");
     }
@@ -342,7 +442,7 @@ public sealed class JobEngine
     public async Task<int> ReconcileAsync(JobRecord job, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(job);
-        var settled = await SyncRunner.SettleInterruptedAsync(_store, job, _time, cancellationToken).ConfigureAwait(false);
+        var settled = await SyncRunner.SettleInterruptedAsync(_store, job, _time, _options.Costs.Prices, cancellationToken).ConfigureAwait(false);
         foreach (var batch in await _store.ListBatchesAsync(job.Id, cancellationToken).ConfigureAwait(false))
         {
             if (batch.State != BatchState.Submitting)
@@ -364,8 +464,8 @@ public sealed class JobEngine
             }
             else
             {
-                await _store.TryTransitionBatchAsync(batch.Id, [BatchState.Submitting], BatchState.Planned, new BatchUpdate { ClearLease = true },
-                    "The interrupted submission never reached the provider; the batch will be submitted again.", cancellationToken).ConfigureAwait(false);
+                await _store.TryTransitionBatchAsync(batch.Id, [BatchState.Submitting], BatchState.Planned, new BatchUpdate { ClearLease = true, ClearReservation = true },
+                    "The interrupted submission never reached the provider; the batch will be submitted again (its budget reservation is released).", cancellationToken).ConfigureAwait(false);
                 _observer.Info($"Batch {batch.Number}: an interrupted submission never reached the provider; it will be sent again.");
             }
 
@@ -427,7 +527,7 @@ public sealed class JobEngine
             {
                 try
                 {
-                    await CollectBatchAsync(batch, report, cancellationToken).ConfigureAwait(false);
+                    await CollectBatchAsync(job, batch, report, cancellationToken).ConfigureAwait(false);
                     _interruptions.Remove(batch.Id);
                 }
                 catch (ProviderException ex) when (!ex.IsAuthError && !cancellationToken.IsCancellationRequested)
@@ -450,7 +550,7 @@ public sealed class JobEngine
         return report;
     }
 
-    private async Task CollectBatchAsync(BatchRecord batch, CollectReport report, CancellationToken cancellationToken)
+    private async Task CollectBatchAsync(JobRecord job, BatchRecord batch, CollectReport report, CancellationToken cancellationToken)
     {
         var pb = await _client.GetAsync(batch.ProviderBatchId!, cancellationToken).ConfigureAwait(false);
         if (pb.End == BatchEnd.Failed && pb.Errors.Any(e => e.Code == "token_limit_exceeded") && batch.Resubmits < _options.MaxResubmits)
@@ -514,9 +614,14 @@ public sealed class JobEngine
             _ => (ItemStatus.Failed, "missing_result", $"The provider returned no result for this request (batch {pb.Id} is {pb.Status})."),
         };
         var remaining = await _store.EndRemainingAsync(batch.Id, status, code, message, cancellationToken).ConfigureAwait(false);
+
+        // Settlement: the reservation gives way to the actual cost of the usage the provider reported for this batch.
+        var settled = await _store.GetBatchAsync(batch.Id, cancellationToken).ConfigureAwait(false) ?? batch;
+        var actual = JobCosts.OfBatch(job.Spec, settled with { ProviderStatus = pb.Status }, _options.Costs.Prices);
         await _store.TryTransitionBatchAsync(batch.Id, [BatchState.Ended], BatchState.Collected,
-            new BatchUpdate { CollectedAt = _time.GetUtcNow(), ProviderStatus = pb.Status, OutputFileId = pb.OutputFileId, ErrorFileId = pb.ErrorFileId },
-            $"Results applied: {applied} lines, {remaining} items without a result marked {status}.", cancellationToken).ConfigureAwait(false);
+            new BatchUpdate { CollectedAt = _time.GetUtcNow(), ProviderStatus = pb.Status, OutputFileId = pb.OutputFileId, ErrorFileId = pb.ErrorFileId, ActualCostUsd = actual },
+            $"Results applied: {applied} lines, {remaining} items without a result marked {status}{(actual is { } usd ? $"; actual cost {Budgets.Money(usd)}" : string.Empty)}.", cancellationToken).ConfigureAwait(false);
+        await _budget.CheckAlertAsync(job, cancellationToken).ConfigureAwait(false);
 
         if (unknown.Count > 0)
         {
@@ -553,7 +658,7 @@ public sealed class JobEngine
         var notBefore = _time.GetUtcNow() + delay;
         var message = pb.Errors.First(e => e.Code == "token_limit_exceeded").Message;
         var ok = await _store.TryTransitionBatchAsync(batch.Id, [BatchState.Ended], BatchState.Planned,
-            new BatchUpdate { NewToken = NewToken(batch.JobId), NotBefore = notBefore, IncrementResubmits = true, ClearProviderBatch = true, Errors = "token_limit_exceeded: " + message },
+            new BatchUpdate { NewToken = NewToken(batch.JobId), NotBefore = notBefore, IncrementResubmits = true, ClearProviderBatch = true, ClearReservation = true, Errors = "token_limit_exceeded: " + message },
             $"Provider batch {pb.Id} was refused (token_limit_exceeded: {message}); the same {batch.RequestCount} requests will be submitted again after {FormatDelay(delay)} (re-submission {batch.Resubmits + 1} of at most {_options.MaxResubmits}).",
             cancellationToken).ConfigureAwait(false);
         if (ok)
@@ -575,7 +680,7 @@ public sealed class JobEngine
         var current = await _store.GetJobAsync(job.Id, cancellationToken).ConfigureAwait(false) ?? job;
         if (current.Status != JobStatus.Cancelled)
         {
-            await SubmitPlannedAsync(job, cancellationToken).ConfigureAwait(false);
+            await SubmitPlannedAsync(current, cancellationToken).ConfigureAwait(false);
         }
 
         var batches = await PollAsync(job, cancellationToken).ConfigureAwait(false);
