@@ -44,6 +44,9 @@ public sealed record ExportOptions
 
     /// <summary>Clock for the export timestamp written into every document.</summary>
     public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    /// <summary>Prices of the per-item <c>cost_usd</c> column (csv, jsonl, xlsx).</summary>
+    public Pricing.PriceTable Prices { get; init; } = Pricing.PriceTable.Default;
 }
 
 /// <summary>Streams a job's items out of the store into a file, atomically.</summary>
@@ -78,7 +81,7 @@ public static class JobExporter
         {
             rows = format switch
             {
-                ExportFormat.Jsonl => await WriteJsonlAsync(store, job, stream, cancellationToken).ConfigureAwait(false),
+                ExportFormat.Jsonl => await WriteJsonlAsync(store, job, stream, options, cancellationToken).ConfigureAwait(false),
                 ExportFormat.Markdown => await MarkdownExporter.WriteDocumentAsync(store, job, stream, options, cancellationToken).ConfigureAwait(false),
                 ExportFormat.Docx => await DocxExporter.WriteAsync(store, job, stream, options, cancellationToken).ConfigureAwait(false),
                 ExportFormat.Xlsx => await XlsxExporter.WriteAsync(store, job, stream, options, cancellationToken).ConfigureAwait(false),
@@ -135,7 +138,7 @@ public static class JobExporter
         ArgumentNullException.ThrowIfNull(inputColumns);
         var taken = new HashSet<string>(inputColumns, StringComparer.OrdinalIgnoreCase);
         var result = new List<string>();
-        foreach (var wanted in new[] { responseColumn, "status", "error", "input_tokens", "output_tokens" })
+        foreach (var wanted in new[] { responseColumn, "status", "error", "input_tokens", "output_tokens", "cost_usd" })
         {
             var name = wanted;
             for (var i = 2; taken.Contains(name); i++)
@@ -164,6 +167,7 @@ public static class JobExporter
         }
 
         csv.EndRecord();
+        var costs = await ItemCosts.LoadAsync(store, job, options, cancellationToken).ConfigureAwait(false);
         long rows = 0;
         await foreach (var item in store.ReadItemsAsync(job.Id, cancellationToken).ConfigureAwait(false))
         {
@@ -177,6 +181,7 @@ public static class JobExporter
             csv.Field(ErrorText(item));
             csv.Field(item.Usage?.InputTokens.ToString(CultureInfo.InvariantCulture));
             csv.Field(item.Usage?.OutputTokens.ToString(CultureInfo.InvariantCulture));
+            csv.Field(ItemCosts.Text(costs.Of(item)));
             csv.EndRecord();
             rows++;
             if ((rows & 0xFFFF) == 0)
@@ -189,8 +194,9 @@ public static class JobExporter
         return rows;
     }
 
-    private static async Task<long> WriteJsonlAsync(IJobStore store, JobRecord job, Stream stream, CancellationToken cancellationToken)
+    private static async Task<long> WriteJsonlAsync(IJobStore store, JobRecord job, Stream stream, ExportOptions options, CancellationToken cancellationToken)
     {
+        var costs = await ItemCosts.LoadAsync(store, job, options, cancellationToken).ConfigureAwait(false);
         await using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = false, SkipValidation = true });
         long rows = 0;
         await foreach (var item in store.ReadItemsAsync(job.Id, cancellationToken).ConfigureAwait(false))
@@ -233,6 +239,17 @@ public static class JobExporter
             {
                 w.WriteNull("usage");
             }
+
+            if (costs.Of(item) is { } cost)
+            {
+                w.WriteNumber("cost_usd", cost);
+            }
+            else
+            {
+                w.WriteNull("cost_usd");
+            }
+
+            w.WriteBoolean("from_cache", item.FromCache);
 
             w.WriteStartObject("input");
             for (var i = 0; i < job.Columns.Count; i++)
