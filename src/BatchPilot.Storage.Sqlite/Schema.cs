@@ -107,6 +107,7 @@ internal static class Schema
         ALTER TABLE batches ADD COLUMN input_tokens INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE batches ADD COLUMN output_tokens INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE batches ADD COLUMN cached_tokens INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE batches ADD COLUMN estimate_usd REAL;
         ALTER TABLE batches ADD COLUMN reserved_usd REAL;
         ALTER TABLE batches ADD COLUMN reserved_at INTEGER;
         ALTER TABLE batches ADD COLUMN actual_usd REAL;

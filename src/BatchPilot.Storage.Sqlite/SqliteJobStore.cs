@@ -625,7 +625,7 @@ public sealed class SqliteJobStore : IJobStore
 
     // ---------------------------------------------------------------- batches
 
-    private const string BatchColumns = "id, job_id, number, state, token, request_count, bytes, provider_batch_id, provider_status, input_file_id, output_file_id, error_file_id, done_count, failed_count, errors, lease_owner, lease_until, created_at, submitting_at, submitted_at, ended_at, collected_at, not_before, resubmits, input_tokens, output_tokens, cached_tokens, reserved_usd, reserved_at, actual_usd";
+    private const string BatchColumns = "id, job_id, number, state, token, request_count, bytes, provider_batch_id, provider_status, input_file_id, output_file_id, error_file_id, done_count, failed_count, errors, lease_owner, lease_until, created_at, submitting_at, submitted_at, ended_at, collected_at, not_before, resubmits, input_tokens, output_tokens, cached_tokens, reserved_usd, reserved_at, actual_usd, estimate_usd";
 
     private static BatchRecord ReadBatch(SqliteDataReader r) => new()
     {
@@ -657,6 +657,7 @@ public sealed class SqliteJobStore : IJobStore
         ReservedUsd = r.IsDBNull(27) ? null : Usd(r.GetDouble(27)),
         ReservedAt = FromMs(r.GetValue(28)),
         ActualUsd = r.IsDBNull(29) ? null : Usd(r.GetDouble(29)),
+        EstimateUsd = r.IsDBNull(30) ? null : Usd(r.GetDouble(30)),
     };
 
     /// <inheritdoc/>
@@ -769,6 +770,7 @@ public sealed class SqliteJobStore : IJobStore
         Set("token", u.NewToken);
         Set("not_before", u.NotBefore?.ToUnixTimeMilliseconds());
         Set("actual_usd", u.ActualCostUsd is { } actual ? (double)actual : null);
+        Set("estimate_usd", u.EstimateUsd is { } estimate ? (double)estimate : null);
         if (u.ClearReservation)
         {
             sets.Add("reserved_usd=NULL");

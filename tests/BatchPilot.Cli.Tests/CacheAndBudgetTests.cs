@@ -174,6 +174,8 @@ public sealed class CacheAndBudgetTests
             $"error: the job budget of $1.00 would be passed: $0.00 spent and $0.00 reserved so far, and the next batch (5 requests) is estimated at $100.00, so it was not sent; 5 items stay pending. To continue, raise the budget: rerun the same command with --budget 100.00 or more, or 'batchpilot resume {id} --budget 100.00'.",
             line.TrimEnd());
         Assert.True(File.Exists(ws.PathOf("out.csv")));
+        var held = Json(await cli.RunAsync("status", id, "--json")).GetProperty("batch_details")[0];
+        Assert.Equal(("Planned", 100m), (held.GetProperty("state").GetString(), held.GetProperty("estimate_usd").GetDecimal()));
 
         // And resume with the suggested budget sends it
         var resumed = await cli.RunAsync("resume", id, "--budget", "100", "--check-interval", "0.2", "--json");

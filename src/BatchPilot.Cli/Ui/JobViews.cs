@@ -111,6 +111,9 @@ internal sealed record BatchView
     /// <summary>The estimate reserved against the budgets while the batch is in flight.</summary>
     public decimal? ReservedUsd { get; init; }
 
+    /// <summary>The batch's estimated cost, once a budget applied to it.</summary>
+    public decimal? EstimateUsd { get; init; }
+
     public static BatchView Of(BatchRecord b, JobSpec spec, PriceTable prices) => new()
     {
         Number = b.Number,
@@ -129,6 +132,7 @@ internal sealed record BatchView
         CachedTokens = b.Usage.CachedTokens,
         CostUsd = JobCosts.OfBatch(spec, b, prices) is { } cost ? Math.Round(cost, 6) : null,
         ReservedUsd = b.State is BatchState.Submitting or BatchState.Submitted or BatchState.Ended && b.ReservedUsd is { } r ? Math.Round(r, 6) : null,
+        EstimateUsd = b.EstimateUsd is { } e ? Math.Round(e, 6) : null,
     };
 }
 
@@ -206,7 +210,7 @@ internal static class JobTables
             {
                 cells.Add(b.State is BatchState.Submitting or BatchState.Submitted or BatchState.Ended
                     ? (b.ReservedUsd is { } r ? Markup.Escape("≤ " + Format.Money(r) + " reserved") : "-")
-                    : b.State == BatchState.Planned ? "-" : Format.Money(JobCosts.OfBatch(spec!, b, prices!)));
+                    : b.State == BatchState.Planned ? (b.EstimateUsd is { } e ? Markup.Escape("est. " + Format.Money(e)) : "-") : Format.Money(JobCosts.OfBatch(spec!, b, prices!)));
             }
 
             t.AddRow([.. cells]);

@@ -102,6 +102,9 @@ public sealed record BatchRecord
     /// <summary>Tokens the provider reported for the results applied from this batch (what was billed for it).</summary>
     public TokenUsage Usage { get; init; }
 
+    /// <summary>The estimated cost in USD of sending the batch, computed the first time a budget applied to it.</summary>
+    public decimal? EstimateUsd { get; init; }
+
     /// <summary>
     /// The estimated cost in USD reserved against the budgets when the batch was claimed for submission; counted while
     /// the batch is with the provider and replaced by <see cref="ActualUsd"/> once its results are applied.

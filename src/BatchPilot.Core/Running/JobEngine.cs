@@ -69,7 +69,6 @@ public sealed class JobEngine
     private readonly IEngineObserver _observer;
     private readonly Dictionary<long, int> _interruptions = [];
     private readonly BudgetGuard _budget;
-    private readonly Dictionary<long, decimal> _estimates = [];
     private readonly HashSet<long> _refusalsShown = [];
 
     /// <summary>Creates an engine.</summary>
@@ -310,11 +309,12 @@ public sealed class JobEngine
 
     /// <summary>
     /// The estimate of a planned batch, as <c>batchpilot estimate</c> makes it: input tokens of its requests from the
-    /// tokenizer, expected output from earlier runs or max tokens, Batch API prices. Computed once per batch.
+    /// tokenizer, expected output from earlier runs or max tokens, Batch API prices. Computed once per batch and kept on
+    /// it, so a batch held back by a budget is not tokenized again on every pass.
     /// </summary>
     private async Task<decimal> EstimateAsync(JobRecord job, BatchRecord batch, CancellationToken cancellationToken)
     {
-        if (_estimates.TryGetValue(batch.Id, out var known))
+        if (batch.EstimateUsd is { } known)
         {
             return known;
         }
@@ -327,7 +327,7 @@ public sealed class JobEngine
         }
 
         var estimate = await _budget.EstimateAsync(job, batch.RequestCount, input, batchApi: true, cancellationToken).ConfigureAwait(false);
-        _estimates[batch.Id] = estimate;
+        await _store.UpdateBatchAsync(batch.Id, new BatchUpdate { EstimateUsd = estimate }, cancellationToken).ConfigureAwait(false);
         return estimate;
     }
 

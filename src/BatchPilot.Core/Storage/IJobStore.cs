@@ -78,6 +78,9 @@ public sealed record BatchUpdate
     /// <summary>Forgets the provider batch (id, status, files, counts, errors) so the batch can be created again.</summary>
     public bool ClearProviderBatch { get; init; }
 
+    /// <summary>The batch's estimated cost (USD), kept so it is computed once.</summary>
+    public decimal? EstimateUsd { get; init; }
+
     /// <summary>The actual cost settled from the batch's usage (USD).</summary>
     public decimal? ActualCostUsd { get; init; }
 
