@@ -117,8 +117,10 @@ internal static class Schema
             cached_tokens = coalesce((SELECT sum(i.cached_tokens) FROM items i WHERE i.batch_id = batches.id), 0),
             reserved_at = submitting_at;
         CREATE INDEX batches_reserved_at ON batches(reserved_at) WHERE reserved_at IS NOT NULL;
+        -- A rowid table: answers are large, and random keys would scatter them through a WITHOUT ROWID b-tree.
         CREATE TABLE response_cache (
-            key TEXT PRIMARY KEY,
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL UNIQUE,
             result_text TEXT NOT NULL,
             input_tokens INTEGER,
             output_tokens INTEGER,
@@ -126,7 +128,7 @@ internal static class Schema
             created_at INTEGER NOT NULL,
             job_id TEXT NOT NULL,
             custom_id TEXT NOT NULL
-        ) WITHOUT ROWID;
+        );
         CREATE INDEX response_cache_job ON response_cache(job_id);
         """,
     ];

@@ -546,7 +546,8 @@ public sealed class SqliteJobStore : IJobStore
 
             if (batch.CacheKeys is { } keys)
             {
-                // Each item records its cache key: one keyed update per item, checked by count like the range update.
+                // Each item records its cache key: one prepared update per item, checked by count like the range
+                // update. (A single UPDATE … FROM json_each would be planned as a nested scan: quadratic.)
                 using var cmd = Cmd(c, tx, "UPDATE items SET status=1, batch_id=$b, cache_key=$k WHERE job_id=$j AND seq=$s AND status=0");
                 cmd.Parameters.AddWithValue("$b", batchId);
                 cmd.Parameters.AddWithValue("$j", jobId);
@@ -821,7 +822,6 @@ public sealed class SqliteJobStore : IJobStore
                 UPDATE items SET status=$st, result_text=$t, input_tokens=$it, output_tokens=$ot, cached_tokens=$ct,
                     error_code=$ec, error_message=$em
                 WHERE job_id=$j AND custom_id=$c AND batch_id=$b AND status=1
-                RETURNING coalesce(cache_key, '')
                 """);
             cmd.Parameters.AddWithValue("$j", jobId);
             cmd.Parameters.AddWithValue("$b", batchId);
@@ -838,20 +838,6 @@ public sealed class SqliteJobStore : IJobStore
             using var probe = Cmd(c, tx, "SELECT batch_id FROM items WHERE job_id=$j AND custom_id=$c");
             probe.Parameters.AddWithValue("$j", jobId);
             var probeC = probe.Parameters.Add("$c", SqliteType.Text);
-
-            // A succeeded answer of an item planned with a cache key goes into the response cache in this same transaction.
-            using var remember = Cmd(c, tx, """
-                INSERT OR REPLACE INTO response_cache (key, result_text, input_tokens, output_tokens, cached_tokens, created_at, job_id, custom_id)
-                VALUES ($k, $t, $it, $ot, $ct, $now, $j, $c)
-                """);
-            remember.Parameters.AddWithValue("$j", jobId);
-            remember.Parameters.AddWithValue("$now", Now());
-            var rk = remember.Parameters.Add("$k", SqliteType.Text);
-            var rt = remember.Parameters.Add("$t", SqliteType.Text);
-            var rit = remember.Parameters.Add("$it", SqliteType.Integer);
-            var rot = remember.Parameters.Add("$ot", SqliteType.Integer);
-            var rct = remember.Parameters.Add("$ct", SqliteType.Integer);
-            var rc = remember.Parameters.Add("$c", SqliteType.Text);
 
             var applied = 0;
             long input = 0, output = 0, cached = 0;
@@ -877,23 +863,12 @@ public sealed class SqliteJobStore : IJobStore
                 pec.Value = Db(line.ErrorCode);
                 pem.Value = Db(line.ErrorMessage);
                 pc.Value = line.CustomId;
-                if (cmd.ExecuteScalar() is string key)
+                if (cmd.ExecuteNonQuery() == 1)
                 {
                     applied++;
                     input += line.Usage?.InputTokens ?? 0;
                     output += line.Usage?.OutputTokens ?? 0;
                     cached += line.Usage?.CachedTokens ?? 0;
-                    if (key.Length > 0 && line.Kind == ResultKind.Succeeded && line.Text is not null)
-                    {
-                        rk.Value = key;
-                        rt.Value = line.Text;
-                        rit.Value = pit.Value;
-                        rot.Value = pot.Value;
-                        rct.Value = pct.Value;
-                        rc.Value = line.CustomId;
-                        remember.ExecuteNonQuery();
-                    }
-
                     continue;
                 }
 
@@ -1011,28 +986,41 @@ public sealed class SqliteJobStore : IJobStore
                 return found;
             }
 
-            using var cmd = Cmd(c, null, "SELECT result_text, input_tokens, output_tokens, cached_tokens, created_at, job_id, custom_id FROM response_cache WHERE key=$k");
-            var pk = cmd.Parameters.Add("$k", SqliteType.Text);
-            cmd.Prepare();
-            foreach (var key in keys)
+            // One statement for the whole set: the keys go in as a JSON array.
+            using var cmd = Cmd(c, null, """
+                SELECT key, result_text, input_tokens, output_tokens, cached_tokens, created_at, job_id, custom_id
+                FROM response_cache WHERE key IN (SELECT value FROM json_each($keys))
+                """);
+            cmd.Parameters.AddWithValue("$keys", JsonSerializer.Serialize(keys.ToArray(), StoreJsonContext.Default.StringArray));
+            using var r = cmd.ExecuteReader();
+            while (r.Read())
             {
-                if (found.ContainsKey(key))
-                {
-                    continue;
-                }
-
-                pk.Value = key;
-                using var r = cmd.ExecuteReader();
-                if (r.Read())
-                {
-                    var usage = r.IsDBNull(1) ? (TokenUsage?)null : new TokenUsage(r.GetInt64(1), r.IsDBNull(2) ? 0 : r.GetInt64(2), r.IsDBNull(3) ? 0 : r.GetInt64(3));
-                    found[key] = new CachedAnswer(key, r.GetString(0), usage, FromMs(r.GetInt64(4)), r.GetString(5), r.GetString(6));
-                }
+                var usage = r.IsDBNull(2) ? (TokenUsage?)null : new TokenUsage(r.GetInt64(2), r.IsDBNull(3) ? 0 : r.GetInt64(3), r.IsDBNull(4) ? 0 : r.GetInt64(4));
+                var key = r.GetString(0);
+                found[key] = new CachedAnswer(key, r.GetString(1), usage, FromMs(r.GetInt64(5)), r.GetString(6), r.GetString(7));
             }
 
             return found;
         }));
     }
+
+    /// <inheritdoc/>
+    public Task<int> RememberAnswersAsync(long batchId, CancellationToken cancellationToken = default) =>
+        Task.FromResult(Write((c, tx) =>
+        {
+            // One sorted bulk insert per batch: random keys inserted one by one into the unique index, in many small
+            // transactions, would rewrite most of its pages every time.
+            using var cmd = Cmd(c, tx, """
+                INSERT OR REPLACE INTO response_cache (key, result_text, input_tokens, output_tokens, cached_tokens, created_at, job_id, custom_id)
+                SELECT cache_key, result_text, input_tokens, output_tokens, cached_tokens, $now, job_id, custom_id FROM items
+                WHERE batch_id=$b AND status=$st AND cache_key IS NOT NULL AND cache_hit=0 AND result_text IS NOT NULL
+                ORDER BY cache_key
+                """);
+            cmd.Parameters.AddWithValue("$b", batchId);
+            cmd.Parameters.AddWithValue("$st", (int)ItemStatus.Succeeded);
+            cmd.Parameters.AddWithValue("$now", Now());
+            return cmd.ExecuteNonQuery();
+        }));
 
     /// <inheritdoc/>
     public Task<int> ApplyCacheHitsAsync(string jobId, IReadOnlyList<CacheHit> hits, CancellationToken cancellationToken = default)

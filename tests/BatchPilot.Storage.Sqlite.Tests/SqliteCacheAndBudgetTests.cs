@@ -43,16 +43,20 @@ public sealed class SqliteCacheAndBudgetTests : IDisposable
         _store.TryReserveAsync(batch.Id, [BatchState.Planned], BatchState.Submitting, new BatchUpdate { LeaseOwner = "me" }, limits, "claim");
 
     [Fact]
-    public async Task ApplyResults_StoresOnlySucceededAnswersOfKeyedItems_InTheSameTransaction()
+    public async Task RememberAnswers_StoresOnlySucceededAnswersOfKeyedItems_AndRepeatsSafely()
     {
-        // Given a batch of three items planned with cache keys
+        // Given a batch of three items planned with cache keys: one result succeeded, one failed, one never came
         var job = await NewJobAsync(3);
         var batch = await _store.CreatePlannedBatchAsync(job.Id, new PlannedBatch { Seqs = [1, 2, 3], Token = "t1", CacheKeys = ["k1", "k2", "k3"] });
-
-        // When one result succeeds, one fails and one never comes
         await _store.ApplyResultsAsync(batch.Id, [Ok("row-1", "answer one"), new ResultLine { CustomId = "row-2", Kind = ResultKind.Failed, ErrorCode = "server_error", ErrorMessage = "boom" }]);
+        Assert.Empty(await _store.FindCachedAsync(["k1"]));
 
-        // Then only the succeeded answer is cached, with its usage and where it came from
+        // When the batch's answers are remembered (twice, as after a crash before the batch was marked collected)
+        var stored = await _store.RememberAnswersAsync(batch.Id);
+        var again = await _store.RememberAnswersAsync(batch.Id);
+
+        // Then only the succeeded answer is cached, once, with its usage and where it came from
+        Assert.Equal((1, 1), (stored, again));
         var found = await _store.FindCachedAsync(["k1", "k2", "k3", "unknown"]);
         var hit = Assert.Single(found).Value;
         Assert.Equal(("k1", "answer one", new TokenUsage(30, 40, 10), "job-000001", "row-1", Noon), (hit.Key, hit.Text, hit.Usage!.Value, hit.JobId, hit.CustomId, hit.CreatedAt));
@@ -67,6 +71,7 @@ public sealed class SqliteCacheAndBudgetTests : IDisposable
         await _store.ApplyResultsAsync(batch.Id, [Ok("row-1"), Ok("row-2")]);
         await _store.ApplyResultsAsync(batch.Id, [Ok("row-1"), Ok("row-2")]);
 
+        Assert.Equal(0, await _store.RememberAnswersAsync(batch.Id));
         Assert.Empty(await _store.FindCachedAsync(["k1"]));
         Assert.Equal(new TokenUsage(60, 80, 20), (await _store.GetBatchAsync(batch.Id))!.Usage);
     }
@@ -179,8 +184,10 @@ public sealed class SqliteCacheAndBudgetTests : IDisposable
         Assert.True(await _store.SetJobBudgetAsync(job.Id, 2.5m, "Budget set to $2.50."));
         var batch = await _store.CreatePlannedBatchAsync(job.Id, new PlannedBatch { Seqs = [1], Token = "t1", CacheKeys = ["k1"] });
         await _store.ApplyResultsAsync(batch.Id, [Ok("row-1")]);
+        await _store.RememberAnswersAsync(batch.Id);
         var kept = await _store.CreatePlannedBatchAsync(other.Id, new PlannedBatch { Seqs = [1], Token = "t2", CacheKeys = ["k2"] });
         await _store.ApplyResultsAsync(kept.Id, [Ok("row-1")]);
+        await _store.RememberAnswersAsync(kept.Id);
 
         Assert.Equal(2.5m, (await _store.GetJobAsync(job.Id))!.BudgetUsd);
         Assert.Contains(await _store.GetHistoryAsync(job.Id), h => h.State == "Budget" && h.Reason == "Budget set to $2.50.");

@@ -614,6 +614,10 @@ public sealed class JobEngine
             _ => (ItemStatus.Failed, "missing_result", $"The provider returned no result for this request (batch {pb.Id} is {pb.Status})."),
         };
         var remaining = await _store.EndRemainingAsync(batch.Id, status, code, message, cancellationToken).ConfigureAwait(false);
+        if (_options.Costs.Cache != CacheMode.Off)
+        {
+            await _store.RememberAnswersAsync(batch.Id, cancellationToken).ConfigureAwait(false);
+        }
 
         // Settlement: the reservation gives way to the actual cost of the usage the provider reported for this batch.
         var settled = await _store.GetBatchAsync(batch.Id, cancellationToken).ConfigureAwait(false) ?? batch;

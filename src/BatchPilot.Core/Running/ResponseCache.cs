@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -25,7 +26,8 @@ public enum CacheMode
 /// <summary>
 /// The content-addressed response cache: an identical request (same provider, endpoint, model, parameters and rendered
 /// messages) is answered from the store instead of being sent again, across jobs and modes (a batch answer serves a
-/// sync request and the other way round). Only succeeded answers are stored, in the same transaction that applies them.
+/// sync request and the other way round). Only succeeded answers are stored: those of a batch in one transaction when it
+/// is collected (before it is marked so, so a crash in between repeats it), and applying cache hits is one transaction.
 /// </summary>
 public static partial class ResponseCache
 {
@@ -47,13 +49,25 @@ public static partial class ResponseCache
         ArgumentNullException.ThrowIfNull(provider);
         ArgumentNullException.ThrowIfNull(endpoint);
         ArgumentNullException.ThrowIfNull(request);
-        var head = Encoding.UTF8.GetBytes(KeyVersion + "\n" + provider.Trim().ToLowerInvariant() + "\n" + endpoint.Trim().TrimEnd('/') + "\n");
-        var body = JsonSerializer.SerializeToUtf8Bytes(request, CacheKeyJson.Default.LlmRequest);
-        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        sha.AppendData(head);
-        sha.AppendData(body);
-        return Convert.ToHexStringLower(sha.GetHashAndReset());
+        // Planning computes one key per item: the canonical form is written into a per-thread buffer and hashed in place.
+        var buffer = t_buffer ??= new ArrayBufferWriter<byte>(1024);
+        buffer.ResetWrittenCount();
+        var head = KeyVersion + "\n" + provider.Trim().ToLowerInvariant() + "\n" + endpoint.Trim().TrimEnd('/') + "\n";
+        buffer.Advance(Encoding.UTF8.GetBytes(head, buffer.GetSpan(Encoding.UTF8.GetMaxByteCount(head.Length))));
+        var writer = t_writer ??= new Utf8JsonWriter(buffer);
+        writer.Reset(buffer);
+        JsonSerializer.Serialize(writer, request, CacheKeyJson.Default.LlmRequest);
+        writer.Flush();
+        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+        SHA256.HashData(buffer.WrittenSpan, hash);
+        return Convert.ToHexStringLower(hash);
     }
+
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? t_buffer;
+
+    [ThreadStatic]
+    private static Utf8JsonWriter? t_writer;
 
     /// <summary>The cache key of a request of a job (its provider and endpoint).</summary>
     public static string Key(JobSpec spec, LlmRequest request)

@@ -238,6 +238,11 @@ public sealed class SyncRunner
             }
 
             await _store.EndRemainingAsync(batch.Id, ItemStatus.Failed, "missing_result", "No answer was recorded for this request.", cancellationToken).ConfigureAwait(false);
+            if (keys is not null)
+            {
+                await _store.RememberAnswersAsync(batch.Id, cancellationToken).ConfigureAwait(false);
+            }
+
             var end = _time.GetUtcNow();
             var actual = await SettledCostAsync(_store, job, batch.Id, costs.Prices, cancellationToken).ConfigureAwait(false);
             await _store.TryTransitionBatchAsync(batch.Id, [BatchState.Submitted], BatchState.Collected,
@@ -303,6 +308,7 @@ public sealed class SyncRunner
             }
 
             var released = await store.ReleaseBatchItemsAsync(batch.Id, cancellationToken).ConfigureAwait(false);
+            await store.RememberAnswersAsync(batch.Id, cancellationToken).ConfigureAwait(false);
             var now = time.GetUtcNow();
             settled++;
             var actual = await SettledCostAsync(store, job, batch.Id, prices, cancellationToken).ConfigureAwait(false);

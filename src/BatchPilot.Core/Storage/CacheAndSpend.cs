@@ -30,8 +30,9 @@ public sealed record PlannedBatch
     public required string Token { get; init; }
 
     /// <summary>
-    /// The cache key of each item, aligned with <see cref="Seqs"/>; a succeeded result of a keyed item is stored in the
-    /// response cache in the same transaction that applies it. Null: nothing of this batch is cached.
+    /// The cache key of each item, aligned with <see cref="Seqs"/>; the succeeded answers of keyed items are stored in the
+    /// response cache when the batch is collected (<see cref="IJobStore.RememberAnswersAsync"/>). Null: nothing of this
+    /// batch is cached.
     /// </summary>
     public IReadOnlyList<string>? CacheKeys { get; init; }
 }

@@ -191,6 +191,13 @@ public interface IJobStore : IDisposable
     /// </summary>
     Task<BatchRecord> CreatePlannedBatchAsync(string jobId, PlannedBatch batch, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Stores the succeeded answers of a batch's items planned with a cache key in the response cache (replacing older
+    /// answers to the same requests), in one transaction; called once the batch's results are applied, before it is
+    /// marked collected, so a crash in between repeats it. Returns how many were stored.
+    /// </summary>
+    Task<int> RememberAnswersAsync(long batchId, CancellationToken cancellationToken = default);
+
     /// <summary>The cached answers of those <paramref name="keys"/> that are in the response cache.</summary>
     Task<IReadOnlyDictionary<string, CachedAnswer>> FindCachedAsync(IReadOnlyCollection<string> keys, CancellationToken cancellationToken = default);
 
