@@ -1096,6 +1096,28 @@ public sealed class SqliteJobStore : IJobStore
     }
 
     /// <inheritdoc/>
+    public Task<IReadOnlyDictionary<string, BilledUsage>> GetBilledUsageAsync(CancellationToken cancellationToken = default) =>
+        Task.FromResult<IReadOnlyDictionary<string, BilledUsage>>(Run(c =>
+        {
+            using var cmd = Cmd(c, null, """
+                SELECT job_id, coalesce(provider_status, '') = $sync, sum(input_tokens), sum(output_tokens), sum(cached_tokens)
+                FROM batches GROUP BY 1, 2
+                """);
+            cmd.Parameters.AddWithValue("$sync", Running.SyncRunner.SyncStatus);
+            using var r = cmd.ExecuteReader();
+            var result = new Dictionary<string, BilledUsage>(StringComparer.Ordinal);
+            while (r.Read())
+            {
+                var jobId = r.GetString(0);
+                var usage = new TokenUsage(r.GetInt64(2), r.GetInt64(3), r.GetInt64(4));
+                var known = result.GetValueOrDefault(jobId);
+                result[jobId] = r.GetInt64(1) != 0 ? known with { Sync = usage } : known with { BatchApi = usage };
+            }
+
+            return result;
+        }));
+
+    /// <inheritdoc/>
     public Task<SpendSnapshot> GetSpendAsync(string jobId, DateTimeOffset dayStart, CancellationToken cancellationToken = default) =>
         Task.FromResult(Run(c => ReadSpend(c, null, jobId, dayStart)));
 

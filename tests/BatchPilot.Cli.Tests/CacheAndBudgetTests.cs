@@ -348,6 +348,37 @@ public sealed class CacheAndBudgetTests
         Assert.Equal((long)rows, Long(Json(rerun), "succeeded"));
     }
 
+    [Fact]
+    public async Task Costs_OfAJobResumedInSyncMode_PriceEachBatchAtItsOwnApi_InStatusJobsAndCosts()
+    {
+        // Given output at $1 per token through the Batch API and $2 synchronously, and a batch job with one failed item
+        using var ws = new TempWorkspace();
+        ws.Write("config/user.yaml", """
+            prices:
+              gpt-4o-mini: { input: 0, cached_input: 0, output: 2000000, batch_input: 0, batch_output: 1000000 }
+            """);
+        var faults = new FaultScenario { Items = [new ItemFaultRule { Error = "server_error", CustomIds = ["row-2"], FirstAttemptOnly = true }] };
+        await using var emu = await EmulatorHost.StartAsync(0, faults);
+        var cli = Cli(ws, emu);
+        var run = await cli.RunAsync(Run(ws, ws.WriteReviews("in.csv", 3), "out.csv"));
+        var id = Json(run).GetProperty("id").GetString()!;
+
+        // When the failed item is resumed through the synchronous API
+        var resumed = await cli.RunAsync("resume", id, "--mode", "sync", "--json");
+
+        // Then the provider batch costs $1 and the sync chunk $2 per output token, and every view agrees on the total
+        Assert.True(resumed.ExitCode == 0, resumed.ToString());
+        var status = Json(await cli.RunAsync("status", id, "--json"));
+        var batches = status.GetProperty("batch_details").EnumerateArray().ToList();
+        Assert.Equal(["completed", "sync"], batches.Select(b => b.GetProperty("provider_status").GetString()));
+        Assert.Equal(batches[0].GetProperty("output_tokens").GetDecimal(), batches[0].GetProperty("cost_usd").GetDecimal());
+        Assert.Equal(2 * batches[1].GetProperty("output_tokens").GetDecimal(), batches[1].GetProperty("cost_usd").GetDecimal());
+        var total = batches.Sum(b => b.GetProperty("cost_usd").GetDecimal());
+        Assert.Equal(total, status.GetProperty("cost_usd").GetDecimal());
+        Assert.Equal(total, Json(await cli.RunAsync("jobs", "--json"))[0].GetProperty("cost_usd").GetDecimal());
+        Assert.Equal(total, Json(await cli.RunAsync("costs", "--json")).GetProperty("total_usd").GetDecimal());
+    }
+
     /// <summary>The documented exit code of a budget stop.</summary>
     private static class ExitCodesOf
     {

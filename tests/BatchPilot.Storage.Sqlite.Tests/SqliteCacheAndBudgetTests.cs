@@ -77,6 +77,22 @@ public sealed class SqliteCacheAndBudgetTests : IDisposable
     }
 
     [Fact]
+    public async Task GetBilledUsage_SplitsEachJobsUsageByTheApiItsBatchesWentThrough()
+    {
+        var job = await NewJobAsync(3);
+        var batch = await _store.CreatePlannedBatchAsync(job.Id, [1, 2], 0, "b");
+        await _store.UpdateBatchAsync(batch.Id, new BatchUpdate { ProviderStatus = "completed" });
+        await _store.ApplyResultsAsync(batch.Id, [Ok("row-1"), Ok("row-2")]);
+        var chunk = await _store.CreatePlannedBatchAsync(job.Id, [3], 0, "sync-1");
+        await _store.UpdateBatchAsync(chunk.Id, new BatchUpdate { ProviderStatus = Running.SyncRunner.SyncStatus });
+        await _store.ApplyResultsAsync(chunk.Id, [Ok("row-3")]);
+
+        var billed = await _store.GetBilledUsageAsync();
+
+        Assert.Equal(new BilledUsage(new TokenUsage(60, 80, 20), new TokenUsage(30, 40, 10)), Assert.Single(billed).Value);
+    }
+
+    [Fact]
     public async Task ApplyCacheHits_AnswersPendingItemsWithoutUsage_AndCountsThemApart()
     {
         // Given a job of three pending items

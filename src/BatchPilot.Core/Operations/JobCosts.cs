@@ -3,6 +3,7 @@ using BatchPilot.Items;
 using BatchPilot.Jobs;
 using BatchPilot.Pricing;
 using BatchPilot.Running;
+using BatchPilot.Storage;
 
 namespace BatchPilot.Operations;
 
@@ -48,6 +49,14 @@ public static class JobCosts
         }
 
         return total;
+    }
+
+    /// <summary>The actual cost of a job from its billed usage (see <see cref="Storage.IJobStore.GetBilledUsageAsync"/>).</summary>
+    public static decimal? OfJob(JobSpec spec, BilledUsage usage, PriceTable prices)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(prices);
+        return prices.Cost(spec.Model, usage.BatchApi, batch: true) + prices.Cost(spec.Model, usage.Sync, batch: false);
     }
 
     /// <summary>

@@ -37,6 +37,15 @@ public sealed record PlannedBatch
     public IReadOnlyList<string>? CacheKeys { get; init; }
 }
 
+/// <summary>The usage billed for a job's batches, split by the API they went through.</summary>
+/// <param name="BatchApi">Provider batches (Batch API prices).</param>
+/// <param name="Sync">Chunks sent through the synchronous API (standard prices).</param>
+public readonly record struct BilledUsage(TokenUsage BatchApi, TokenUsage Sync)
+{
+    /// <summary>Both together.</summary>
+    public TokenUsage Total => new(BatchApi.InputTokens + Sync.InputTokens, BatchApi.OutputTokens + Sync.OutputTokens, BatchApi.CachedTokens + Sync.CachedTokens);
+}
+
 /// <summary>Money counted against a budget, in USD.</summary>
 /// <param name="ActualUsd">Actual cost of the results applied (settled batches, and what in-flight batches reported so far).</param>
 /// <param name="ReservedUsd">Estimates reserved for batches still with the provider, beyond what they already reported.</param>

@@ -216,6 +216,9 @@ public interface IJobStore : IDisposable
     /// </summary>
     Task<ReserveResult> TryReserveAsync(long batchId, IReadOnlyCollection<BatchState> from, BatchState to, BatchUpdate update, BudgetLimits budget, string reason, CancellationToken cancellationToken = default);
 
+    /// <summary>The usage billed for each job's batches (keyed by job id, jobs without batches absent), read in one query.</summary>
+    Task<IReadOnlyDictionary<string, BilledUsage>> GetBilledUsageAsync(CancellationToken cancellationToken = default);
+
     /// <summary>The spend of a job and of the UTC day starting at <paramref name="dayStart"/> (all jobs).</summary>
     Task<SpendSnapshot> GetSpendAsync(string jobId, DateTimeOffset dayStart, CancellationToken cancellationToken = default);
 
