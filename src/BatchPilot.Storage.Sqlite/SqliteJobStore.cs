@@ -1142,7 +1142,9 @@ public sealed class SqliteJobStore : IJobStore
             }
 
             // Both sums and the claim run in one BEGIN IMMEDIATE transaction: two processes cannot both pass the check.
-            var spend = ReadSpend(c, tx, jobId, budget.DayStart);
+            var spend = budget.JobLimitUsd is null && budget.DailyLimitUsd is null
+                ? new SpendSnapshot(default, default)
+                : ReadSpend(c, tx, jobId, budget.DayStart);
             var refused = budget.Refuses(spend);
             if (refused is not null)
             {

@@ -248,7 +248,7 @@ internal static class JobTables
 
         t.AddRow("Batches", Format.Number(j.Batches));
         t.AddRow("Tokens in / out", $"{Format.Number(j.InputTokens)} / {Format.Number(j.OutputTokens)}");
-        t.AddRow(j.Mode == "batch" ? "Cost (batch price)" : "Cost", Format.Money(j.CostUsd));
+        t.AddRow("Cost", Format.Money(j.CostUsd));
         if (j.BudgetUsd is { } budget)
         {
             var used = j.BudgetUsedUsd ?? 0;

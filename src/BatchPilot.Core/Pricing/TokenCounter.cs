@@ -113,13 +113,18 @@ public static class TokenCounter
         return anthropic ? (long)Math.Ceiling(n * AnthropicFactor) : n;
     }
 
-    /// <summary>Input tokens of a request: its system message (if any) and user message.</summary>
+    /// <summary>Input tokens of a request: its system message (if any), its prior turns (few-shot examples) and user message.</summary>
     public static long CountRequest(LlmRequest request, string? provider = null)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var messages = request.System is null
-            ? new[] { ("user", request.UserText) }
-            : new[] { ("system", request.System), ("user", request.UserText) };
+        var messages = new List<(string Role, string Content)>(request.PriorTurns.Count + 2);
+        if (request.System is not null)
+        {
+            messages.Add(("system", request.System));
+        }
+
+        messages.AddRange(request.PriorTurns.Select(t => (t.Role, t.Text)));
+        messages.Add(("user", request.UserText));
         return CountChat(request.Model, messages, provider);
     }
 

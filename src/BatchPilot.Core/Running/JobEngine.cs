@@ -233,7 +233,8 @@ public sealed class JobEngine
         {
             if (claim.RefusedBy is { } kind)
             {
-                var held = all.Where(b => b.State == BatchState.Planned).Sum(b => (long)b.RequestCount);
+                // This batch and the planned ones after it (the earlier ones of this pass were just submitted).
+                var held = all.Where(b => b.State == BatchState.Planned && b.Number >= batch.Number).Sum(b => (long)b.RequestCount);
                 BudgetStop = _budget.Refusal(job, kind, claim.Spend, amount ?? 0, batch.RequestCount, held, sync: false);
                 if (_refusalsShown.Add(batch.Id))
                 {

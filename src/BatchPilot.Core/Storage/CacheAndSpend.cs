@@ -113,6 +113,6 @@ public sealed record ReserveResult
     /// <summary>The budget the reservation would have passed; null when reserved, or when the batch was not in an expected state.</summary>
     public BudgetKind? RefusedBy { get; init; }
 
-    /// <summary>The spend before this reservation.</summary>
+    /// <summary>The spend before this reservation (zero, not read, when no limit was given).</summary>
     public required SpendSnapshot Spend { get; init; }
 }
