@@ -61,7 +61,9 @@ public sealed class TokenCounterTests
         // 19 as above, plus user: 3 + "user" (1) + "hello world" (2) and assistant: 3 + "assistant" (1) + "tiktoken is great!" (6) = 35
         var request = new LlmRequest
         {
-            Model = "gpt-4", System = "hello world", UserText = "tiktoken is great!",
+            Model = "gpt-4",
+            System = "hello world",
+            UserText = "tiktoken is great!",
             PriorTurns = [new ChatTurn(ChatTurn.User, "hello world"), new ChatTurn(ChatTurn.Assistant, "tiktoken is great!")],
         };
 
