@@ -221,6 +221,23 @@ internal sealed class CliContext : IAsyncDisposable
             ?? throw new InputException($"no job '{idOrName}' in {Store.Location}", field: "JOB", hint: "see 'batchpilot jobs' for the ids", exitCode: ExitCodes.NotFound);
     }
 
+    /// <summary><c>--no-cache</c> was given: the response cache is not read (answers are still stored).</summary>
+    public bool NoCacheFlag { get; set; }
+
+    private BudgetAlerts? _alerts;
+
+    /// <summary>
+    /// Prices (with the config overrides), the daily budget (<c>budget.daily_usd</c>) and the cache mode
+    /// (<c>cache.enabled</c>, <c>--no-cache</c>) for engines and sync runners; budget alerts are shared by all of them.
+    /// </summary>
+    public CostOptions Costs => new()
+    {
+        Prices = Prices,
+        DailyBudgetUsd = Settings.DailyBudgetUsd(),
+        Cache = !Settings.CacheEnabled() ? CacheMode.Off : NoCacheFlag ? CacheMode.WriteOnly : CacheMode.ReadWrite,
+        Alerts = _alerts ??= new BudgetAlerts(),
+    };
+
     /// <summary>Most estimated input tokens per batch given on the command line, if any.</summary>
     public long? MaxBatchTokensFlag { get; set; }
 
@@ -231,7 +248,7 @@ internal sealed class CliContext : IAsyncDisposable
     /// </summary>
     public EngineOptions EngineOptions(string model)
     {
-        var options = new EngineOptions();
+        var options = new EngineOptions { Costs = Costs };
         var tokens = Settings.Resolve(MaxBatchTokensFlag?.ToString(System.Globalization.CultureInfo.InvariantCulture), "--max-batch-tokens", "BATCHPILOT_MAX_BATCH_TOKENS", "enqueued_token_limits." + model);
         if (tokens.Value is { } t)
         {

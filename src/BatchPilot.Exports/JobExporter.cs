@@ -50,6 +50,9 @@ public sealed record ExportOptions
 
     /// <summary>Clock for the export timestamp written into every document.</summary>
     public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    /// <summary>Prices of the per-item <c>cost_usd</c> column (csv, jsonl, xlsx).</summary>
+    public Pricing.PriceTable Prices { get; init; } = Pricing.PriceTable.Default;
 }
 
 /// <summary>Streams a job's items out of the store into a file, atomically.</summary>
@@ -89,7 +92,7 @@ public static class JobExporter
         {
             rows = format switch
             {
-                ExportFormat.Jsonl => await WriteJsonlAsync(store, job, stream, cancellationToken).ConfigureAwait(false),
+                ExportFormat.Jsonl => await WriteJsonlAsync(store, job, stream, options, cancellationToken).ConfigureAwait(false),
                 ExportFormat.Markdown => await MarkdownExporter.WriteDocumentAsync(store, job, stream, options, cancellationToken).ConfigureAwait(false),
                 ExportFormat.Docx => await DocxExporter.WriteAsync(store, job, stream, options, cancellationToken).ConfigureAwait(false),
                 ExportFormat.Xlsx => await XlsxExporter.WriteAsync(store, job, stream, options, cancellationToken).ConfigureAwait(false),
@@ -142,11 +145,11 @@ public static class JobExporter
         _ => ".csv",
     };
 
-    /// <summary>Result column names that do not clash with the input's columns.</summary>
+    /// <summary>Result column names of a one-job export that do not clash with the input's columns: the bases, then <c>cost_usd</c>.</summary>
     public static IReadOnlyList<string> ResultColumns(IReadOnlyList<string> inputColumns, string responseColumn)
     {
         ArgumentNullException.ThrowIfNull(inputColumns);
-        return UniqueNames(inputColumns, ResultColumnBases(responseColumn));
+        return UniqueNames(inputColumns, [.. ResultColumnBases(responseColumn), "cost_usd"]);
     }
 
     /// <summary>The result columns' names before they are made unique: the response column, status, error, tokens.</summary>
@@ -206,11 +209,13 @@ public static class JobExporter
         }
 
         csv.EndRecord();
+        var costs = await ItemCosts.LoadAsync(store, job, options, cancellationToken).ConfigureAwait(false);
         long rows = 0;
         await foreach (var item in store.ReadItemsAsync(job.Id, cancellationToken).ConfigureAwait(false))
         {
             WriteInputFields(csv, job.Columns, item);
             WriteResultFields(csv, item, fields);
+            csv.Field(ItemCosts.Text(costs.Of(item)));
             csv.EndRecord();
             rows++;
             if ((rows & 0xFFFF) == 0)
@@ -253,8 +258,9 @@ public static class JobExporter
         csv.Field(item?.Usage?.OutputTokens.ToString(CultureInfo.InvariantCulture));
     }
 
-    private static async Task<long> WriteJsonlAsync(IJobStore store, JobRecord job, Stream stream, CancellationToken cancellationToken)
+    private static async Task<long> WriteJsonlAsync(IJobStore store, JobRecord job, Stream stream, ExportOptions options, CancellationToken cancellationToken)
     {
+        var costs = await ItemCosts.LoadAsync(store, job, options, cancellationToken).ConfigureAwait(false);
         await using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = false, SkipValidation = true });
         var structured = job.Spec.JsonSchema is not null;
         long rows = 0;
@@ -264,6 +270,16 @@ public static class JobExporter
             w.WriteString("custom_id", item.CustomId);
             w.WriteNumber("row", item.SourceRow);
             WriteResultProperties(w, item, structured);
+            if (costs.Of(item) is { } cost)
+            {
+                w.WriteNumber("cost_usd", cost);
+            }
+            else
+            {
+                w.WriteNull("cost_usd");
+            }
+
+            w.WriteBoolean("from_cache", item.FromCache);
             WriteInputObject(w, job.Columns, item);
             w.WriteEndObject();
             await w.FlushAsync(cancellationToken).ConfigureAwait(false);

@@ -46,6 +46,7 @@ internal static class XlsxExporter
     {
         var header = await ExportHeader.LoadAsync(store, job, options, cancellationToken).ConfigureAwait(false);
         var fields = AnswerFields.ForJob(job);
+        var costs = await ItemCosts.LoadAsync(store, job, options, cancellationToken).ConfigureAwait(false);
         var columns = Columns(job.Columns, options.ResponseColumn, fields);
         var refs = Enumerable.Range(0, Math.Max(columns.Count, 2)).Select(ColumnName).ToArray();
         using var zip = new OpenXmlZip(stream);
@@ -63,7 +64,7 @@ internal static class XlsxExporter
                     sheet = new SheetWriter(zip, sheets.Count, refs, columns, frozen: true);
                 }
 
-                sheet.Row(Values(header, job, item, fields));
+                sheet.Row(Values(header, costs, job, item, fields));
                 rows++;
                 if ((rows & 0xFFFF) == 0)
                 {
@@ -130,9 +131,9 @@ internal static class XlsxExporter
         return [first, .. inputColumns, results[0], .. spread, .. results.Skip(1), Free("batch_id"), Free("attempt")];
     }
 
-    private static object?[] Values(ExportHeader header, JobRecord job, ItemRecord item, AnswerFields? fields)
+    private static object?[] Values(ExportHeader header, ItemCosts costs, JobRecord job, ItemRecord item, AnswerFields? fields)
     {
-        var values = new object?[job.Columns.Count + 8 + (fields?.Properties.Count ?? 0)];
+        var values = new object?[job.Columns.Count + 9 + (fields?.Properties.Count ?? 0)];
         values[0] = item.CustomId;
         for (var i = 0; i < job.Columns.Count; i++)
         {
@@ -153,6 +154,7 @@ internal static class XlsxExporter
         values[k++] = item.ErrorCode is null && item.ErrorMessage is null ? null : $"{item.ErrorCode}: {item.ErrorMessage}";
         values[k++] = item.Usage?.InputTokens;
         values[k++] = item.Usage?.OutputTokens;
+        values[k++] = costs.Of(item);
         values[k++] = header.BatchIdOf(item);
         values[k] = (long)item.Attempt;
         return values;
@@ -288,9 +290,10 @@ internal static class XlsxExporter
                 {
                     case null:
                         break;
-                    case long n:
+                    case long or decimal:
+                        // Numbers (token counts, costs); a decimal's invariant text never uses an exponent.
                         _w.WriteStartElement(new Cell { CellReference = cellRef, StyleIndex = style == 0 ? null : style });
-                        _w.WriteElement(new CellValue(n.ToString(CultureInfo.InvariantCulture)));
+                        _w.WriteElement(new CellValue(Convert.ToString(values[i], CultureInfo.InvariantCulture)!));
                         _w.WriteEndElement();
                         break;
                     case var v:

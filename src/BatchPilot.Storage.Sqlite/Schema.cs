@@ -3,7 +3,7 @@ namespace BatchPilot.Storage.Sqlite;
 /// <summary>Versioned schema scripts. A new version appends a script; existing ones never change.</summary>
 internal static class Schema
 {
-    public const int CurrentVersion = 4;
+    public const int CurrentVersion = 5;
 
     public static readonly string[] Scripts =
     [
@@ -122,6 +122,41 @@ internal static class Schema
             fingerprint TEXT NOT NULL,
             PRIMARY KEY (group_id, position)
         ) WITHOUT ROWID;
+        """,
+
+        // v5: the response cache and budgets. Items remember their cache key (written to the cache with their result)
+        // and whether they were answered from it; batches carry the usage billed for them, the estimate reserved
+        // against the budgets when claimed, and the actual cost settled when collected; jobs carry their budget.
+        """
+        ALTER TABLE jobs ADD COLUMN budget_usd REAL;
+        ALTER TABLE items ADD COLUMN cache_key TEXT;
+        ALTER TABLE items ADD COLUMN cache_hit INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE batches ADD COLUMN input_tokens INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE batches ADD COLUMN output_tokens INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE batches ADD COLUMN cached_tokens INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE batches ADD COLUMN estimate_usd REAL;
+        ALTER TABLE batches ADD COLUMN reserved_usd REAL;
+        ALTER TABLE batches ADD COLUMN reserved_at INTEGER;
+        ALTER TABLE batches ADD COLUMN actual_usd REAL;
+        UPDATE batches SET
+            input_tokens = coalesce((SELECT sum(i.input_tokens) FROM items i WHERE i.batch_id = batches.id), 0),
+            output_tokens = coalesce((SELECT sum(i.output_tokens) FROM items i WHERE i.batch_id = batches.id), 0),
+            cached_tokens = coalesce((SELECT sum(i.cached_tokens) FROM items i WHERE i.batch_id = batches.id), 0),
+            reserved_at = submitting_at;
+        CREATE INDEX batches_reserved_at ON batches(reserved_at) WHERE reserved_at IS NOT NULL;
+        -- A rowid table: answers are large, and random keys would scatter them through a WITHOUT ROWID b-tree.
+        CREATE TABLE response_cache (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL UNIQUE,
+            result_text TEXT NOT NULL,
+            input_tokens INTEGER,
+            output_tokens INTEGER,
+            cached_tokens INTEGER,
+            created_at INTEGER NOT NULL,
+            job_id TEXT NOT NULL,
+            custom_id TEXT NOT NULL
+        );
+        CREATE INDEX response_cache_job ON response_cache(job_id);
         """,
     ];
 }

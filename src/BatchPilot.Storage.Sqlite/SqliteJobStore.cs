@@ -161,7 +161,7 @@ public sealed partial class SqliteJobStore : IJobStore
 
     // ---------------------------------------------------------------- jobs
 
-    private const string JobColumns = "id, name, fingerprint, status, spec_json, columns_json, total_items, created_at, updated_at, completed_at";
+    private const string JobColumns = "id, name, fingerprint, status, spec_json, columns_json, total_items, created_at, updated_at, completed_at, budget_usd";
 
     private static JobRecord ReadJob(SqliteDataReader r) => new()
     {
@@ -175,7 +175,11 @@ public sealed partial class SqliteJobStore : IJobStore
         CreatedAt = FromMs(r.GetInt64(7)),
         UpdatedAt = FromMs(r.GetInt64(8)),
         CompletedAt = FromMs(r.GetValue(9)),
+        BudgetUsd = r.IsDBNull(10) ? null : Usd(r.GetDouble(10)),
     };
+
+    /// <summary>USD amounts are stored as REAL; read back rounded to a nano-dollar so sums compare cleanly.</summary>
+    private static decimal Usd(double value) => Math.Round((decimal)value, 9);
 
     /// <inheritdoc/>
     public Task<JobRecord?> FindJobByFingerprintAsync(string fingerprint, CancellationToken cancellationToken = default) =>
@@ -253,7 +257,7 @@ public sealed partial class SqliteJobStore : IJobStore
         ArgumentNullException.ThrowIfNull(job);
         Write((c, tx) =>
         {
-            using var cmd = Cmd(c, tx, $"INSERT INTO jobs ({JobColumns}) VALUES ($id,$name,$fp,$st,$spec,$cols,$tot,$ca,$ua,NULL)");
+            using var cmd = Cmd(c, tx, $"INSERT INTO jobs ({JobColumns}) VALUES ($id,$name,$fp,$st,$spec,$cols,$tot,$ca,$ua,NULL,$bud)");
             cmd.Parameters.AddWithValue("$id", job.Id);
             cmd.Parameters.AddWithValue("$name", job.Name);
             cmd.Parameters.AddWithValue("$fp", job.Fingerprint);
@@ -263,6 +267,7 @@ public sealed partial class SqliteJobStore : IJobStore
             cmd.Parameters.AddWithValue("$tot", job.TotalItems);
             cmd.Parameters.AddWithValue("$ca", job.CreatedAt.ToUnixTimeMilliseconds());
             cmd.Parameters.AddWithValue("$ua", job.UpdatedAt.ToUnixTimeMilliseconds());
+            cmd.Parameters.AddWithValue("$bud", Db(job.BudgetUsd is { } b ? (double)b : null));
             cmd.ExecuteNonQuery();
             InsertHistory(c, tx, job.Id, null, "job", job.Status.ToString(), "Job created.");
             return 0;
@@ -342,7 +347,7 @@ public sealed partial class SqliteJobStore : IJobStore
     {
         Write((c, tx) =>
         {
-            foreach (var table in new[] { "items", "item_attempts", "batches", "history", "jobs" })
+            foreach (var table in new[] { "items", "item_attempts", "batches", "history", "response_cache", "jobs" })
             {
                 using var cmd = Cmd(c, tx, $"DELETE FROM {table} WHERE {(table == "jobs" ? "id" : "job_id")}=$j");
                 cmd.Parameters.AddWithValue("$j", jobId);
@@ -358,13 +363,13 @@ public sealed partial class SqliteJobStore : IJobStore
     public Task<JobCounts> GetCountsAsync(string jobId, CancellationToken cancellationToken = default) =>
         Task.FromResult(Run(c =>
         {
-            using var cmd = Cmd(c, null, "SELECT status, count(*), coalesce(sum(input_tokens),0), coalesce(sum(output_tokens),0), coalesce(sum(cached_tokens),0) FROM items WHERE job_id=$j GROUP BY status");
+            using var cmd = Cmd(c, null, "SELECT status, count(*), coalesce(sum(input_tokens),0), coalesce(sum(output_tokens),0), coalesce(sum(cached_tokens),0), sum(cache_hit) FROM items WHERE job_id=$j GROUP BY status");
             cmd.Parameters.AddWithValue("$j", jobId);
             using var r = cmd.ExecuteReader();
             var acc = new CountsBuilder();
             while (r.Read())
             {
-                acc.Add(r.GetInt32(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3), r.GetInt64(4));
+                acc.Add(r.GetInt32(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3), r.GetInt64(4), r.GetInt64(5));
             }
 
             return acc.Build();
@@ -374,7 +379,7 @@ public sealed partial class SqliteJobStore : IJobStore
     public Task<IReadOnlyDictionary<string, JobCounts>> GetAllCountsAsync(CancellationToken cancellationToken = default) =>
         Task.FromResult<IReadOnlyDictionary<string, JobCounts>>(Run(c =>
         {
-            using var cmd = Cmd(c, null, "SELECT job_id, status, count(*), coalesce(sum(input_tokens),0), coalesce(sum(output_tokens),0), coalesce(sum(cached_tokens),0) FROM items GROUP BY job_id, status");
+            using var cmd = Cmd(c, null, "SELECT job_id, status, count(*), coalesce(sum(input_tokens),0), coalesce(sum(output_tokens),0), coalesce(sum(cached_tokens),0), sum(cache_hit) FROM items GROUP BY job_id, status");
             using var r = cmd.ExecuteReader();
             var result = new Dictionary<string, JobCounts>(StringComparer.Ordinal);
             string? current = null;
@@ -393,7 +398,7 @@ public sealed partial class SqliteJobStore : IJobStore
                     acc = new CountsBuilder();
                 }
 
-                acc.Add(r.GetInt32(1), r.GetInt64(2), r.GetInt64(3), r.GetInt64(4), r.GetInt64(5));
+                acc.Add(r.GetInt32(1), r.GetInt64(2), r.GetInt64(3), r.GetInt64(4), r.GetInt64(5), r.GetInt64(6));
             }
 
             if (current is not null)
@@ -408,14 +413,15 @@ public sealed partial class SqliteJobStore : IJobStore
     private sealed class CountsBuilder
     {
         private readonly long[] _n = new long[6];
-        private long _in, _out, _cached;
+        private long _in, _out, _cached, _fromCache;
 
-        public void Add(int status, long count, long input, long output, long cached)
+        public void Add(int status, long count, long input, long output, long cached, long fromCache)
         {
             _n[status] = count;
             _in += input;
             _out += output;
             _cached += cached;
+            _fromCache += fromCache;
         }
 
         public JobCounts Build() => new()
@@ -430,12 +436,13 @@ public sealed partial class SqliteJobStore : IJobStore
             InputTokens = _in,
             OutputTokens = _out,
             CachedTokens = _cached,
+            FromCache = _fromCache,
         };
     }
 
     // ---------------------------------------------------------------- items
 
-    private const string ItemColumns = "job_id, seq, custom_id, source_row, row_json, status, attempt, batch_id, result_text, input_tokens, output_tokens, cached_tokens, error_code, error_message, raw_result";
+    private const string ItemColumns = "job_id, seq, custom_id, source_row, row_json, status, attempt, batch_id, result_text, input_tokens, output_tokens, cached_tokens, error_code, error_message, cache_hit, raw_result";
 
     private static ItemRecord ReadItem(SqliteDataReader r) => new()
     {
@@ -451,7 +458,8 @@ public sealed partial class SqliteJobStore : IJobStore
         Usage = r.IsDBNull(9) ? null : new TokenUsage(r.GetInt64(9), r.IsDBNull(10) ? 0 : r.GetInt64(10), r.IsDBNull(11) ? 0 : r.GetInt64(11)),
         ErrorCode = r.IsDBNull(12) ? null : r.GetString(12),
         ErrorMessage = r.IsDBNull(13) ? null : r.GetString(13),
-        RawResult = r.IsDBNull(14) ? null : r.GetString(14),
+        FromCache = r.GetInt32(14) != 0,
+        RawResult = r.IsDBNull(15) ? null : r.GetString(15),
     };
 
     /// <inheritdoc/>
@@ -500,9 +508,22 @@ public sealed partial class SqliteJobStore : IJobStore
     }
 
     /// <inheritdoc/>
-    public Task<BatchRecord> CreatePlannedBatchAsync(string jobId, IReadOnlyList<long> seqs, long bytes, string token, CancellationToken cancellationToken = default)
+    public Task<BatchRecord> CreatePlannedBatchAsync(string jobId, IReadOnlyList<long> seqs, long bytes, string token, CancellationToken cancellationToken = default) =>
+        CreatePlannedBatchAsync(jobId, new PlannedBatch { Seqs = seqs, Bytes = bytes, Token = token }, cancellationToken);
+
+    /// <inheritdoc/>
+    public Task<BatchRecord> CreatePlannedBatchAsync(string jobId, PlannedBatch batch, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(batch);
+        var seqs = batch.Seqs;
+        var bytes = batch.Bytes;
+        var token = batch.Token;
         ArgumentNullException.ThrowIfNull(seqs);
+        if (batch.CacheKeys is { } k && k.Count != seqs.Count)
+        {
+            throw new ArgumentException($"{k.Count} cache keys for {seqs.Count} items", nameof(batch));
+        }
+
         var id = Write((c, tx) =>
         {
             long number;
@@ -524,25 +545,56 @@ public sealed partial class SqliteJobStore : IJobStore
                 batchId = Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture);
             }
 
-            // Planning reads pending items in seq order, so a batch is every pending item of its seq range;
-            // one range update does it, checked by count (another planner would make the counts differ).
-            using (var cmd = Cmd(c, tx, "UPDATE items SET status=1, batch_id=$b WHERE job_id=$j AND status=0 AND seq BETWEEN $first AND $last"))
+            if (batch.CacheKeys is { } keys)
             {
+                // Each item records its cache key: one prepared update per item, checked by count like the range
+                // update. (A single UPDATE … FROM json_each would be planned as a nested scan: quadratic.)
+                using var cmd = Cmd(c, tx, "UPDATE items SET status=1, batch_id=$b, cache_key=$k WHERE job_id=$j AND seq=$s AND status=0");
                 cmd.Parameters.AddWithValue("$b", batchId);
                 cmd.Parameters.AddWithValue("$j", jobId);
-                cmd.Parameters.AddWithValue("$first", seqs[0]);
-                cmd.Parameters.AddWithValue("$last", seqs[^1]);
-                var updated = cmd.ExecuteNonQuery();
+                var ps = cmd.Parameters.Add("$s", SqliteType.Integer);
+                var pk = cmd.Parameters.Add("$k", SqliteType.Text);
+                cmd.Prepare();
+                var updated = 0;
+                for (var i = 0; i < seqs.Count; i++)
+                {
+                    ps.Value = seqs[i];
+                    pk.Value = keys[i];
+                    updated += cmd.ExecuteNonQuery();
+                }
+
                 if (updated != seqs.Count)
                 {
                     throw new InvalidOperationException($"batch planning of job {jobId} found {updated} pending items where {seqs.Count} were expected; another process planned at the same time");
                 }
+            }
+            else
+            {
+                PlanRange(c, tx, jobId, batchId, seqs);
             }
 
             InsertHistory(c, tx, jobId, batchId, "batch", nameof(BatchState.Planned), $"Batch {number} planned with {seqs.Count} requests ({bytes} bytes).");
             return batchId;
         });
         return Task.FromResult(GetBatchAsync(id, cancellationToken).Result!);
+    }
+
+    /// <summary>
+    /// Planning reads pending items in seq order, so a batch without cache keys is every pending item of its seq range:
+    /// one range update does it, checked by count (another planner would make the counts differ).
+    /// </summary>
+    private static void PlanRange(SqliteConnection c, SqliteTransaction tx, string jobId, long batchId, IReadOnlyList<long> seqs)
+    {
+        using var cmd = Cmd(c, tx, "UPDATE items SET status=1, batch_id=$b WHERE job_id=$j AND status=0 AND seq BETWEEN $first AND $last");
+        cmd.Parameters.AddWithValue("$b", batchId);
+        cmd.Parameters.AddWithValue("$j", jobId);
+        cmd.Parameters.AddWithValue("$first", seqs[0]);
+        cmd.Parameters.AddWithValue("$last", seqs[^1]);
+        var updated = cmd.ExecuteNonQuery();
+        if (updated != seqs.Count)
+        {
+            throw new InvalidOperationException($"batch planning of job {jobId} found {updated} pending items where {seqs.Count} were expected; another process planned at the same time");
+        }
     }
 
     /// <inheritdoc/>
@@ -575,7 +627,7 @@ public sealed partial class SqliteJobStore : IJobStore
 
     // ---------------------------------------------------------------- batches
 
-    private const string BatchColumns = "id, job_id, number, state, token, request_count, bytes, provider_batch_id, provider_status, input_file_id, output_file_id, error_file_id, done_count, failed_count, errors, lease_owner, lease_until, created_at, submitting_at, submitted_at, ended_at, collected_at, not_before, resubmits";
+    private const string BatchColumns = "id, job_id, number, state, token, request_count, bytes, provider_batch_id, provider_status, input_file_id, output_file_id, error_file_id, done_count, failed_count, errors, lease_owner, lease_until, created_at, submitting_at, submitted_at, ended_at, collected_at, not_before, resubmits, input_tokens, output_tokens, cached_tokens, reserved_usd, reserved_at, actual_usd, estimate_usd";
 
     private static BatchRecord ReadBatch(SqliteDataReader r) => new()
     {
@@ -603,6 +655,11 @@ public sealed partial class SqliteJobStore : IJobStore
         CollectedAt = FromMs(r.GetValue(21)),
         NotBefore = FromMs(r.GetValue(22)),
         Resubmits = r.GetInt32(23),
+        Usage = new TokenUsage(r.GetInt64(24), r.GetInt64(25), r.GetInt64(26)),
+        ReservedUsd = r.IsDBNull(27) ? null : Usd(r.GetDouble(27)),
+        ReservedAt = FromMs(r.GetValue(28)),
+        ActualUsd = r.IsDBNull(29) ? null : Usd(r.GetDouble(29)),
+        EstimateUsd = r.IsDBNull(30) ? null : Usd(r.GetDouble(30)),
     };
 
     /// <inheritdoc/>
@@ -714,6 +771,14 @@ public sealed partial class SqliteJobStore : IJobStore
         Set("provider_json", u.ProviderJson);
         Set("token", u.NewToken);
         Set("not_before", u.NotBefore?.ToUnixTimeMilliseconds());
+        Set("actual_usd", u.ActualCostUsd is { } actual ? (double)actual : null);
+        Set("estimate_usd", u.EstimateUsd is { } estimate ? (double)estimate : null);
+        if (u.ClearReservation)
+        {
+            sets.Add("reserved_usd=NULL");
+            sets.Add("reserved_at=NULL");
+        }
+
         if (u.IncrementResubmits)
         {
             sets.Add("resubmits=resubmits+1");
@@ -777,6 +842,7 @@ public sealed partial class SqliteJobStore : IJobStore
             var probeC = probe.Parameters.Add("$c", SqliteType.Text);
 
             var applied = 0;
+            long input = 0, output = 0, cached = 0;
             List<string>? unknown = null, stale = null, already = null;
             foreach (var line in lines)
             {
@@ -803,6 +869,9 @@ public sealed partial class SqliteJobStore : IJobStore
                 if (cmd.ExecuteNonQuery() == 1)
                 {
                     applied++;
+                    input += line.Usage?.InputTokens ?? 0;
+                    output += line.Usage?.OutputTokens ?? 0;
+                    cached += line.Usage?.CachedTokens ?? 0;
                     continue;
                 }
 
@@ -820,6 +889,16 @@ public sealed partial class SqliteJobStore : IJobStore
                 {
                     (already ??= []).Add(line.CustomId);
                 }
+            }
+
+            if (input + output + cached > 0)
+            {
+                using var usage = Cmd(c, tx, "UPDATE batches SET input_tokens=input_tokens+$i, output_tokens=output_tokens+$o, cached_tokens=cached_tokens+$c WHERE id=$b");
+                usage.Parameters.AddWithValue("$i", input);
+                usage.Parameters.AddWithValue("$o", output);
+                usage.Parameters.AddWithValue("$c", cached);
+                usage.Parameters.AddWithValue("$b", batchId);
+                usage.ExecuteNonQuery();
             }
 
             return new ApplyResult { Applied = applied, Unknown = unknown ?? [], Stale = stale ?? [], AlreadyApplied = already ?? [] };
@@ -874,7 +953,7 @@ public sealed partial class SqliteJobStore : IJobStore
                 archive.ExecuteNonQuery();
             }
 
-            using var cmd = Cmd(c, tx, $"UPDATE items SET status=0, attempt=attempt+1, batch_id=NULL, result_text=NULL, input_tokens=NULL, output_tokens=NULL, cached_tokens=NULL, error_code=NULL, error_message=NULL, raw_result=NULL WHERE {where}");
+            using var cmd = Cmd(c, tx, $"UPDATE items SET status=0, attempt=attempt+1, batch_id=NULL, result_text=NULL, input_tokens=NULL, output_tokens=NULL, cached_tokens=NULL, error_code=NULL, error_message=NULL, cache_key=NULL, cache_hit=0, raw_result=NULL WHERE {where}");
             Bind(cmd);
             var n = cmd.ExecuteNonQuery();
             if (n > 0)
@@ -894,6 +973,223 @@ public sealed partial class SqliteJobStore : IJobStore
             cmd.Parameters.AddWithValue("$st", (int)ItemStatus.Cancelled);
             cmd.Parameters.AddWithValue("$j", jobId);
             return cmd.ExecuteNonQuery();
+        }));
+
+    // ---------------------------------------------------------------- response cache
+
+    /// <inheritdoc/>
+    public Task<IReadOnlyDictionary<string, CachedAnswer>> FindCachedAsync(IReadOnlyCollection<string> keys, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        return Task.FromResult<IReadOnlyDictionary<string, CachedAnswer>>(Run(c =>
+        {
+            var found = new Dictionary<string, CachedAnswer>(StringComparer.Ordinal);
+            if (keys.Count == 0)
+            {
+                return found;
+            }
+
+            // One statement for the whole set: the keys go in as a JSON array.
+            using var cmd = Cmd(c, null, """
+                SELECT key, result_text, input_tokens, output_tokens, cached_tokens, created_at, job_id, custom_id
+                FROM response_cache WHERE key IN (SELECT value FROM json_each($keys))
+                """);
+            cmd.Parameters.AddWithValue("$keys", JsonSerializer.Serialize(keys.ToArray(), StoreJsonContext.Default.StringArray));
+            using var r = cmd.ExecuteReader();
+            while (r.Read())
+            {
+                var usage = r.IsDBNull(2) ? (TokenUsage?)null : new TokenUsage(r.GetInt64(2), r.IsDBNull(3) ? 0 : r.GetInt64(3), r.IsDBNull(4) ? 0 : r.GetInt64(4));
+                var key = r.GetString(0);
+                found[key] = new CachedAnswer(key, r.GetString(1), usage, FromMs(r.GetInt64(5)), r.GetString(6), r.GetString(7));
+            }
+
+            return found;
+        }));
+    }
+
+    /// <inheritdoc/>
+    public Task<int> RememberAnswersAsync(long batchId, CancellationToken cancellationToken = default) =>
+        Task.FromResult(Write((c, tx) =>
+        {
+            // One sorted bulk insert per batch: random keys inserted one by one into the unique index, in many small
+            // transactions, would rewrite most of its pages every time.
+            using var cmd = Cmd(c, tx, """
+                INSERT OR REPLACE INTO response_cache (key, result_text, input_tokens, output_tokens, cached_tokens, created_at, job_id, custom_id)
+                SELECT cache_key, result_text, input_tokens, output_tokens, cached_tokens, $now, job_id, custom_id FROM items
+                WHERE batch_id=$b AND status=$st AND cache_key IS NOT NULL AND cache_hit=0 AND result_text IS NOT NULL
+                ORDER BY cache_key
+                """);
+            cmd.Parameters.AddWithValue("$b", batchId);
+            cmd.Parameters.AddWithValue("$st", (int)ItemStatus.Succeeded);
+            cmd.Parameters.AddWithValue("$now", Now());
+            return cmd.ExecuteNonQuery();
+        }));
+
+    /// <inheritdoc/>
+    public Task<int> ApplyCacheHitsAsync(string jobId, IReadOnlyList<CacheHit> hits, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(hits);
+        if (hits.Count == 0)
+        {
+            return Task.FromResult(0);
+        }
+
+        return Task.FromResult(Write((c, tx) =>
+        {
+            using var cmd = Cmd(c, tx, """
+                UPDATE items SET status=$st, result_text=$t, input_tokens=NULL, output_tokens=NULL, cached_tokens=NULL,
+                    error_code=NULL, error_message=NULL, cache_key=$k, cache_hit=1, batch_id=NULL
+                WHERE job_id=$j AND seq=$s AND status=0
+                """);
+            cmd.Parameters.AddWithValue("$st", (int)ItemStatus.Succeeded);
+            cmd.Parameters.AddWithValue("$j", jobId);
+            var pt = cmd.Parameters.Add("$t", SqliteType.Text);
+            var pk = cmd.Parameters.Add("$k", SqliteType.Text);
+            var ps = cmd.Parameters.Add("$s", SqliteType.Integer);
+            cmd.Prepare();
+            var n = 0;
+            foreach (var hit in hits)
+            {
+                pt.Value = hit.Text;
+                pk.Value = hit.Key;
+                ps.Value = hit.Seq;
+                n += cmd.ExecuteNonQuery();
+            }
+
+            if (n > 0)
+            {
+                InsertHistory(c, tx, jobId, null, "items", nameof(ItemStatus.Succeeded), $"{n.ToString(CultureInfo.InvariantCulture)} item(s) answered from the response cache (nothing sent).");
+            }
+
+            return n;
+        }));
+    }
+
+    // ---------------------------------------------------------------- budgets
+
+    /// <summary>
+    /// Spend of a set of batches: a collected batch counts its settled actual cost; a batch with the provider counts
+    /// what it reported so far plus the rest of its reservation; planned and rejected batches count nothing.
+    /// </summary>
+    private const string SpendSql = """
+        SELECT
+          coalesce(sum(CASE WHEN state IN ('Collected','Submitting','Submitted','Ended') THEN coalesce(actual_usd,0) ELSE 0 END), 0),
+          coalesce(sum(CASE WHEN state IN ('Submitting','Submitted','Ended') THEN max(coalesce(reserved_usd,0) - coalesce(actual_usd,0), 0) ELSE 0 END), 0)
+        FROM batches
+        """;
+
+    private static Spend ReadSpend(SqliteConnection c, SqliteTransaction? tx, string where, Action<SqliteCommand> bind)
+    {
+        using var cmd = Cmd(c, tx, SpendSql + " WHERE " + where);
+        bind(cmd);
+        using var r = cmd.ExecuteReader();
+        r.Read();
+        return new Spend(Usd(r.GetDouble(0)), Usd(r.GetDouble(1)));
+    }
+
+    private static SpendSnapshot ReadSpend(SqliteConnection c, SqliteTransaction? tx, string jobId, DateTimeOffset dayStart)
+    {
+        var job = ReadSpend(c, tx, "job_id=$j", cmd => cmd.Parameters.AddWithValue("$j", jobId));
+        var day = ReadSpend(c, tx, "reserved_at >= $d0 AND reserved_at < $d1", cmd =>
+        {
+            cmd.Parameters.AddWithValue("$d0", dayStart.ToUnixTimeMilliseconds());
+            cmd.Parameters.AddWithValue("$d1", dayStart.AddDays(1).ToUnixTimeMilliseconds());
+        });
+        return new SpendSnapshot(job, day);
+    }
+
+    /// <inheritdoc/>
+    public Task<IReadOnlyDictionary<string, BilledUsage>> GetBilledUsageAsync(CancellationToken cancellationToken = default) =>
+        Task.FromResult<IReadOnlyDictionary<string, BilledUsage>>(Run(c =>
+        {
+            using var cmd = Cmd(c, null, """
+                SELECT job_id, coalesce(provider_status, '') = $sync, sum(input_tokens), sum(output_tokens), sum(cached_tokens)
+                FROM batches GROUP BY 1, 2
+                """);
+            cmd.Parameters.AddWithValue("$sync", Running.SyncRunner.SyncStatus);
+            using var r = cmd.ExecuteReader();
+            var result = new Dictionary<string, BilledUsage>(StringComparer.Ordinal);
+            while (r.Read())
+            {
+                var jobId = r.GetString(0);
+                var usage = new TokenUsage(r.GetInt64(2), r.GetInt64(3), r.GetInt64(4));
+                var known = result.GetValueOrDefault(jobId);
+                result[jobId] = r.GetInt64(1) != 0 ? known with { Sync = usage } : known with { BatchApi = usage };
+            }
+
+            return result;
+        }));
+
+    /// <inheritdoc/>
+    public Task<SpendSnapshot> GetSpendAsync(string jobId, DateTimeOffset dayStart, CancellationToken cancellationToken = default) =>
+        Task.FromResult(Run(c => ReadSpend(c, null, jobId, dayStart)));
+
+    /// <inheritdoc/>
+    public Task<ReserveResult> TryReserveAsync(long batchId, IReadOnlyCollection<BatchState> from, BatchState to, BatchUpdate update, BudgetLimits budget, string reason, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(from);
+        ArgumentNullException.ThrowIfNull(update);
+        ArgumentNullException.ThrowIfNull(budget);
+        return Task.FromResult(Write((c, tx) =>
+        {
+            string? jobId;
+            using (var q = Cmd(c, tx, "SELECT job_id FROM batches WHERE id=$b"))
+            {
+                q.Parameters.AddWithValue("$b", batchId);
+                jobId = q.ExecuteScalar() as string;
+            }
+
+            if (jobId is null)
+            {
+                return new ReserveResult { Reserved = false, Spend = new SpendSnapshot(default, default) };
+            }
+
+            // Both sums and the claim run in one BEGIN IMMEDIATE transaction: two processes cannot both pass the check.
+            var spend = budget.JobLimitUsd is null && budget.DailyLimitUsd is null
+                ? new SpendSnapshot(default, default)
+                : ReadSpend(c, tx, jobId, budget.DayStart);
+            var refused = budget.Refuses(spend);
+            if (refused is not null)
+            {
+                return new ReserveResult { Reserved = false, RefusedBy = refused, Spend = spend };
+            }
+
+            var inList = string.Join(",", from.Select(st => $"'{st}'"));
+            using var cmd = Cmd(c, tx, string.Empty);
+            var sets = BuildSets(cmd, update with { ClearReservation = false });
+            sets.Add("state=$to");
+            sets.Add("reserved_usd=$ru");
+            sets.Add("reserved_at=$ra");
+            cmd.CommandText = $"UPDATE batches SET {string.Join(", ", sets)} WHERE id=$id AND state IN ({inList})";
+            cmd.Parameters.AddWithValue("$to", to.ToString());
+            cmd.Parameters.AddWithValue("$id", batchId);
+            cmd.Parameters.AddWithValue("$ru", Db(budget.AmountUsd is { } a ? (double)a : null));
+            cmd.Parameters.AddWithValue("$ra", Now());
+            if (cmd.ExecuteNonQuery() != 1)
+            {
+                return new ReserveResult { Reserved = false, Spend = spend };
+            }
+
+            InsertHistory(c, tx, jobId, batchId, "batch", to.ToString(), reason);
+            return new ReserveResult { Reserved = true, Spend = spend };
+        }));
+    }
+
+    /// <inheritdoc/>
+    public Task<bool> SetJobBudgetAsync(string jobId, decimal? budgetUsd, string reason, CancellationToken cancellationToken = default) =>
+        Task.FromResult(Write((c, tx) =>
+        {
+            using var cmd = Cmd(c, tx, "UPDATE jobs SET budget_usd=$b, updated_at=$now WHERE id=$id");
+            cmd.Parameters.AddWithValue("$b", Db(budgetUsd is { } b ? (double)b : null));
+            cmd.Parameters.AddWithValue("$now", Now());
+            cmd.Parameters.AddWithValue("$id", jobId);
+            if (cmd.ExecuteNonQuery() != 1)
+            {
+                return false;
+            }
+
+            InsertHistory(c, tx, jobId, null, "job", "Budget", reason);
+            return true;
         }));
 
     /// <inheritdoc/>

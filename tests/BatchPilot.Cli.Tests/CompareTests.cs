@@ -127,8 +127,8 @@ public sealed class CompareTests
         Assert.Equal([.. Result("claude-haiku-4-5"), .. Result("gpt-4o-mini")], rows[0][3..]);
         Assert.Equal(rows[1][3], rows[1][8]);
 
-        // --new starts another group with two new jobs
-        var fresh = await cli.RunAsync("run", input, "--model", Models, "--prompt", Prompt, "--new", "--json");
+        // --new starts another group with two new jobs (sending again: --no-cache, else the cache would answer them)
+        var fresh = await cli.RunAsync("run", input, "--model", Models, "--prompt", Prompt, "--new", "--no-cache", "--json");
         Assert.True(fresh.ExitCode == 0, fresh.ToString());
         Assert.NotEqual(group, JsonDocument.Parse(fresh.StdOut).RootElement.GetProperty("id").GetString());
         Assert.Equal(4, emu.Server.ListBatches().Count);

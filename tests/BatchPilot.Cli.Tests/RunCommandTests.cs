@@ -25,7 +25,7 @@ public sealed class RunCommandTests
         // Then every row succeeded, in input order, each with the answer to its own prompt
         Assert.True(r.ExitCode == 0, r.ToString());
         var rows = Csv.Parse(File.ReadAllText(ws.PathOf("out.csv")));
-        Assert.Equal(["id", "product", "review_text", "response", "status", "error", "input_tokens", "output_tokens"], rows[0]);
+        Assert.Equal(["id", "product", "review_text", "response", "status", "error", "input_tokens", "output_tokens", "cost_usd"], rows[0]);
         Assert.Equal(26, rows.Count);
         for (var i = 1; i <= 25; i++)
         {
@@ -70,10 +70,12 @@ public sealed class RunCommandTests
         var cli = new CliRunner(ws).WithEmulator(emu);
 
         await cli.RunAsync("run", input, "--model", "gpt-4o-mini", "--prompt", Prompt);
-        var again = await cli.RunAsync("run", input, "--model", "gpt-4o-mini", "--prompt", Prompt, "--new");
+        // (--no-cache: otherwise the new job's identical requests are answered from the cache, see CacheAndBudgetTests)
+        var again = await cli.RunAsync("run", input, "--model", "gpt-4o-mini", "--prompt", Prompt, "--new", "--no-cache");
 
         Assert.Equal(0, again.ExitCode);
         Assert.Equal(2, emu.Server.ListBatches().Count);
+        Assert.Equal(2, JsonDocument.Parse((await cli.RunAsync("jobs", "--json")).StdOut).RootElement.GetArrayLength());
     }
 
     [Fact]

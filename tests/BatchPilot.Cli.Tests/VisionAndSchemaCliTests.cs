@@ -62,7 +62,7 @@ public sealed class VisionAndSchemaCliTests
         // Then each answer shows the image that arrived (type and byte size, detected from the content)
         Assert.True(r.ExitCode == 0, r.ToString());
         var rows = Csv.Parse(File.ReadAllText(ws.PathOf("out.csv")));
-        Assert.Equal(["id", "Image Path", "Content of P*", "response", "status", "error", "input_tokens", "output_tokens"], rows[0]);
+        Assert.Equal(["id", "Image Path", "Content of P*", "response", "status", "error", "input_tokens", "output_tokens", "cost_usd"], rows[0]);
         Assert.Equal("Emulated answer to: Décris l'image en français [1 image: image/png, 99 bytes]", rows[1][3]);
         Assert.Equal("Emulated answer to: 请描述这张图片 [1 image: image/jpeg, 172 bytes]", rows[2][3]);
         Assert.Equal("Emulated answer to: Pas d'image ici", rows[3][3]);
@@ -150,7 +150,7 @@ public sealed class VisionAndSchemaCliTests
         // Then each top-level field has its column after the response, nested values as compact JSON
         Assert.True(r.ExitCode == 0, r.ToString());
         var rows = Csv.Parse(File.ReadAllText(ws.PathOf("out.csv")));
-        Assert.Equal(["id", "Image Path", "Content of P*", "response", "caption", "score", "tags", "meta", "status", "error", "input_tokens", "output_tokens"], rows[0]);
+        Assert.Equal(["id", "Image Path", "Content of P*", "response", "caption", "score", "tags", "meta", "status", "error", "input_tokens", "output_tokens", "cost_usd"], rows[0]);
         Assert.Equal("caption: 请描述这张图片 [1 image: image/jpeg, 172 bytes]", rows[2][4]);
         Assert.InRange(int.Parse(rows[2][5], System.Globalization.CultureInfo.InvariantCulture), 1, 5);
         Assert.StartsWith("[\"tags: ", rows[2][6], StringComparison.Ordinal);

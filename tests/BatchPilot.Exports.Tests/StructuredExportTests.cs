@@ -49,7 +49,7 @@ public sealed class StructuredExportTests : IDisposable
         await JobExporter.ExportAsync(_jobs.Store, job, ExportFormat.Csv, path, _jobs.Options());
 
         var rows = Csv.Parse(await File.ReadAllTextAsync(path));
-        Assert.Equal(["Image Path", "Content of P*", "response", "légende", "score", "tags", "meta", "status_2", "status", "error", "input_tokens", "output_tokens"], rows[0]);
+        Assert.Equal(["Image Path", "Content of P*", "response", "légende", "score", "tags", "meta", "status_2", "status", "error", "input_tokens", "output_tokens", "cost_usd"], rows[0]);
         Assert.Equal(["Un chat | roux", "4", "[\"chat\",\"roux\"]", "{\"lang\":\"fr\"}", "ok", "succeeded"], rows[1][3..9]);
         Assert.Equal(["一只狗\n在草地上", "5", "[]", "", "ok", "succeeded"], rows[2][3..9]);
         Assert.Equal(["?", "", "", "", "", "failed"], rows[3][3..9]);
@@ -84,7 +84,7 @@ public sealed class StructuredExportTests : IDisposable
 
         using var doc = SpreadsheetDocument.Open(path, false);
         var items = XlsxExporterTests.Sheets(doc)["Items"];
-        Assert.Equal(["custom_id", "Image Path", "Content of P*", "response", "légende", "score", "tags", "meta", "status_2", "status", "error", "input_tokens", "output_tokens", "batch_id", "attempt"], items[0]);
+        Assert.Equal(["custom_id", "Image Path", "Content of P*", "response", "légende", "score", "tags", "meta", "status_2", "status", "error", "input_tokens", "output_tokens", "cost_usd", "batch_id", "attempt"], items[0]);
         Assert.Equal(["row-2", "一只狗\n在草地上", "5", "succeeded"], [items[2][0], items[2][4], items[2][5], items[2][9]]);
         Assert.Equal("skipped", items[4][9]);
     }

@@ -26,9 +26,12 @@ public sealed class XlsxExporterTests : IDisposable
         var sheets = Sheets(doc);
         Assert.Equal(["Items", "Job"], sheets.Keys);
         var items = sheets["Items"];
-        Assert.Equal(["custom_id", "question", "id", "response", "status", "error", "input_tokens", "output_tokens", "batch_id", "attempt"], items[0]);
-        Assert.Equal(["q-2", "Pourquoi 24 h ?\nDétails", "q-2", "", "failed", "context_length_exceeded: This model's maximum context length is 128000 tokens | <b>trop long</b>", "", "", "batch_6a1f0c2e9d", "1"], items[2]);
-        Assert.Equal(("q-3", "列出三个要点", "88", "batch_77c0ffee01"), (items[3][0], items[3][1], items[3][6], items[3][8]));
+        Assert.Equal(["custom_id", "question", "id", "response", "status", "error", "input_tokens", "output_tokens", "cost_usd", "batch_id", "attempt"], items[0]);
+        Assert.Equal(["q-2", "Pourquoi 24 h ?\nDétails", "q-2", "", "failed", "context_length_exceeded: This model's maximum context length is 128000 tokens | <b>trop long</b>", "", "", "", "batch_6a1f0c2e9d", "1"], items[2]);
+        Assert.Equal(("q-3", "列出三个要点", "88", "batch_77c0ffee01"), (items[3][0], items[3][1], items[3][6], items[3][9]));
+
+        // 88 input and 120 output tokens of gpt-4o-mini at Batch API prices (0.075 and 0.30 USD per 1M)
+        Assert.Equal("0.0000426", items[3][8]);
         Assert.StartsWith("要点摘要\n====\n\n3. 第三点", items[3][3], StringComparison.Ordinal);
         var meta = sheets["Job"].Skip(1).ToDictionary(r => r[0], r => r[1]);
         Assert.Equal(("job-5e7c1a", "batch_6a1f0c2e9d batch_77c0ffee01", "1288", "2025-03-14T10:51:00Z"), (meta["job_id"], meta["batch_ids"], meta["input_tokens"], meta["completed_at"]));

@@ -124,22 +124,15 @@ public sealed class SqliteGroupStoreTests : IDisposable
     public async Task Open_AVersion3Store_AddsTheGroupTables_AndKeepsItsJobs()
     {
         // Given a store as version 3 left it (no group tables)
-        await NewJobAsync("job-000001");
-        _store.Dispose();
-        using (var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={_ws.PathOf("store.db")};Pooling=False"))
-        {
-            c.Open();
-            using var cmd = c.CreateCommand();
-            cmd.CommandText = "DROP TABLE job_group_members; DROP TABLE job_groups; UPDATE schema_version SET version=3;";
-            cmd.ExecuteNonQuery();
-        }
+        var path = _ws.PathOf("v3.db");
+        OldStore.Create(path, 3, OldStore.OneJob);
 
         // When this version opens it
-        using var store = SqliteJobStore.Open(_ws.PathOf("store.db"));
+        using var store = SqliteJobStore.Open(path);
 
         // Then the job is intact and groups work
-        Assert.NotNull(await store.GetJobAsync("job-000001"));
-        await store.CreateGroupAsync(Group("grp-a1b2c3", "reviews", ("a", "job-000001")));
-        Assert.Equal("grp-a1b2c3", (await store.GetGroupOfJobAsync("job-000001"))!.Id);
+        Assert.NotNull(await store.GetJobAsync("job-old"));
+        await store.CreateGroupAsync(Group("grp-a1b2c3", "reviews", ("a", "job-old")));
+        Assert.Equal("grp-a1b2c3", (await store.GetGroupOfJobAsync("job-old"))!.Id);
     }
 }

@@ -183,30 +183,17 @@ public sealed class SqliteJobStoreTests : IDisposable
     public async Task Open_AVersion2Store_AddsTheRawResultColumn_AndKeepsItsItems()
     {
         // Given a store as version 2 left it (no raw_result column)
-        await NewJobAsync(3);
-        _store.Dispose();
-        using (var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={_ws.PathOf("store.db")};Pooling=False"))
-        {
-            c.Open();
-            using var cmd = c.CreateCommand();
-            cmd.CommandText = "ALTER TABLE items DROP COLUMN raw_result; UPDATE schema_version SET version=2;";
-            cmd.ExecuteNonQuery();
-        }
+        var path = _ws.PathOf("v2.db");
+        OldStore.Create(path, 2, OldStore.OneJob);
 
         // When this version opens it
-        using var store = SqliteJobStore.Open(_ws.PathOf("store.db"));
-        var items = await ToListAsync(store.ReadItemsAsync("job-000001"));
+        using var store = SqliteJobStore.Open(path);
+        var items = await ToListAsync(store.ReadItemsAsync("job-old"));
 
-        // Then the migration ran and the items are intact
-        using (var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={_ws.PathOf("store.db")};Pooling=False"))
-        {
-            c.Open();
-            using var cmd = c.CreateCommand();
-            cmd.CommandText = "SELECT version FROM schema_version";
-            Assert.Equal((long)store.SchemaVersion, cmd.ExecuteScalar());
-        }
-
-        Assert.Equal(["row-1", "row-2", "row-3"], items.Select(i => i.CustomId));
+        // Then every migration ran and the items are intact
+        Assert.Equal(store.SchemaVersion, OldStore.VersionOf(path));
+        Assert.Equal(["row-1", "row-2"], items.Select(i => i.CustomId));
+        Assert.Equal(["a", "b"], items.Select(i => i.ResultText));
         Assert.All(items, i => Assert.Null(i.RawResult));
     }
 

@@ -93,6 +93,12 @@ internal static class CompareFlow
                 hint: "run 'batchpilot estimate' once per model and prompt");
         }
 
+        if (pr.GetValue(RunCommand.Budget) is not null)
+        {
+            throw new InputException("a budget is set per job, and a comparison runs one job per model and prompt", field: "--budget",
+                hint: "set budget.daily_usd in config/user.yaml to cap the whole day's spend, or run each variant alone with --budget");
+        }
+
         for (var i = 0; i < models.Count; i++)
         {
             if (models[i].Length == 0)
@@ -228,19 +234,23 @@ internal static class CompareFlow
             var interval = TimeSpan.FromSeconds(pr.GetValue(RunCommand.CheckInterval) ?? (pr.GetValue(RunCommand.Emulator) ? 1 : 30));
             var jobs = await JobFlow.WaitAllAsync(ctx, children.Select(c => (c.Engine, c.Job)).ToList(), interval, TimeSpan.FromHours(pr.GetValue(RunCommand.Timeout)), group.Id, ct).ConfigureAwait(false);
             var done = new List<(string Label, JobRecord Job)>();
+
+            // The daily budget (budget.daily_usd) may hold batches or sync chunks back: the first stop is reported at the end.
+            var stop = children.Select(c => c.Engine.BudgetStop).FirstOrDefault(b => b is not null);
             for (var i = 0; i < children.Count; i++)
             {
                 var job = jobs[i];
-                if (mode == JobMode.Sync && job.Status != JobStatus.Cancelled)
+                if (mode == JobMode.Sync && job.Status != JobStatus.Cancelled && stop is null)
                 {
                     ctx.Ui.Info($"{children[i].Label}: sending {job.Id} through the synchronous API.");
-                    job = await JobFlow.RunSyncAsync(ctx, job, pr.GetValue(RunCommand.ApiKey), ctx.Limiter(job.Spec.Model, job.Spec.Provider, RunCommand.RateFlags(pr)), RunCommand.SyncConcurrency(pr), ct).ConfigureAwait(false);
+                    (job, stop) = await JobFlow.RunSyncAsync(ctx, job, pr.GetValue(RunCommand.ApiKey), ctx.Limiter(job.Spec.Model, job.Spec.Provider, RunCommand.RateFlags(pr)), RunCommand.SyncConcurrency(pr), null, ct).ConfigureAwait(false);
                 }
 
                 done.Add((children[i].Label, job));
             }
 
-            return await FinishAsync(ctx, group, done, outPath, pr.GetValue(RunCommand.OutputColumn)!, started, ct).ConfigureAwait(false);
+            var code = await FinishAsync(ctx, group, done, outPath, pr.GetValue(RunCommand.OutputColumn)!, started, ct).ConfigureAwait(false);
+            return stop is not null ? JobFlow.BudgetExit(ctx, stop) : code;
         }
         finally
         {

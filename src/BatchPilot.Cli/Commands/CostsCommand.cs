@@ -2,8 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json.Serialization;
 using BatchPilot.Errors;
-using BatchPilot.Items;
-using BatchPilot.Jobs;
+using BatchPilot.Operations;
 using BatchPilot.Pricing;
 using Spectre.Console;
 
@@ -11,7 +10,8 @@ namespace BatchPilot.Cli.Commands;
 
 /// <summary>
 /// <c>batchpilot costs [--by model|job|day]</c>: actual cost of the stored jobs from the usage the providers reported
-/// (batch jobs at batch prices, cached input at the cached price). Models without a known price are listed apart with
+/// for their batches (provider batches at Batch API prices, sync chunks at standard prices, cached input at the cached
+/// price; answers from the response cache cost nothing). Models without a known price are listed apart with
 /// their tokens, never counted as zero.
 /// </summary>
 internal static class CostsCommand
@@ -75,20 +75,21 @@ internal static class CostsCommand
     internal static async Task<CostsView> ComputeAsync(CliContext ctx, PriceTable prices, string by, CancellationToken ct)
     {
         var jobs = await ctx.Store.ListJobsAsync(MaxJobs, ct).ConfigureAwait(false);
-        var counts = await ctx.Store.GetAllCountsAsync(ct).ConfigureAwait(false);
+        var billed = await ctx.Store.GetBilledUsageAsync(ct).ConfigureAwait(false);
         var groups = new Dictionary<string, CostGroup>(StringComparer.Ordinal);
         var unknown = new Dictionary<string, UnknownPriceModel>(StringComparer.OrdinalIgnoreCase);
         decimal total = 0;
         foreach (var job in jobs)
         {
-            var c = counts.TryGetValue(job.Id, out var found) ? found : new JobCounts();
+            var usage = billed.GetValueOrDefault(job.Id);
+            var c = usage.Total;
             var key = by switch
             {
                 "job" => job.Id,
                 "day" => job.CreatedAt.UtcDateTime.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
                 _ => job.Spec.Model,
             };
-            var cost = prices.Cost(job.Spec.Model, new TokenUsage(c.InputTokens, c.OutputTokens, c.CachedTokens), job.Spec.Mode == JobMode.Batch);
+            var cost = JobCosts.OfJob(job.Spec, usage, prices);
             var g = groups.TryGetValue(key, out var existing) ? existing : new CostGroup { Key = key, CostUsd = null };
             g = g with
             {

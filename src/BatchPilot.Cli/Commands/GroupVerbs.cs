@@ -160,6 +160,7 @@ internal static class GroupVerbs
 
         using var engines = await Engines.OpenAsync(ctx, children, options.ApiKey, ct).ConfigureAwait(false);
         var jobs = new List<(JobEngine Engine, JobRecord Job)>();
+        BudgetRefusal? stop = null;
         foreach (var (label, engine, job) in engines.Children)
         {
             var mode = options.Mode ?? job.Spec.Mode;
@@ -176,9 +177,10 @@ internal static class GroupVerbs
 
             await JobCommands.ResumeNoteAsync(ctx, job, n, label + ": ", ct).ConfigureAwait(false);
             var current = (await ctx.Store.GetJobAsync(job.Id, ct).ConfigureAwait(false))!;
-            if (mode == JobMode.Sync)
+            stop ??= engine.BudgetStop;
+            if (mode == JobMode.Sync && stop is null)
             {
-                current = await JobFlow.RunSyncAsync(ctx, current, options.ApiKey, ctx.Limiter(current.Spec.Model, current.Spec.Provider, options.Rates), options.Concurrency, ct).ConfigureAwait(false);
+                (current, stop) = await JobFlow.RunSyncAsync(ctx, current, options.ApiKey, ctx.Limiter(current.Spec.Model, current.Spec.Provider, options.Rates), options.Concurrency, null, ct).ConfigureAwait(false);
             }
 
             jobs.Add((engine, current));
@@ -192,7 +194,9 @@ internal static class GroupVerbs
 
         var seconds = options.CheckInterval ?? (children.All(c => c.Job.Spec.Endpoint == CliContext.EmulatorEndpoint) ? 1 : 30);
         var done = await JobFlow.WaitAllAsync(ctx, jobs, TimeSpan.FromSeconds(seconds), TimeSpan.FromHours(26), group.Id, ct).ConfigureAwait(false);
-        return await CompareFlow.FinishAsync(ctx, group, children.Select((c, i) => (c.Label, done[i])).ToList(), options.OutPath, "response", started, ct).ConfigureAwait(false);
+        var code = await CompareFlow.FinishAsync(ctx, group, children.Select((c, i) => (c.Label, done[i])).ToList(), options.OutPath, "response", started, ct).ConfigureAwait(false);
+        stop ??= jobs.Select(j => j.Engine.BudgetStop).FirstOrDefault(b => b is not null);
+        return stop is not null ? JobFlow.BudgetExit(ctx, stop) : code;
     }
 
     /// <summary>What <c>resume</c> was asked, for a group.</summary>

@@ -85,7 +85,7 @@ internal static class JobCommands
             var batches = await ctx.Store.ListBatchesAsync(job.Id, token).ConfigureAwait(false);
             if (batches.Count > 0)
             {
-                ctx.Ui.Write(JobTables.Batches(batches, ctx.Time.GetUtcNow()));
+                ctx.Ui.Write(JobTables.Batches(batches, ctx.Time.GetUtcNow(), job.Spec, ctx.Prices));
             }
 
             foreach (var b in batches.Where(b => b.Errors is not null))
@@ -112,8 +112,10 @@ internal static class JobCommands
             var job = await ctx.RequireJobAsync(pr.GetValue(Job)!, token).ConfigureAwait(false);
             using var client = await ctx.ClientAsync(job.Spec, pr.GetValue(ApiKey), null, token).ConfigureAwait(false);
             var seconds = job.Spec.Endpoint == CliContext.EmulatorEndpoint ? Math.Min(pr.GetValue(interval), 1) : pr.GetValue(interval);
-            job = await JobFlow.WaitAsync(ctx, ctx.Engine(client, job.Spec), job, TimeSpan.FromSeconds(seconds), TimeSpan.FromHours(pr.GetValue(timeout)), token).ConfigureAwait(false);
-            return await ShowStatusAsync(ctx, job, token).ConfigureAwait(false);
+            var engine = ctx.Engine(client, job.Spec);
+            job = await JobFlow.WaitAsync(ctx, engine, job, TimeSpan.FromSeconds(seconds), TimeSpan.FromHours(pr.GetValue(timeout)), token).ConfigureAwait(false);
+            var code = await ShowStatusAsync(ctx, job, token).ConfigureAwait(false);
+            return engine.BudgetStop is { } stop ? JobFlow.BudgetExit(ctx, stop) : code;
         }, ct));
         return cmd;
     }
@@ -172,13 +174,21 @@ internal static class JobCommands
         var cmd = new Command("resume", "Send the failed, expired and cancelled items of a job again as new batch(es) (or through the synchronous API with --mode sync); earlier attempts stay in the history.")
         {
             Job, includeInvalid, detach, interval, outOpt, ApiKey, RunCommand.Mode, RunCommand.Rpm, RunCommand.Tpm, RunCommand.Concurrency,
-            RunCommand.Itpm, RunCommand.Otpm, RunCommand.ApiVersion,
+            RunCommand.Itpm, RunCommand.Otpm, RunCommand.ApiVersion, RunCommand.Budget, RunCommand.NoCache,
         };
         cmd.SetAction((pr, ct) => host(pr, async (ctx, token) =>
         {
             var started = ctx.Time.GetUtcNow();
+            var budget = JobFlow.ParseBudget(pr.GetValue(RunCommand.Budget));
+            ctx.NoCacheFlag = pr.GetValue(RunCommand.NoCache);
             if (await GroupVerbs.FindAsync(ctx, pr.GetValue(Job)!, token).ConfigureAwait(false) is { } group)
             {
+                if (budget.Given)
+                {
+                    throw new InputException($"a budget is set per job, and {group.Id} is a comparison of several jobs", field: "--budget",
+                        hint: "resume one variant's job with --budget (its id is in 'batchpilot status " + group.Id + "'), or set budget.daily_usd in config/user.yaml");
+                }
+
                 var options = new GroupVerbs.ResumeOptions(
                     pr.GetValue(includeInvalid), pr.GetValue(detach), pr.GetValue(interval), pr.GetValue(outOpt) is { } go ? ctx.Resolve(go) : null, pr.GetValue(ApiKey),
                     pr.GetResult(RunCommand.Mode) is { Implicit: false } ? RunCommand.ParseMode(pr.GetValue(RunCommand.Mode)) : null, RunCommand.RateFlags(pr), RunCommand.SyncConcurrency(pr));
@@ -186,6 +196,8 @@ internal static class JobCommands
             }
 
             var job = await ctx.RequireJobAsync(pr.GetValue(Job)!, token).ConfigureAwait(false);
+            JobFlow.EnsureBudgetPriced(ctx, job.Spec.Model, budget, job.BudgetUsd);
+            job = await JobFlow.ApplyBudgetAsync(ctx, job, budget, token).ConfigureAwait(false);
             var mode = pr.GetResult(RunCommand.Mode) is { Implicit: false } ? RunCommand.ParseMode(pr.GetValue(RunCommand.Mode)) : job.Spec.Mode;
             if (mode == JobMode.Batch)
             {
@@ -209,8 +221,13 @@ internal static class JobCommands
                 n = await engine.ResumeAsync(job, pr.GetValue(includeInvalid), token).ConfigureAwait(false);
                 ctx.Ui.Info($"{JobFlow.Plural(n, "item")} will be sent again through the synchronous API.");
                 job = (await ctx.Store.GetJobAsync(job.Id, token).ConfigureAwait(false))!;
-                job = await JobFlow.RunSyncAsync(ctx, job, pr.GetValue(ApiKey), ctx.Limiter(job.Spec.Model, job.Spec.Provider, RunCommand.RateFlags(pr)), RunCommand.SyncConcurrency(pr), token).ConfigureAwait(false);
-                return await JobFlow.FinishAsync(ctx, job, pr.GetValue(outOpt) is { } so ? ctx.Resolve(so) : null, "response", started, token).ConfigureAwait(false);
+                var stop = engine.BudgetStop;
+                if (stop is null)
+                {
+                    (job, stop) = await JobFlow.RunSyncAsync(ctx, job, pr.GetValue(ApiKey), ctx.Limiter(job.Spec.Model, job.Spec.Provider, RunCommand.RateFlags(pr)), RunCommand.SyncConcurrency(pr), null, token).ConfigureAwait(false);
+                }
+
+                return await JobFlow.FinishAsync(ctx, job, pr.GetValue(outOpt) is { } so ? ctx.Resolve(so) : null, "response", started, stop, token).ConfigureAwait(false);
             }
 
             n = await JobSteps.ResumeAsync(engine, ctx.Store, job, pr.GetValue(includeInvalid), token).ConfigureAwait(false);
@@ -219,13 +236,13 @@ internal static class JobCommands
             if (pr.GetValue(detach))
             {
                 ctx.Ui.Line(job.Id);
-                return ExitCodes.Success;
+                return engine.BudgetStop is { } held ? JobFlow.BudgetExit(ctx, held) : ExitCodes.Success;
             }
 
             var seconds = pr.GetValue(interval) ?? (job.Spec.Endpoint == CliContext.EmulatorEndpoint ? 1 : 30);
             job = await JobFlow.WaitAsync(ctx, engine, job, TimeSpan.FromSeconds(seconds), TimeSpan.FromHours(26), token).ConfigureAwait(false);
             var resumeOut = pr.GetValue(outOpt) is { } o ? ctx.Resolve(o) : null;
-            return await JobFlow.FinishAsync(ctx, job, resumeOut, "response", started, token).ConfigureAwait(false);
+            return await JobFlow.FinishAsync(ctx, job, resumeOut, "response", started, engine.BudgetStop, token).ConfigureAwait(false);
         }, ct));
         return cmd;
     }
@@ -236,7 +253,9 @@ internal static class JobCommands
         if (n == 0)
         {
             var c = await ctx.Store.GetCountsAsync(job.Id, token).ConfigureAwait(false);
-            ctx.Ui.Info(prefix + (c.NotSucceeded > 0
+            ctx.Ui.Info(prefix + (c.Pending + c.InBatch > 0
+                ? $"No failed item to send again; the {c.Pending + c.InBatch} item(s) still waiting (in flight, or held back by a budget) go on."
+                : c.NotSucceeded > 0
                 ? $"Nothing to resume: the {c.NotSucceeded} failed item(s) failed for reasons a retry cannot fix; fix the input, or use --include-invalid."
                 : "Nothing to resume: every item succeeded or is still in flight."));
         }
@@ -370,7 +389,7 @@ internal static class JobCommands
             var fmt = pr.GetValue(format) is { } name && JobExporter.TryParseFormat(name, out var parsed)
                 ? parsed
                 : (pr.GetValue(split) ? ExportFormat.Markdown : JobExporter.FormatFromExtension(path));
-            var options = new ExportOptions { ResponseColumn = pr.GetValue(column)!, Split = pr.GetValue(split), Title = pr.GetValue(title), Time = ctx.Time };
+            var options = new ExportOptions { ResponseColumn = pr.GetValue(column)!, Split = pr.GetValue(split), Title = pr.GetValue(title), Time = ctx.Time, Prices = ctx.Prices };
             if (await GroupVerbs.FindAsync(ctx, pr.GetValue(Job)!, token).ConfigureAwait(false) is { } group)
             {
                 return await GroupVerbs.ExportAsync(ctx, group, fmt, path, options, token).ConfigureAwait(false);

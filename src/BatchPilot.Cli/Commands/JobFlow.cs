@@ -7,6 +7,7 @@ using BatchPilot.Jobs;
 using BatchPilot.Operations;
 using BatchPilot.Providers;
 using BatchPilot.Running;
+using BatchPilot.Storage;
 using Spectre.Console;
 using Spectre.Console.Rendering;
 
@@ -37,12 +38,16 @@ internal static class JobFlow
         var current = jobs.Select(x => x.Job).ToArray();
         var snapshot = new (JobRecord Job, IReadOnlyList<BatchRecord> Batches, JobCounts Counts)[current.Length];
 
+        // A job is waited for while it has active batches, except those a budget holds back: once nothing of it is in
+        // flight, the run reports the stop.
+        bool Done(int i) => snapshot[i].Batches is { } b && (!JobSteps.HasActive(b) || (jobs[i].Engine.BudgetStop is not null && !JobSteps.HasInFlight(b)));
+
         async Task Step()
         {
             for (var i = 0; i < jobs.Count; i++)
             {
-                // A job without active batches is not asked again: its variant may end long before the others.
-                if (snapshot[i].Batches is { } known && !JobSteps.HasActive(known))
+                // A job that is done is not asked again: its variant may end long before the others.
+                if (Done(i))
                 {
                     continue;
                 }
@@ -62,7 +67,7 @@ internal static class JobFlow
                 rows.Add(new Markup($"[bold]{Markup.Escape(j.Id)}[/] {Markup.Escape(j.Name)}: {JobTables.StatusMarkup(j.Status.ToString())}  "
                     + $"{Format.Number(c.Ended)}/{Format.Number(c.Total)} ({Format.Percent(c.Ended, c.Total)})  ok {Format.Number(c.Succeeded)}  failed {Format.Number(c.NotSucceeded)}  "
                     + $"elapsed {Format.Duration(ctx.Time.GetUtcNow() - started)}"));
-                rows.Add(JobTables.Batches(b, ctx.Time.GetUtcNow()));
+                rows.Add(JobTables.Batches(b, ctx.Time.GetUtcNow(), j.Spec, ctx.Prices));
             }
 
             lock (messages)
@@ -109,7 +114,7 @@ internal static class JobFlow
                 }
 
                 show();
-                if (!snapshot.Any(x => JobSteps.HasActive(x.Batches)))
+                if (snapshot.Select((_, i) => i).All(Done))
                 {
                     return;
                 }
@@ -167,25 +172,94 @@ internal static class JobFlow
         return current;
     }
 
-    /// <summary>Sends the job's pending items through the synchronous API, within the rate limits; prints progress per chunk.</summary>
-    public static async Task<JobRecord> RunSyncAsync(CliContext ctx, JobRecord job, string? apiKeyFlag, SyncLimiter limiter, int concurrency, CancellationToken ct)
+    /// <summary>
+    /// Sends the job's pending items through the synchronous API, within the rate limits, in chunks of
+    /// <paramref name="chunkSize"/> (default 500); prints progress per chunk. Returns the job and, when a budget stopped
+    /// the run, why.
+    /// </summary>
+    public static async Task<(JobRecord Job, BudgetRefusal? BudgetStop)> RunSyncAsync(CliContext ctx, JobRecord job, string? apiKeyFlag, SyncLimiter limiter, int concurrency, int? chunkSize, CancellationToken ct)
     {
         using var client = await ctx.SyncClientAsync(job.Spec, apiKeyFlag, ct).ConfigureAwait(false);
         var options = new SyncOptions
         {
             Concurrency = concurrency,
             Retry = ctx.SyncRetryOptions(),
+            Costs = ctx.Costs,
 
             // What the providers count against the output-token limits when the job sets no max tokens: Anthropic's
             // default max_tokens as we send it; for OpenAI an assumption (the answer's length is not known up front).
             AssumedOutputTokens = job.Spec.Provider == ProviderNames.Anthropic ? SyncClients.AnthropicDefaultMaxTokens : new SyncOptions().AssumedOutputTokens,
         };
+        if (chunkSize is { } size)
+        {
+            options = options with { ChunkSize = size };
+        }
+
         var runner = new SyncRunner(ctx.Store, client, limiter, ctx.Time, ctx.Ui, options);
         await ctx.Store.TrySetJobStatusAsync(job.Id, [JobStatus.Pending, JobStatus.CompletedWithErrors, JobStatus.Failed, JobStatus.Completed], JobStatus.Running, "Sending through the synchronous API.", cancellationToken: ct).ConfigureAwait(false);
         var report = await runner.RunAsync(job, ct).ConfigureAwait(false);
         var limits = limiter.RequestsPerMinute is { } rpm ? $"{rpm.ToString(CultureInfo.InvariantCulture)} requests/min" : "no known request limit";
-        ctx.Ui.Info($"Sync: {report.Succeeded} answered, {report.Failed} failed in {Ui.Format.Duration(report.Elapsed)} ({limits}; {report.Attempts} HTTP attempts, {report.Throttled} throttled).");
-        return await JobStatusRules.RefreshAsync(ctx.Store, job, ct).ConfigureAwait(false);
+        var cached = report.FromCache > 0 ? $", {report.FromCache} answered from the cache" : string.Empty;
+        ctx.Ui.Info($"Sync: {report.Succeeded} answered, {report.Failed} failed{cached} in {Ui.Format.Duration(report.Elapsed)} ({limits}; {report.Attempts} HTTP attempts, {report.Throttled} throttled).");
+        return (await JobStatusRules.RefreshAsync(ctx.Store, job, ct).ConfigureAwait(false), report.BudgetStop);
+    }
+
+    /// <summary>
+    /// Parses <c>--budget</c>: an amount in USD (a leading <c>$</c> is accepted), or <c>off</c> / <c>none</c> to remove the
+    /// job's budget. Returns whether it was given, and the value.
+    /// </summary>
+    /// <exception cref="InputException">Not an amount.</exception>
+    public static (bool Given, decimal? Usd) ParseBudget(string? text)
+    {
+        if (text is null)
+        {
+            return (false, null);
+        }
+
+        var t = text.Trim();
+        if (t.Equals("off", StringComparison.OrdinalIgnoreCase) || t.Equals("none", StringComparison.OrdinalIgnoreCase))
+        {
+            return (true, null);
+        }
+
+        if (!decimal.TryParse(t.TrimStart('$'), NumberStyles.Float, CultureInfo.InvariantCulture, out var usd) || usd < 0)
+        {
+            throw new InputException($"'{text}' is not an amount in USD", field: "--budget", hint: "give dollars, e.g. --budget 5 or --budget 0.50 ('off' removes the job's budget)");
+        }
+
+        return (true, usd);
+    }
+
+    /// <summary>Refuses, before anything is stored or sent, a budget on a model without a price.</summary>
+    /// <exception cref="InputException">A budget applies and the model has no price.</exception>
+    public static void EnsureBudgetPriced(CliContext ctx, string model, (bool Given, decimal? Usd) budget, decimal? storedBudget = null)
+    {
+        var jobBudget = budget.Given ? budget.Usd : storedBudget;
+        if ((jobBudget is not null || ctx.Costs.DailyBudgetUsd is not null) && ctx.Prices.Find(model) is null)
+        {
+            throw Budgets.NeedsPrice(model, jobBudget is not null ? "--budget" : "budget.daily_usd");
+        }
+    }
+
+    /// <summary>Stores <c>--budget</c> on the job when it was given and differs; returns the job as stored.</summary>
+    public static async Task<JobRecord> ApplyBudgetAsync(CliContext ctx, JobRecord job, (bool Given, decimal? Usd) budget, CancellationToken ct)
+    {
+        if (!budget.Given || budget.Usd == job.BudgetUsd)
+        {
+            return job;
+        }
+
+        var reason = budget.Usd is { } usd ? $"Budget set to {Budgets.Money(usd)} (--budget)." : "Budget removed (--budget off).";
+        await ctx.Store.SetJobBudgetAsync(job.Id, budget.Usd, reason, ct).ConfigureAwait(false);
+        ctx.Ui.Info($"Job {job.Id}: {char.ToLowerInvariant(reason[0])}{reason[1..]}");
+        return await ctx.Store.GetJobAsync(job.Id, ct).ConfigureAwait(false) ?? job;
+    }
+
+    /// <summary>Reports a budget stop (one line) and returns its exit code.</summary>
+    public static int BudgetExit(CliContext ctx, BudgetRefusal stop)
+    {
+        ctx.Ui.Error(stop.Message + ".");
+        return ExitCodes.BudgetExceeded;
     }
 
     /// <summary>The job's view with counts and batches.</summary>
@@ -193,7 +267,14 @@ internal static class JobFlow
     {
         var counts = await ctx.Store.GetCountsAsync(job.Id, ct).ConfigureAwait(false);
         var batches = await ctx.Store.ListBatchesAsync(job.Id, ct).ConfigureAwait(false);
-        var view = JobView.Of(job, counts, batches, withBatches, ctx.Prices);
+        Spend? spend = null;
+        if (job.BudgetUsd is not null || batches.Any(b => b.ReservedUsd is not null && JobSteps.HasInFlight([b])))
+        {
+            var now = ctx.Time.GetUtcNow().UtcDateTime;
+            spend = (await ctx.Store.GetSpendAsync(job.Id, new DateTimeOffset(now.Date, TimeSpan.Zero), ct).ConfigureAwait(false)).Job;
+        }
+
+        var view = JobView.Of(job, counts, batches, withBatches, ctx.Prices, spend);
         if (job.Spec.SkipMissingImages)
         {
             var (skipped, ids) = await ImagePreflight.SkippedAsync(ctx.Store, job.Id, cancellationToken: ct).ConfigureAwait(false);
@@ -207,20 +288,23 @@ internal static class JobFlow
     public static int ExitCodeOf(JobView view) =>
         view.Pending > 0 ? ExitCodes.Pending : (view.Succeeded + (view.SkippedImages ?? 0) == view.Total ? ExitCodes.Success : ExitCodes.ItemsFailed);
 
-    /// <summary>Writes the merged output and prints the summary; returns the exit code.</summary>
-    public static async Task<int> FinishAsync(CliContext ctx, JobRecord job, string? outPath, string responseColumn, DateTimeOffset started, CancellationToken ct)
+    /// <summary>
+    /// Writes the merged output and prints the summary; returns the exit code (<see cref="ExitCodes.BudgetExceeded"/>
+    /// with the one-line reason when <paramref name="budgetStop"/> says a budget held batches back).
+    /// </summary>
+    public static async Task<int> FinishAsync(CliContext ctx, JobRecord job, string? outPath, string responseColumn, DateTimeOffset started, BudgetRefusal? budgetStop, CancellationToken ct)
     {
         string? written = null;
         if (outPath is not null)
         {
             // A raw job's output is its provider's own output file (submit-file), whatever the extension.
             var format = job.Spec.Kind == JobKind.Raw ? ExportFormat.Provider : JobExporter.FormatFromExtension(outPath);
-            await JobExporter.ExportAsync(ctx.Store, job, format, outPath, new ExportOptions { ResponseColumn = responseColumn, Time = ctx.Time }, ct).ConfigureAwait(false);
+            await JobExporter.ExportAsync(ctx.Store, job, format, outPath, new ExportOptions { ResponseColumn = responseColumn, Time = ctx.Time, Prices = ctx.Prices }, ct).ConfigureAwait(false);
             written = Path.GetFullPath(outPath);
         }
 
         var view = await ViewAsync(ctx, job, withBatches: true, ct).ConfigureAwait(false);
-        view = view with { Output = written, ElapsedSeconds = Math.Round((ctx.Time.GetUtcNow() - started).TotalSeconds, 3) };
+        view = view with { Output = written, ElapsedSeconds = Math.Round((ctx.Time.GetUtcNow() - started).TotalSeconds, 3), BudgetStop = budgetStop?.Message };
         if (ctx.Ui.Json)
         {
             ctx.Ui.WriteJson(view, CliJson.Default.JobView);
@@ -239,7 +323,7 @@ internal static class JobFlow
             }
         }
 
-        return ExitCodeOf(view);
+        return budgetStop is not null ? BudgetExit(ctx, budgetStop) : ExitCodeOf(view);
     }
 
     /// <summary>

@@ -52,6 +52,8 @@ internal static class RunCommand
     public static readonly Option<bool> EstimateCost = new("--estimate-cost") { Description = "Only estimate tokens, cost (sync vs batch) and batches, as 'batchpilot estimate' does; send nothing." };
     public static readonly Option<long?> MaxBatchTokens = new("--max-batch-tokens") { Description = "Most estimated input tokens per batch: your provider's enqueued-token limit for the model (also enqueued_token_limits.MODEL in config/user.yaml)." };
     public static readonly Option<double> Timeout = new("--timeout") { Description = "Stop waiting after this many hours (the job goes on at the provider).", DefaultValueFactory = _ => 26 };
+    public static readonly Option<string?> Budget = new("--budget") { Description = "Most this job may spend, in USD; kept on the job (a rerun or resume keeps it, giving it again changes it, 'off' removes it). Each batch's estimate is reserved before it is sent; submission stops before the budget would be passed (exit code 8)." };
+    public static readonly Option<bool> NoCache = new("--no-cache") { Description = "Send every request, even one answered before: the response cache is not read (new answers are still stored in it)." };
 
     public static Command Create(Func<ParseResult, Func<CliContext, CancellationToken, Task<int>>, CancellationToken, Task<int>> host)
     {
@@ -61,6 +63,7 @@ internal static class RunCommand
             CheckInterval, Detach, New, Provider, Emulator, EmulatorBatchDuration, ApiKey, BaseUrl, Delimiter, Encoding, InputFormat, MaxBatchTokens, Mode, Rpm, Tpm, Concurrency, EstimateCost, Timeout,
             InputOptions.ImageColumn, InputOptions.SkipMissingImages, InputOptions.JsonSchema,
             Api, ApiVersion, Itpm, Otpm,
+            Budget, NoCache,
         };
         cmd.SetAction((pr, ct) => host(pr, (ctx, token) => ExecuteAsync(pr, ctx, token), ct));
         return cmd;
@@ -126,6 +129,10 @@ internal static class RunCommand
         // Read (and check) the rate limits before anything is recorded.
         var limiter = mode == JobMode.Sync ? ctx.Limiter(model, provider, RateFlags(pr)) : null;
         var concurrency = mode == JobMode.Sync ? SyncConcurrency(pr) : 0;
+
+        var budget = JobFlow.ParseBudget(pr.GetValue(Budget));
+        ctx.NoCacheFlag = pr.GetValue(NoCache);
+        JobFlow.EnsureBudgetPriced(ctx, model, budget);
         if (pr.GetValue(MaxBatchTokens) is < 1)
         {
             throw new InputException("must be at least 1", field: "--max-batch-tokens");
@@ -197,7 +204,7 @@ internal static class RunCommand
                 client,
                 ctx.Time,
                 ct).ConfigureAwait(false);
-            var job = created.Job;
+            var job = await JobFlow.ApplyBudgetAsync(ctx, created.Job, budget, ct).ConfigureAwait(false);
             ctx.Ui.Info(created.Created
                 ? $"Job {job.Id} created: {created.Items} items, {provider} / {model}{(useEmulator ? " on the built-in emulator" : string.Empty)}."
                 : $"Continuing job {job.Id} ({job.Status}, created {Ui.Format.Time(job.CreatedAt)}); use --new to start over.");
@@ -212,12 +219,13 @@ internal static class RunCommand
                 // Batches still in flight from an earlier batch-mode attempt are finished first.
                 var batchEngine = ctx.Engine(client, job.Spec);
                 job = await JobFlow.WaitAsync(ctx, batchEngine, job, TimeSpan.FromSeconds(pr.GetValue(CheckInterval) ?? (useEmulator ? 1 : 30)), TimeSpan.FromHours(pr.GetValue(Timeout)), ct).ConfigureAwait(false);
-                if (job.Status != JobStatus.Cancelled)
+                var stop = batchEngine.BudgetStop;
+                if (job.Status != JobStatus.Cancelled && stop is null)
                 {
-                    job = await JobFlow.RunSyncAsync(ctx, job, pr.GetValue(ApiKey), limiter!, concurrency, ct).ConfigureAwait(false);
+                    (job, stop) = await JobFlow.RunSyncAsync(ctx, job, pr.GetValue(ApiKey), limiter!, concurrency, batchSize, ct).ConfigureAwait(false);
                 }
 
-                return await JobFlow.FinishAsync(ctx, job, outPath, pr.GetValue(OutputColumn)!, started, ct).ConfigureAwait(false);
+                return await JobFlow.FinishAsync(ctx, job, outPath, pr.GetValue(OutputColumn)!, started, stop, ct).ConfigureAwait(false);
             }
 
             var engine = ctx.Engine(client, job.Spec);
@@ -228,12 +236,13 @@ internal static class RunCommand
 
             if (pr.GetValue(Detach))
             {
-                return await JobFlow.DetachedAsync(ctx, job, "rerun the same command to collect and write the output", ct).ConfigureAwait(false);
+                var detached = await JobFlow.DetachedAsync(ctx, job, "rerun the same command to collect and write the output", ct).ConfigureAwait(false);
+                return engine.BudgetStop is { } held ? JobFlow.BudgetExit(ctx, held) : detached;
             }
 
             var interval = TimeSpan.FromSeconds(pr.GetValue(CheckInterval) ?? (useEmulator ? 1 : 30));
             job = await JobFlow.WaitAsync(ctx, engine, job, interval, TimeSpan.FromHours(pr.GetValue(Timeout)), ct).ConfigureAwait(false);
-            return await JobFlow.FinishAsync(ctx, job, outPath, pr.GetValue(OutputColumn)!, started, ct).ConfigureAwait(false);
+            return await JobFlow.FinishAsync(ctx, job, outPath, pr.GetValue(OutputColumn)!, started, engine.BudgetStop, ct).ConfigureAwait(false);
         }
         finally
         {

@@ -113,11 +113,12 @@ internal static class SubmitFileCommand
 
         if (pr.GetValue(RunCommand.Detach))
         {
-            return await JobFlow.DetachedAsync(ctx, job, "rerun the same command to collect and write the output file", ct).ConfigureAwait(false);
+            var detached = await JobFlow.DetachedAsync(ctx, job, "rerun the same command to collect and write the output file", ct).ConfigureAwait(false);
+            return engine.BudgetStop is { } held ? JobFlow.BudgetExit(ctx, held) : detached;
         }
 
         var interval = TimeSpan.FromSeconds(pr.GetValue(RunCommand.CheckInterval) ?? (useEmulator ? 1 : 30));
         job = await JobFlow.WaitAsync(ctx, engine, job, interval, TimeSpan.FromHours(pr.GetValue(RunCommand.Timeout)), ct).ConfigureAwait(false);
-        return await JobFlow.FinishAsync(ctx, job, outPath, "response", started, ct).ConfigureAwait(false);
+        return await JobFlow.FinishAsync(ctx, job, outPath, "response", started, engine.BudgetStop, ct).ConfigureAwait(false);
     }
 }

@@ -198,7 +198,11 @@ public sealed class Settings
     }
 
     /// <summary>A string under a YAML path such as <c>api_keys.openai_api_key</c>.</summary>
-    public string? Yaml(string dottedPath)
+    public string? Yaml(string dottedPath) =>
+        Node(dottedPath) is YamlScalarNode s && !string.IsNullOrWhiteSpace(s.Value) ? s.Value.Trim() : null;
+
+    /// <summary>The node under a YAML path, if any.</summary>
+    private YamlNode? Node(string dottedPath)
     {
         YamlNode? node = _yaml;
         foreach (var part in dottedPath.Split('.'))
@@ -211,7 +215,7 @@ public sealed class Settings
             node = next;
         }
 
-        return node is YamlScalarNode s && !string.IsNullOrWhiteSpace(s.Value) ? s.Value.Trim() : null;
+        return node;
     }
 
     /// <summary>
@@ -341,6 +345,58 @@ public sealed class Settings
 
     /// <summary>The store path.</summary>
     public Setting Database(string? flag) => Resolve(flag, "--db", "BATCHPILOT_DB", "store.path", Path.Combine(DataDirectory(), "batchpilot.db"));
+
+    /// <summary>
+    /// The most all jobs together may spend per UTC day, in USD: <c>budget.daily_usd</c> in config/user.yaml (or the
+    /// <c>BATCHPILOT_DAILY_BUDGET_USD</c> environment variable); null when not set.
+    /// </summary>
+    /// <exception cref="InputException">The value is not a non-negative amount.</exception>
+    public decimal? DailyBudgetUsd()
+    {
+        var s = Resolve(null, "budget.daily_usd", "BATCHPILOT_DAILY_BUDGET_USD", "budget.daily_usd");
+        if (s.Value is null)
+        {
+            return null;
+        }
+
+        if (!decimal.TryParse(s.Value.TrimStart('$'), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var v) || v < 0)
+        {
+            throw SettingError(s, $"'{s.Value}' is not an amount in USD", "give a number of dollars, e.g. 5 or 12.50");
+        }
+
+        return v;
+    }
+
+    /// <summary>
+    /// Whether the response cache is used at all: <c>cache.enabled</c> in config/user.yaml (or <c>BATCHPILOT_CACHE</c>),
+    /// true by default.
+    /// </summary>
+    /// <exception cref="InputException">The value is not a yes/no value.</exception>
+    public bool CacheEnabled()
+    {
+        var s = Resolve(null, "cache.enabled", "BATCHPILOT_CACHE", "cache.enabled");
+        return s.Value?.ToLowerInvariant() switch
+        {
+            null or "true" or "yes" or "on" or "1" => true,
+            "false" or "no" or "off" or "0" => false,
+            _ => throw SettingError(s, $"'{s.Value}' is not true or false", "use true (the default) or false"),
+        };
+    }
+
+    /// <summary>A bad setting value: names config/user.yaml and the line when it came from there, else the variable.</summary>
+    private InputException SettingError(Setting s, string message, string hint)
+    {
+        if (s.Source == SettingSource.UserYaml)
+        {
+            var path = s.Origin["config/user.yaml ".Length..];
+            return new InputException(message, file: UserYamlPath, row: YamlLine(path), field: path, hint: hint);
+        }
+
+        return new InputException(message, field: s.Origin, hint: hint);
+    }
+
+    /// <summary>The 1-based line of a value in config/user.yaml, if it is there.</summary>
+    private long? YamlLine(string dottedPath) => Node(dottedPath)?.Start.Line;
 
     /// <summary>The per-user data folder (<c>BATCHPILOT_HOME</c>, else the platform's local application data).</summary>
     public string DataDirectory()

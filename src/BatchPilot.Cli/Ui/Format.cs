@@ -5,7 +5,13 @@ namespace BatchPilot.Cli.Ui;
 /// <summary>Formatting helpers for human output.</summary>
 internal static class Format
 {
-    public static string Money(decimal? usd) => usd is null ? "unknown" : "$" + usd.Value.ToString(usd.Value < 0.01m && usd.Value > 0 ? "0.0000" : "0.00", CultureInfo.InvariantCulture);
+    public static string Money(decimal? usd) => usd switch
+    {
+        null => "unknown",
+        > 0 and < 0.0001m => "$" + usd.Value.ToString("0.000000", CultureInfo.InvariantCulture),
+        > 0 and < 0.01m => "$" + usd.Value.ToString("0.0000", CultureInfo.InvariantCulture),
+        _ => "$" + usd.Value.ToString("0.00", CultureInfo.InvariantCulture),
+    };
 
     public static string Number(long n) => n.ToString("N0", CultureInfo.InvariantCulture);
 

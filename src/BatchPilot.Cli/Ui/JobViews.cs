@@ -1,7 +1,9 @@
 using System.Text.Json.Serialization;
 using BatchPilot.Batches;
 using BatchPilot.Jobs;
+using BatchPilot.Operations;
 using BatchPilot.Pricing;
+using BatchPilot.Storage;
 using Spectre.Console;
 
 namespace BatchPilot.Cli.Ui;
@@ -26,7 +28,25 @@ internal sealed record JobView
     public required long InputTokens { get; init; }
     public required long OutputTokens { get; init; }
     public required long CachedTokens { get; init; }
+
+    /// <summary>Succeeded items answered from the response cache (nothing sent, no cost).</summary>
+    public required long FromCache { get; init; }
+
+    /// <summary>Actual cost from the reported usage, each batch at the price of its API; null when the model has no price.</summary>
     public decimal? CostUsd { get; init; }
+
+    /// <summary>The job's budget, if any.</summary>
+    public decimal? BudgetUsd { get; init; }
+
+    /// <summary>What counts against the budget: settled actual cost plus the reservations of batches in flight.</summary>
+    public decimal? BudgetUsedUsd { get; init; }
+
+    /// <summary>Estimates reserved for batches still in flight (beyond what they reported).</summary>
+    public decimal? ReservedUsd { get; init; }
+
+    /// <summary>Why submission stopped: the next batch would pass a budget (this run only).</summary>
+    public string? BudgetStop { get; init; }
+
     public required int Batches { get; init; }
     public required DateTimeOffset CreatedAt { get; init; }
     public DateTimeOffset? CompletedAt { get; init; }
@@ -46,7 +66,7 @@ internal sealed record JobView
     /// <summary>Custom ids of the skipped items (the first 100).</summary>
     public IReadOnlyList<string>? SkippedIds { get; init; }
 
-    public static JobView Of(JobRecord job, JobCounts c, IReadOnlyList<BatchRecord> batches, bool withBatches, PriceTable prices) => new()
+    public static JobView Of(JobRecord job, JobCounts c, IReadOnlyList<BatchRecord> batches, bool withBatches, PriceTable prices, Spend? spend = null) => new()
     {
         Id = job.Id,
         Name = job.Name,
@@ -65,11 +85,15 @@ internal sealed record JobView
         InputTokens = c.InputTokens,
         OutputTokens = c.OutputTokens,
         CachedTokens = c.CachedTokens,
-        CostUsd = prices.Cost(job.Spec.Model, new Items.TokenUsage(c.InputTokens, c.OutputTokens, c.CachedTokens), job.Spec.Mode == JobMode.Batch) is { } cost ? Math.Round(cost, 6) : null,
+        FromCache = c.FromCache,
+        CostUsd = JobCosts.OfJob(job.Spec, batches, prices) is { } cost ? Math.Round(cost, 6) : null,
+        BudgetUsd = job.BudgetUsd,
+        BudgetUsedUsd = job.BudgetUsd is not null && spend is { } s ? Math.Round(s.TotalUsd, 6) : null,
+        ReservedUsd = spend is { ReservedUsd: > 0 } r ? Math.Round(r.ReservedUsd, 6) : null,
         Batches = batches.Count,
         CreatedAt = job.CreatedAt,
         CompletedAt = job.CompletedAt,
-        BatchDetails = withBatches ? batches.Select(BatchView.Of).ToList() : null,
+        BatchDetails = withBatches ? batches.Select(b => BatchView.Of(b, job.Spec, prices)).ToList() : null,
     };
 }
 
@@ -88,7 +112,21 @@ internal sealed record BatchView
     public DateTimeOffset? CollectedAt { get; init; }
     public string? Errors { get; init; }
 
-    public static BatchView Of(BatchRecord b) => new()
+    /// <summary>Tokens the provider reported for this batch's results.</summary>
+    public required long InputTokens { get; init; }
+    public required long OutputTokens { get; init; }
+    public required long CachedTokens { get; init; }
+
+    /// <summary>Actual cost of this batch (its usage at the price of its API); null when the model has no price.</summary>
+    public decimal? CostUsd { get; init; }
+
+    /// <summary>The estimate reserved against the budgets while the batch is in flight.</summary>
+    public decimal? ReservedUsd { get; init; }
+
+    /// <summary>The batch's estimated cost, once a budget applied to it.</summary>
+    public decimal? EstimateUsd { get; init; }
+
+    public static BatchView Of(BatchRecord b, JobSpec spec, PriceTable prices) => new()
     {
         Number = b.Number,
         State = b.State.ToString(),
@@ -101,6 +139,12 @@ internal sealed record BatchView
         EndedAt = b.EndedAt,
         CollectedAt = b.CollectedAt,
         Errors = b.Errors,
+        InputTokens = b.Usage.InputTokens,
+        OutputTokens = b.Usage.OutputTokens,
+        CachedTokens = b.Usage.CachedTokens,
+        CostUsd = JobCosts.OfBatch(spec, b, prices) is { } cost ? Math.Round(cost, 6) : null,
+        ReservedUsd = b.State is BatchState.Submitting or BatchState.Submitted or BatchState.Ended && b.ReservedUsd is { } r ? Math.Round(r, 6) : null,
+        EstimateUsd = b.EstimateUsd is { } e ? Math.Round(e, 6) : null,
     };
 }
 
@@ -175,7 +219,7 @@ internal static class JobTables
         // The Group column appears only when a listed job belongs to a comparison group.
         var grouped = jobs.Any(j => j.Group is not null);
         var t = new Table().Border(TableBorder.Rounded);
-        foreach (var h in new[] { "Job", "Name", "Provider", "Model", "Status", "OK", "Failed", "Pending", "Cost", "Created" }.Concat(grouped ? ["Group"] : []))
+        foreach (var h in new[] { "Job", "Name", "Provider", "Model", "Status", "OK", "Cached", "Failed", "Pending", "Cost", "Created" }.Concat(grouped ? ["Group"] : []))
         {
             t.AddColumn(h);
         }
@@ -185,7 +229,7 @@ internal static class JobTables
             var cells = new List<string>
             {
                 Markup.Escape(j.Id), Markup.Escape(j.Name), Markup.Escape(j.Provider), Markup.Escape(j.Model), StatusMarkup(j.Status),
-                Format.Number(j.Succeeded), Format.Number(j.Failed + j.Expired + j.Cancelled), Format.Number(j.Pending),
+                Format.Number(j.Succeeded), Format.Number(j.FromCache), Format.Number(j.Failed + j.Expired + j.Cancelled), Format.Number(j.Pending),
                 Format.Money(j.CostUsd), Format.Time(j.CreatedAt),
             };
             if (grouped)
@@ -237,7 +281,8 @@ internal static class JobTables
         _ => "[blue]" + status + "[/]",
     };
 
-    public static Table Batches(IReadOnlyList<BatchRecord> batches, DateTimeOffset now)
+    /// <summary>One row per batch; with <paramref name="spec"/> and <paramref name="prices"/>, its actual cost (or the estimate reserved while in flight).</summary>
+    public static Table Batches(IReadOnlyList<BatchRecord> batches, DateTimeOffset now, JobSpec? spec = null, PriceTable? prices = null)
     {
         var t = new Table().Border(TableBorder.Rounded);
         foreach (var h in new[] { "Batch", "Provider batch", "Provider status", "Done/Total", "%", "ETA", "State" })
@@ -245,18 +290,34 @@ internal static class JobTables
             t.AddColumn(h);
         }
 
+        var priced = spec is not null && prices is not null;
+        if (priced)
+        {
+            t.AddColumn("Cost");
+        }
+
         foreach (var b in batches)
         {
             var done = b.State == BatchState.Collected ? b.RequestCount : b.DoneCount;
             var eta = b.State is BatchState.Collected or BatchState.Ended or BatchState.Rejected ? "done" : Format.Eta(b.SubmittedAt, done, b.RequestCount, now);
-            t.AddRow(
+            var cells = new List<string>
+            {
                 b.Number.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 Markup.Escape(b.ProviderBatchId ?? "-"),
                 Markup.Escape(b.ProviderStatus ?? "-"),
                 $"{Format.Number(done)}/{Format.Number(b.RequestCount)}",
                 Format.Percent(done, b.RequestCount),
                 eta,
-                Markup.Escape(b.State.ToString()));
+                Markup.Escape(b.State.ToString()),
+            };
+            if (priced)
+            {
+                cells.Add(b.State is BatchState.Submitting or BatchState.Submitted or BatchState.Ended
+                    ? (b.ReservedUsd is { } r ? Markup.Escape("≤ " + Format.Money(r) + " reserved") : "-")
+                    : b.State == BatchState.Planned ? (b.EstimateUsd is { } e ? Markup.Escape("est. " + Format.Money(e)) : "-") : Format.Money(JobCosts.OfBatch(spec!, b, prices!)));
+            }
+
+            t.AddRow([.. cells]);
         }
 
         return t;
@@ -268,6 +329,11 @@ internal static class JobTables
         t.AddRow("Status", StatusMarkup(j.Status));
         t.AddRow("Provider / model", Markup.Escape($"{j.Provider} / {j.Model} ({j.Mode})"));
         t.AddRow("Items succeeded", Format.Number(j.Succeeded));
+        if (j.FromCache > 0)
+        {
+            t.AddRow("Answered from cache", Format.Number(j.FromCache) + " (nothing sent, no cost)");
+        }
+
         t.AddRow("Items failed", Format.Number(j.Failed));
         if (j.Expired > 0)
         {
@@ -292,7 +358,14 @@ internal static class JobTables
 
         t.AddRow("Batches", Format.Number(j.Batches));
         t.AddRow("Tokens in / out", $"{Format.Number(j.InputTokens)} / {Format.Number(j.OutputTokens)}");
-        t.AddRow(j.Mode == "batch" ? "Cost (batch price)" : "Cost", Format.Money(j.CostUsd));
+        t.AddRow("Cost", Format.Money(j.CostUsd));
+        if (j.BudgetUsd is { } budget)
+        {
+            var used = j.BudgetUsedUsd ?? 0;
+            var share = budget > 0 ? $" ({(used / budget).ToString("0%", System.Globalization.CultureInfo.InvariantCulture)})" : string.Empty;
+            t.AddRow("Budget", Markup.Escape($"{Format.Money(budget)}: {Format.Money(used)} used{share}{(j.ReservedUsd is { } r ? $", {Format.Money(r)} of it reserved for batches in flight" : string.Empty)}"));
+        }
+
         if (j.ElapsedSeconds is { } e)
         {
             t.AddRow("Elapsed", Format.Duration(TimeSpan.FromSeconds(e)));

@@ -1,3 +1,5 @@
+using BatchPilot.Items;
+
 namespace BatchPilot.Batches;
 
 /// <summary>Our lifecycle state of a provider batch (the provider's own status is kept raw beside it).</summary>
@@ -96,6 +98,24 @@ public sealed record BatchRecord
 
     /// <summary>How many times the provider refused the batch because its queue was full and it was planned again.</summary>
     public int Resubmits { get; init; }
+
+    /// <summary>Tokens the provider reported for the results applied from this batch (what was billed for it).</summary>
+    public TokenUsage Usage { get; init; }
+
+    /// <summary>The estimated cost in USD of sending the batch, computed the first time a budget applied to it.</summary>
+    public decimal? EstimateUsd { get; init; }
+
+    /// <summary>
+    /// The estimated cost in USD reserved against the budgets when the batch was claimed for submission; counted while
+    /// the batch is with the provider and replaced by <see cref="ActualUsd"/> once its results are applied.
+    /// </summary>
+    public decimal? ReservedUsd { get; init; }
+
+    /// <summary>When the batch was claimed for submission (the day its spend counts against a daily budget).</summary>
+    public DateTimeOffset? ReservedAt { get; init; }
+
+    /// <summary>The actual cost in USD settled from <see cref="Usage"/> when the batch was collected; null when unpriced or not yet settled.</summary>
+    public decimal? ActualUsd { get; init; }
 
     /// <summary>True while the provider still works on the batch.</summary>
     public bool IsActive => State is BatchState.Planned or BatchState.Submitting or BatchState.Submitted or BatchState.Ended;

@@ -27,6 +27,12 @@ public static class ExitCodes
     /// <summary>A job or batch was not found.</summary>
     public const int NotFound = 7;
 
+    /// <summary>
+    /// Submission stopped because the next batch would pass the job's budget or the daily budget: nothing more was
+    /// sent, the remaining items stay pending, and a rerun with a higher budget (or <c>resume</c>) continues.
+    /// </summary>
+    public const int BudgetExceeded = 8;
+
     /// <summary>Interrupted by Ctrl+C; state is saved and a rerun continues.</summary>
     public const int Cancelled = 130;
 

@@ -69,4 +69,10 @@ public sealed record ItemRecord
 
     /// <summary>Raw jobs: the provider's result line of the current attempt, verbatim (null until collected, and for table jobs).</summary>
     public string? RawResult { get; init; }
+
+    /// <summary>
+    /// True when the answer came from the response cache (an identical earlier request) instead of the provider:
+    /// nothing was sent, nothing was billed, and <see cref="Usage"/> is null.
+    /// </summary>
+    public bool FromCache { get; init; }
 }

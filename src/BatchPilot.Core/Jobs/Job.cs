@@ -223,6 +223,12 @@ public sealed record JobRecord
 
     /// <summary>When every item reached a final state.</summary>
     public DateTimeOffset? CompletedAt { get; init; }
+
+    /// <summary>
+    /// The most the job may spend in USD (<c>--budget</c>), kept across reruns and resumes; null when the job has no
+    /// budget of its own (a daily budget may still apply).
+    /// </summary>
+    public decimal? BudgetUsd { get; init; }
 }
 
 /// <summary>Item counts of a job by state, plus token totals.</summary>
@@ -257,6 +263,9 @@ public sealed record JobCounts
 
     /// <summary>Output tokens reported by the provider.</summary>
     public long OutputTokens { get; init; }
+
+    /// <summary>Succeeded items answered from the response cache (nothing sent, nothing billed).</summary>
+    public long FromCache { get; init; }
 
     /// <summary>Items in a final state.</summary>
     public long Ended => Succeeded + Failed + Expired + Cancelled;

@@ -223,7 +223,8 @@ public static class JobEstimator
     }
 
     /// <summary>
-    /// The average output tokens per succeeded item of the stored jobs with the same model, prompt and system prompt
+    /// The average output tokens per succeeded item sent to the provider (answers from the cache left out) of the stored
+    /// jobs with the same model, prompt and system prompt
     /// (the latest <paramref name="maxJobs"/> jobs are looked at), or null when none has succeeded items.
     /// </summary>
     public static async Task<ObservedOutput?> ObservedOutputAsync(IJobStore store, JobSpec spec, int maxJobs = 500, CancellationToken cancellationToken = default)
@@ -242,11 +243,13 @@ public static class JobEstimator
                 continue;
             }
 
+            // Answers from the response cache carry no usage: they are left out of the average.
             var c = await store.GetCountsAsync(job.Id, cancellationToken).ConfigureAwait(false);
-            if (c.Succeeded > 0 && c.OutputTokens > 0)
+            var sent = c.Succeeded - c.FromCache;
+            if (sent > 0 && c.OutputTokens > 0)
             {
                 output += c.OutputTokens;
-                succeeded += c.Succeeded;
+                succeeded += sent;
                 count++;
             }
         }

@@ -43,10 +43,16 @@ public static class JobSteps
     }
 
     /// <summary>True when <c>collect --all</c> has something to do for a job: a batch is at the provider or has ended.</summary>
-    public static bool HasBatchesToCollect(IReadOnlyList<BatchRecord> batches)
+    public static bool HasBatchesToCollect(IReadOnlyList<BatchRecord> batches) => HasInFlight(batches);
+
+    /// <summary>
+    /// True while a batch of the job is with the provider (being submitted, submitted, or ended and not yet collected):
+    /// what a run still waits for once a budget holds the planned batches back.
+    /// </summary>
+    public static bool HasInFlight(IReadOnlyList<BatchRecord> batches)
     {
         ArgumentNullException.ThrowIfNull(batches);
-        return batches.Any(b => b.State is BatchState.Submitted or BatchState.Ended or BatchState.Submitting);
+        return batches.Any(b => b.State is BatchState.Submitting or BatchState.Submitted or BatchState.Ended);
     }
 
     /// <summary>True while a batch of the job is still with the provider or waiting to be sent.</summary>

@@ -117,15 +117,20 @@ public static class TokenCounter
     }
 
     /// <summary>
-    /// Input tokens of a request: its system message (if any) and user message, plus its images
-    /// (<see cref="CountImage"/>) and its answer schema (<see cref="CountSchema"/>).
+    /// Input tokens of a request: its system message (if any), its prior turns (few-shot examples) and user message,
+    /// plus its images (<see cref="CountImage"/>) and its answer schema (<see cref="CountSchema"/>).
     /// </summary>
     public static long CountRequest(LlmRequest request, string? provider = null)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var messages = request.System is null
-            ? new[] { ("user", request.UserText) }
-            : new[] { ("system", request.System), ("user", request.UserText) };
+        var messages = new List<(string Role, string Content)>(request.PriorTurns.Count + 2);
+        if (request.System is not null)
+        {
+            messages.Add(("system", request.System));
+        }
+
+        messages.AddRange(request.PriorTurns.Select(t => (t.Role, t.Text)));
+        messages.Add(("user", request.UserText));
         var n = CountChat(request.Model, messages, provider);
         foreach (var image in request.Images)
         {

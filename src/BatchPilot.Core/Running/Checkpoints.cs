@@ -49,7 +49,10 @@ public static class Checkpoints
     /// <summary>After a comparison's child job was created (its rows read), before the next child. Not in <see cref="All"/>.</summary>
     public const string GroupChild = "group:child";
 
-    /// <summary>Every checkpoint name.</summary>
+    /// <summary>Sync mode: after a chunk's budget reservation was recorded (the chunk is Submitted), before any request is sent.</summary>
+    public const string SyncReserved = "sync:reserved";
+
+    /// <summary>Every checkpoint a batch-mode run passes (sync mode adds <see cref="SyncReserved"/>).</summary>
     public static readonly IReadOnlyList<string> All =
     [
         IngestChunk, Planned, SubmitClaimed, SubmitStaged, SubmitCreated, SubmitRecorded, Polled, CollectChunk, CollectApplied, OutputWriting,

@@ -3,7 +3,9 @@ using BatchPilot.Batches;
 using BatchPilot.Errors;
 using BatchPilot.Items;
 using BatchPilot.Jobs;
+using BatchPilot.Operations;
 using BatchPilot.Planning;
+using BatchPilot.Pricing;
 using BatchPilot.Providers;
 using BatchPilot.Storage;
 
@@ -41,6 +43,9 @@ public sealed record EngineOptions
 
     /// <summary>Consecutive interrupted downloads of one batch before the engine reports a provider error.</summary>
     public int MaxCollectInterruptions { get; init; } = 5;
+
+    /// <summary>Prices, the daily budget and the response cache mode.</summary>
+    public CostOptions Costs { get; init; } = new();
 }
 
 /// <summary>
@@ -63,6 +68,8 @@ public sealed class JobEngine
     private readonly EngineOptions _options;
     private readonly IEngineObserver _observer;
     private readonly Dictionary<long, int> _interruptions = [];
+    private readonly BudgetGuard _budget;
+    private readonly HashSet<long> _refusalsShown = [];
 
     /// <summary>Creates an engine.</summary>
     public JobEngine(IJobStore store, IBatchClient client, TimeProvider time, IEngineObserver? observer = null, EngineOptions? options = null)
@@ -72,7 +79,17 @@ public sealed class JobEngine
         _time = time;
         _observer = observer ?? NullObserver.Instance;
         _options = options ?? new EngineOptions();
+        _budget = new BudgetGuard(store, time, _observer, _options.Costs);
     }
+
+    /// <summary>
+    /// Set when the last submission pass stopped because the next batch would pass a budget (its batches stay planned
+    /// and are tried again on the next pass); null when the last pass was not held back.
+    /// </summary>
+    public BudgetRefusal? BudgetStop { get; private set; }
+
+    /// <summary>Items this engine answered from the response cache while planning.</summary>
+    public long CacheHits { get; private set; }
 
     /// <summary>Cuts the job's pending items into planned batches within the provider's limits.</summary>
     public async Task<int> PlanAsync(JobRecord job, CancellationToken cancellationToken = default)
@@ -80,11 +97,15 @@ public sealed class JobEngine
         ArgumentNullException.ThrowIfNull(job);
         var factory = new RequestFactory(job.Spec, job.Columns);
         var limits = _client.Limits;
+        // A batch file's requests are sent as they are, and its output needs each provider line: never answered from the cache.
+        var cache = job.Spec.Kind == JobKind.Raw ? CacheMode.Off : _options.Costs.Cache;
         var planned = 0;
         var seqs = new List<long>();
+        var keys = cache == CacheMode.Off ? null : new List<string>();
         long bytes = 0;
         long tokens = 0;
         long after = 0;
+        long hits = 0;
         while (true)
         {
             var page = await _store.ReadPendingItemsAsync(job.Id, after, 5000, cancellationToken).ConfigureAwait(false);
@@ -93,9 +114,22 @@ public sealed class JobEngine
                 break;
             }
 
-            foreach (var item in await ImagePreflight.FilterAsync(_store, job, factory, page, _observer, cancellationToken).ConfigureAwait(false))
+            var sendable = await ImagePreflight.FilterAsync(_store, job, factory, page, _observer, cancellationToken).ConfigureAwait(false);
+            var requests = sendable.Select(factory.Create).ToArray();
+            var pageKeys = keys is null ? null : Array.ConvertAll(requests, r => ResponseCache.Key(job.Spec, r.Request));
+
+            // Items answered from the cache leave Pending here, before any batch of this page is planned.
+            var answered = cache == CacheMode.ReadWrite ? await ResponseCache.AnswerAsync(_store, job, sendable, pageKeys!, cancellationToken).ConfigureAwait(false) : null;
+            for (var i = 0; i < sendable.Count; i++)
             {
-                var request = factory.Create(item);
+                if (answered is not null && answered[i])
+                {
+                    hits++;
+                    continue;
+                }
+
+                var item = sendable[i];
+                var request = requests[i];
                 var size = _client.MeasureRequest(request);
                 if (size > limits.MaxBytes)
                 {
@@ -108,14 +142,16 @@ public sealed class JobEngine
                 if (seqs.Count > 0 && (seqs.Count >= limits.MaxRequests || bytes + size > limits.MaxBytes
                     || (_options.MaxTokensPerBatch is { } maxTokens && tokens + estimate > maxTokens)))
                 {
-                    await CreatePlannedAsync(job, seqs, bytes, cancellationToken).ConfigureAwait(false);
+                    await CreatePlannedAsync(job, seqs, keys, bytes, cancellationToken).ConfigureAwait(false);
                     planned++;
                     seqs.Clear();
+                    keys?.Clear();
                     bytes = 0;
                     tokens = 0;
                 }
 
                 seqs.Add(item.Seq);
+                keys?.Add(pageKeys![i]);
                 bytes += size;
                 tokens += estimate;
             }
@@ -125,8 +161,14 @@ public sealed class JobEngine
 
         if (seqs.Count > 0)
         {
-            await CreatePlannedAsync(job, seqs, bytes, cancellationToken).ConfigureAwait(false);
+            await CreatePlannedAsync(job, seqs, keys, bytes, cancellationToken).ConfigureAwait(false);
             planned++;
+        }
+
+        if (hits > 0)
+        {
+            CacheHits += hits;
+            _observer.Info($"{hits.ToString(CultureInfo.InvariantCulture)} item(s) answered from the response cache: nothing sent for them, no cost.");
         }
 
         return planned;
@@ -158,45 +200,82 @@ public sealed class JobEngine
 
     private static string NewToken(string jobId) => "bp-" + jobId + "-" + Guid.NewGuid().ToString("N")[..12];
 
-    private async Task CreatePlannedAsync(JobRecord job, List<long> seqs, long bytes, CancellationToken cancellationToken)
+    private async Task CreatePlannedAsync(JobRecord job, List<long> seqs, List<string>? keys, long bytes, CancellationToken cancellationToken)
     {
         var token = NewToken(job.Id);
-        var batch = await _store.CreatePlannedBatchAsync(job.Id, seqs, bytes, token, cancellationToken).ConfigureAwait(false);
+        var batch = await _store.CreatePlannedBatchAsync(job.Id, new PlannedBatch { Seqs = seqs, CacheKeys = keys, Bytes = bytes, Token = token }, cancellationToken).ConfigureAwait(false);
         Checkpoints.Hit(Checkpoints.Planned);
         _observer.Info($"Batch {batch.Number} planned: {seqs.Count} requests, {FormatBytes(bytes)}.");
     }
 
-    /// <summary>Submits every planned batch of the job, one after the other.</summary>
+    /// <summary>
+    /// Submits every planned batch of the job, one after the other. With a budget (the job's or the daily one), each
+    /// batch's estimate is reserved as it is claimed; the pass stops at the first batch that would pass a budget
+    /// (see <see cref="BudgetStop"/>), leaving it and the later ones planned.
+    /// </summary>
+    /// <exception cref="InputException">A budget applies, a batch is to be submitted, and the model has no price.</exception>
     public async Task<int> SubmitPlannedAsync(JobRecord job, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(job);
+
+        // The budget may have been set or raised since the caller read the job.
+        job = await _store.GetJobAsync(job.Id, cancellationToken).ConfigureAwait(false) ?? job;
+        BudgetStop = null;
         var submitted = 0;
-        foreach (var batch in await _store.ListBatchesAsync(job.Id, cancellationToken).ConfigureAwait(false))
+        var batches = await _store.ListBatchesAsync(job.Id, cancellationToken).ConfigureAwait(false);
+        foreach (var batch in batches)
         {
             // A planned chunk of synchronous requests belongs to the sync runner, never to a batch API.
-            if (batch.State == BatchState.Planned && !SyncRunner.IsSyncChunk(batch) && (batch.NotBefore is null || batch.NotBefore <= _time.GetUtcNow())
-                && await SubmitAsync(job, batch, cancellationToken).ConfigureAwait(false))
+            if (batch.State == BatchState.Planned && !SyncRunner.IsSyncChunk(batch) && (batch.NotBefore is null || batch.NotBefore <= _time.GetUtcNow()))
             {
-                submitted++;
+                if (await SubmitAsync(job, batch, batches, cancellationToken).ConfigureAwait(false))
+                {
+                    submitted++;
+                }
+                else if (BudgetStop is not null)
+                {
+                    break;
+                }
             }
         }
 
         return submitted;
     }
 
-    private async Task<bool> SubmitAsync(JobRecord job, BatchRecord batch, CancellationToken cancellationToken)
+    private async Task<bool> SubmitAsync(JobRecord job, BatchRecord batch, IReadOnlyList<BatchRecord> all, CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow();
-        var claimed = await _store.TryTransitionBatchAsync(
+        var budgeted = _budget.Applies(job);
+        decimal? amount = budgeted ? await EstimateAsync(job, batch, cancellationToken).ConfigureAwait(false) : null;
+
+        // The claim and the reservation of the batch's estimate are one transaction, refused when a budget would be passed.
+        var claim = await _store.TryReserveAsync(
             batch.Id, [BatchState.Planned], BatchState.Submitting,
             new BatchUpdate { LeaseOwner = ProcessIdentity.Current, LeaseUntil = now + _options.LeaseDuration, SubmittingAt = now },
-            $"Submitting batch {batch.Number} to {_client.Provider}.", cancellationToken).ConfigureAwait(false);
-        if (!claimed)
+            _budget.Limits(job, amount),
+            $"Submitting batch {batch.Number} to {_client.Provider}{(amount is { } a ? $" ({Budgets.Money(a)} reserved against the budget)" : string.Empty)}.", cancellationToken).ConfigureAwait(false);
+        if (!claim.Reserved)
         {
+            if (claim.RefusedBy is { } kind)
+            {
+                // This batch and the planned ones after it (the earlier ones of this pass were just submitted).
+                var held = all.Where(b => b.State == BatchState.Planned && b.Number >= batch.Number).Sum(b => (long)b.RequestCount);
+                BudgetStop = _budget.Refusal(job, kind, claim.Spend, amount ?? 0, batch.RequestCount, held, sync: false);
+                if (_refusalsShown.Add(batch.Id))
+                {
+                    _observer.Info($"Batch {batch.Number} ({batch.RequestCount} requests) {BudgetStop.Note}");
+                }
+            }
+
             return false;
         }
 
         Checkpoints.Hit(Checkpoints.SubmitClaimed);
+        if (budgeted)
+        {
+            await _budget.CheckAlertAsync(job, cancellationToken).ConfigureAwait(false);
+        }
+
         batch = (await _store.GetBatchAsync(batch.Id, cancellationToken).ConfigureAwait(false))!;
         var delay = _options.CreateRetryDelay;
         for (var attempt = 1; ; attempt++)
@@ -252,6 +331,30 @@ public sealed class JobEngine
                 batch = (await _store.GetBatchAsync(batch.Id, cancellationToken).ConfigureAwait(false))!;
             }
         }
+    }
+
+    /// <summary>
+    /// The estimate of a planned batch, as <c>batchpilot estimate</c> makes it: input tokens of its requests from the
+    /// tokenizer, expected output from earlier runs or max tokens, Batch API prices. Computed once per batch and kept on
+    /// it, so a batch held back by a budget is not tokenized again on every pass.
+    /// </summary>
+    private async Task<decimal> EstimateAsync(JobRecord job, BatchRecord batch, CancellationToken cancellationToken)
+    {
+        if (batch.EstimateUsd is { } known)
+        {
+            return known;
+        }
+
+        var factory = new RequestFactory(job.Spec, job.Columns);
+        long input = 0;
+        await foreach (var item in _store.ReadBatchItemsAsync(batch.Id, cancellationToken).ConfigureAwait(false))
+        {
+            input += TokenCounter.CountRequest(factory.Create(item).Request, job.Spec.Provider);
+        }
+
+        var estimate = await _budget.EstimateAsync(job, batch.RequestCount, input, batchApi: true, cancellationToken).ConfigureAwait(false);
+        await _store.UpdateBatchAsync(batch.Id, new BatchUpdate { EstimateUsd = estimate }, cancellationToken).ConfigureAwait(false);
+        return estimate;
     }
 
     /// <summary>The one-line error for a key the provider refused (401/403).</summary>
@@ -315,14 +418,14 @@ public sealed class JobEngine
     }
 
     private async Task ReleaseAsync(BatchRecord batch, string reason, CancellationToken cancellationToken) =>
-        await _store.TryTransitionBatchAsync(batch.Id, [BatchState.Submitting], BatchState.Planned, new BatchUpdate { ClearLease = true }, reason, cancellationToken).ConfigureAwait(false);
+        await _store.TryTransitionBatchAsync(batch.Id, [BatchState.Submitting], BatchState.Planned, new BatchUpdate { ClearLease = true, ClearReservation = true }, reason, cancellationToken).ConfigureAwait(false);
 
     private async Task RejectAsync(BatchRecord batch, ProviderException ex, CancellationToken cancellationToken)
     {
         var code = ex.ErrorCode ?? "batch_rejected";
         var n = await _store.EndRemainingAsync(batch.Id, ItemStatus.Failed, code, "The provider refused the batch: " + ex.Message, cancellationToken).ConfigureAwait(false);
         await _store.TryTransitionBatchAsync(batch.Id, [BatchState.Submitting], BatchState.Rejected,
-            new BatchUpdate { ClearLease = true, Errors = ex.Message, EndedAt = _time.GetUtcNow(), CollectedAt = _time.GetUtcNow() },
+            new BatchUpdate { ClearLease = true, ClearReservation = true, Errors = ex.Message, EndedAt = _time.GetUtcNow(), CollectedAt = _time.GetUtcNow() },
             $"The provider refused the batch: {ex.Message}", cancellationToken).ConfigureAwait(false);
         _observer.Warn($"Batch {batch.Number} was refused by {ex.Provider}: {ex.Message} ({n} items failed).");
     }
@@ -373,7 +476,7 @@ public sealed class JobEngine
     public async Task<int> ReconcileAsync(JobRecord job, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(job);
-        var settled = await SyncRunner.SettleInterruptedAsync(_store, job, _time, cancellationToken).ConfigureAwait(false);
+        var settled = await SyncRunner.SettleInterruptedAsync(_store, job, _time, _options.Costs.Prices, cancellationToken).ConfigureAwait(false);
         foreach (var batch in await _store.ListBatchesAsync(job.Id, cancellationToken).ConfigureAwait(false))
         {
             if (batch.State != BatchState.Submitting)
@@ -395,8 +498,8 @@ public sealed class JobEngine
             }
             else
             {
-                await _store.TryTransitionBatchAsync(batch.Id, [BatchState.Submitting], BatchState.Planned, new BatchUpdate { ClearLease = true },
-                    "The interrupted submission never reached the provider; the batch will be submitted again.", cancellationToken).ConfigureAwait(false);
+                await _store.TryTransitionBatchAsync(batch.Id, [BatchState.Submitting], BatchState.Planned, new BatchUpdate { ClearLease = true, ClearReservation = true },
+                    "The interrupted submission never reached the provider; the batch will be submitted again (its budget reservation is released).", cancellationToken).ConfigureAwait(false);
                 _observer.Info($"Batch {batch.Number}: an interrupted submission never reached the provider; it will be sent again.");
             }
 
@@ -459,7 +562,7 @@ public sealed class JobEngine
             {
                 try
                 {
-                    await CollectBatchAsync(batch, report, job.Spec.Kind == JobKind.Raw, schema, cancellationToken).ConfigureAwait(false);
+                    await CollectBatchAsync(job, batch, report, schema, cancellationToken).ConfigureAwait(false);
                     _interruptions.Remove(batch.Id);
                 }
                 catch (ProviderException ex) when (!ex.IsAuthError && !cancellationToken.IsCancellationRequested)
@@ -482,7 +585,7 @@ public sealed class JobEngine
         return report;
     }
 
-    private async Task CollectBatchAsync(BatchRecord batch, CollectReport report, bool keepRaw, AnswerSchema? schema, CancellationToken cancellationToken)
+    private async Task CollectBatchAsync(JobRecord job, BatchRecord batch, CollectReport report, AnswerSchema? schema, CancellationToken cancellationToken)
     {
         var pb = await _client.GetAsync(batch.ProviderBatchId!, cancellationToken).ConfigureAwait(false);
         if (pb.End == BatchEnd.Failed && pb.Errors.Any(e => e.Code == "token_limit_exceeded") && batch.Resubmits < _options.MaxResubmits)
@@ -528,7 +631,7 @@ public sealed class JobEngine
             }
 
             // Only raw jobs store the provider's line (to write their provider-format output).
-            var kept = keepRaw || line.Raw is null ? line : line with { Raw = null };
+            var kept = job.Spec.Kind == JobKind.Raw || line.Raw is null ? line : line with { Raw = null };
             chunk.Add(schema?.Check(kept) ?? kept);
             if (chunk.Count >= _options.ApplyChunk)
             {
@@ -548,9 +651,18 @@ public sealed class JobEngine
             _ => (ItemStatus.Failed, "missing_result", $"The provider returned no result for this request (batch {pb.Id} is {pb.Status})."),
         };
         var remaining = await _store.EndRemainingAsync(batch.Id, status, code, message, cancellationToken).ConfigureAwait(false);
+        if (_options.Costs.Cache != CacheMode.Off)
+        {
+            await _store.RememberAnswersAsync(batch.Id, cancellationToken).ConfigureAwait(false);
+        }
+
+        // Settlement: the reservation gives way to the actual cost of the usage the provider reported for this batch.
+        var settled = await _store.GetBatchAsync(batch.Id, cancellationToken).ConfigureAwait(false) ?? batch;
+        var actual = JobCosts.OfBatch(job.Spec, settled with { ProviderStatus = pb.Status }, _options.Costs.Prices);
         await _store.TryTransitionBatchAsync(batch.Id, [BatchState.Ended], BatchState.Collected,
-            new BatchUpdate { CollectedAt = _time.GetUtcNow(), ProviderStatus = pb.Status, OutputFileId = pb.OutputFileId, ErrorFileId = pb.ErrorFileId },
-            $"Results applied: {applied} lines, {remaining} items without a result marked {status}.", cancellationToken).ConfigureAwait(false);
+            new BatchUpdate { CollectedAt = _time.GetUtcNow(), ProviderStatus = pb.Status, OutputFileId = pb.OutputFileId, ErrorFileId = pb.ErrorFileId, ActualCostUsd = actual },
+            $"Results applied: {applied} lines, {remaining} items without a result marked {status}{(actual is { } usd ? $"; actual cost {Budgets.Money(usd)}" : string.Empty)}.", cancellationToken).ConfigureAwait(false);
+        await _budget.CheckAlertAsync(job, cancellationToken).ConfigureAwait(false);
 
         if (unknown.Count > 0)
         {
@@ -587,7 +699,7 @@ public sealed class JobEngine
         var notBefore = _time.GetUtcNow() + delay;
         var message = pb.Errors.First(e => e.Code == "token_limit_exceeded").Message;
         var ok = await _store.TryTransitionBatchAsync(batch.Id, [BatchState.Ended], BatchState.Planned,
-            new BatchUpdate { NewToken = NewToken(batch.JobId), NotBefore = notBefore, IncrementResubmits = true, ClearProviderBatch = true, Errors = "token_limit_exceeded: " + message },
+            new BatchUpdate { NewToken = NewToken(batch.JobId), NotBefore = notBefore, IncrementResubmits = true, ClearProviderBatch = true, ClearReservation = true, Errors = "token_limit_exceeded: " + message },
             $"Provider batch {pb.Id} was refused (token_limit_exceeded: {message}); the same {batch.RequestCount} requests will be submitted again after {FormatDelay(delay)} (re-submission {batch.Resubmits + 1} of at most {_options.MaxResubmits}).",
             cancellationToken).ConfigureAwait(false);
         if (ok)
@@ -609,7 +721,7 @@ public sealed class JobEngine
         var current = await _store.GetJobAsync(job.Id, cancellationToken).ConfigureAwait(false) ?? job;
         if (current.Status != JobStatus.Cancelled)
         {
-            await SubmitPlannedAsync(job, cancellationToken).ConfigureAwait(false);
+            await SubmitPlannedAsync(current, cancellationToken).ConfigureAwait(false);
         }
 
         var batches = await PollAsync(job, cancellationToken).ConfigureAwait(false);

@@ -2,7 +2,9 @@ using System.Globalization;
 using BatchPilot.Batches;
 using BatchPilot.Items;
 using BatchPilot.Jobs;
+using BatchPilot.Operations;
 using BatchPilot.Planning;
+using BatchPilot.Pricing;
 using BatchPilot.Providers;
 using BatchPilot.Storage;
 
@@ -28,6 +30,9 @@ public sealed record SyncOptions
 
     /// <summary>How transient failures are retried (each attempt goes through the limiter and is recorded).</summary>
     public SyncRetryOptions Retry { get; init; } = new();
+
+    /// <summary>Prices, the daily budget and the response cache mode.</summary>
+    public CostOptions Costs { get; init; } = new();
 }
 
 /// <summary>What a synchronous run did.</summary>
@@ -47,6 +52,12 @@ public sealed record SyncReport
 
     /// <summary>Wall time of the run.</summary>
     public TimeSpan Elapsed { get; init; }
+
+    /// <summary>Items answered from the response cache (nothing sent for them).</summary>
+    public long FromCache { get; init; }
+
+    /// <summary>Set when the run stopped before a chunk that would have passed a budget; its items stay pending.</summary>
+    public BudgetRefusal? BudgetStop { get; init; }
 }
 
 /// <summary>
@@ -84,15 +95,26 @@ public sealed class SyncRunner
         _options = options ?? new SyncOptions();
     }
 
-    /// <summary>Sends every pending item of the job; returns what happened.</summary>
+    /// <summary>
+    /// Sends every pending item of the job; returns what happened. Items whose request is in the response cache are
+    /// answered from it first. With a budget, each chunk's estimate (sync prices) is reserved before any of its requests is
+    /// sent, and the run stops before a chunk that would pass the budget (<see cref="SyncReport.BudgetStop"/>).
+    /// </summary>
+    /// <exception cref="Errors.InputException">A budget applies and the model has no price.</exception>
     public async Task<SyncReport> RunAsync(JobRecord job, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(job);
         var started = _time.GetUtcNow();
-        await SettleInterruptedAsync(_store, job, _time, cancellationToken).ConfigureAwait(false);
+        job = await _store.GetJobAsync(job.Id, cancellationToken).ConfigureAwait(false) ?? job;
+        var costs = _options.Costs;
+        await SettleInterruptedAsync(_store, job, _time, costs.Prices, cancellationToken).ConfigureAwait(false);
         var factory = new RequestFactory(job.Spec, job.Columns);
-        long succeeded = 0, failed = 0, attempts = 0, throttled = 0;
-        while (true)
+        var budget = new BudgetGuard(_store, _time, _observer, costs);
+        var budgeted = budget.Applies(job);
+        budget.EnsurePriced(job);
+        long succeeded = 0, failed = 0, attempts = 0, throttled = 0, fromCache = 0;
+        BudgetRefusal? stop = null;
+        while (stop is null)
         {
             var read = await _store.ReadPendingItemsAsync(job.Id, 0, _options.ChunkSize, cancellationToken).ConfigureAwait(false);
             if (read.Count == 0)
@@ -106,12 +128,67 @@ public sealed class SyncRunner
                 continue;
             }
 
+            // An image that became unusable since the check fails its item unsent (and is never looked up in the cache).
+            var prepared = page.Select(factory.CreateForSending).ToArray();
+            var requests = Array.ConvertAll(prepared, p => p.Request);
+            var keys = costs.Cache == CacheMode.Off ? null : Array.ConvertAll(prepared, p => p.Problem is null ? ResponseCache.Key(job.Spec, p.Request.Request) : "unsendable:" + p.Request.CustomId);
+            if (costs.Cache == CacheMode.ReadWrite)
+            {
+                var answered = await ResponseCache.AnswerAsync(_store, job, page, keys!, cancellationToken).ConfigureAwait(false);
+                var hits = answered.Count(a => a);
+                if (hits > 0)
+                {
+                    fromCache += hits;
+                    var keep = Enumerable.Range(0, page.Count).Where(i => !answered[i]).ToArray();
+                    page = [.. keep.Select(i => page[i])];
+                    prepared = [.. keep.Select(i => prepared[i])];
+                    requests = [.. keep.Select(i => requests[i])];
+                    keys = [.. keep.Select(i => keys![i])];
+                    if (page.Count == 0)
+                    {
+                        continue;
+                    }
+                }
+            }
+
+            decimal? amount = null;
+            if (budgeted)
+            {
+                var input = requests.Sum(r => TokenCounter.CountRequest(r.Request, job.Spec.Provider));
+                amount = await budget.EstimateAsync(job, page.Count, input, batchApi: false, cancellationToken).ConfigureAwait(false);
+                stop = await budget.PrecheckAsync(job, amount.Value, page.Count, 0, cancellationToken).ConfigureAwait(false);
+                if (stop is not null)
+                {
+                    stop = stop with { HeldItems = (await _store.GetCountsAsync(job.Id, cancellationToken).ConfigureAwait(false)).Pending };
+                    _observer.Info($"The next chunk of {page.Count} sync requests {stop.Note}");
+                    break;
+                }
+            }
+
             var token = TokenPrefix + job.Id + "-" + Guid.NewGuid().ToString("N")[..12];
-            var batch = await _store.CreatePlannedBatchAsync(job.Id, page.Select(i => i.Seq).ToList(), 0, token, cancellationToken).ConfigureAwait(false);
+            var batch = await _store.CreatePlannedBatchAsync(job.Id, new PlannedBatch { Seqs = [.. page.Select(i => i.Seq)], Token = token, CacheKeys = keys }, cancellationToken).ConfigureAwait(false);
             var now = _time.GetUtcNow();
-            await _store.TryTransitionBatchAsync(batch.Id, [BatchState.Planned], BatchState.Submitted,
+            var claim = await _store.TryReserveAsync(batch.Id, [BatchState.Planned], BatchState.Submitted,
                 new BatchUpdate { ProviderBatchId = token, ProviderStatus = SyncStatus, SubmittingAt = now, SubmittedAt = now, LeaseOwner = ProcessIdentity.Current, LeaseUntil = now + _options.LeaseDuration },
-                $"Sending {page.Count} requests through the synchronous API.", cancellationToken).ConfigureAwait(false);
+                budget.Limits(job, amount),
+                $"Sending {page.Count} requests through the synchronous API{(amount is { } a ? $" ({Budgets.Money(a)} reserved against the budget)" : string.Empty)}.", cancellationToken).ConfigureAwait(false);
+            if (!claim.Reserved)
+            {
+                // Another process spent the room between the check and the claim: nothing of this chunk was sent.
+                await _store.ReleaseBatchItemsAsync(batch.Id, cancellationToken).ConfigureAwait(false);
+                await _store.TryTransitionBatchAsync(batch.Id, [BatchState.Planned], BatchState.Collected, new BatchUpdate { EndedAt = now, CollectedAt = now, ActualCostUsd = 0 },
+                    "Not sent: the budget would have been passed; its items went back to pending.", cancellationToken).ConfigureAwait(false);
+                var counts = await _store.GetCountsAsync(job.Id, cancellationToken).ConfigureAwait(false);
+                stop = budget.Refusal(job, claim.RefusedBy ?? BudgetKind.Job, claim.Spend, amount ?? 0, page.Count, counts.Pending, sync: true);
+                _observer.Info($"The next chunk of {page.Count} sync requests {stop.Note}");
+                break;
+            }
+
+            Checkpoints.Hit(Checkpoints.SyncReserved);
+            if (budgeted)
+            {
+                await budget.CheckAlertAsync(job, cancellationToken).ConfigureAwait(false);
+            }
 
             var pending = new List<ResultLine>(_options.ApplyEvery);
             var retriedItems = new List<string>();
@@ -153,16 +230,15 @@ public sealed class SyncRunner
 
             try
             {
-                await Parallel.ForEachAsync(page, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, _options.Concurrency), CancellationToken = cancellationToken }, async (item, ct) =>
+                await Parallel.ForEachAsync(Enumerable.Range(0, prepared.Length), new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, _options.Concurrency), CancellationToken = cancellationToken }, async (index, ct) =>
                 {
-                    var (request, imageProblem) = factory.CreateForSending(item);
+                    var (request, imageProblem) = prepared[index];
                     if (imageProblem is not null)
                     {
-                        // The image became unusable after the check: the item fails unsent.
                         Interlocked.Increment(ref chunkFailed);
                         lock (pending)
                         {
-                            pending.Add(new ResultLine { CustomId = item.CustomId, Kind = ResultKind.Failed, ErrorCode = imageProblem.Code, ErrorMessage = imageProblem.Message });
+                            pending.Add(new ResultLine { CustomId = request.CustomId, Kind = ResultKind.Failed, ErrorCode = imageProblem.Code, ErrorMessage = imageProblem.Message });
                         }
 
                         return;
@@ -204,22 +280,58 @@ public sealed class SyncRunner
             }
 
             await _store.EndRemainingAsync(batch.Id, ItemStatus.Failed, "missing_result", "No answer was recorded for this request.", cancellationToken).ConfigureAwait(false);
+            if (keys is not null)
+            {
+                await _store.RememberAnswersAsync(batch.Id, cancellationToken).ConfigureAwait(false);
+            }
+
             var end = _time.GetUtcNow();
+            var actual = await SettledCostAsync(_store, job, batch.Id, costs.Prices, cancellationToken).ConfigureAwait(false);
             await _store.TryTransitionBatchAsync(batch.Id, [BatchState.Submitted], BatchState.Collected,
-                new BatchUpdate { DoneCount = page.Count, FailedCount = (int)chunkFailed, EndedAt = end, CollectedAt = end, ClearLease = true },
-                $"{chunkOk} of {page.Count} requests answered.", cancellationToken).ConfigureAwait(false);
+                new BatchUpdate { DoneCount = page.Count, FailedCount = (int)chunkFailed, EndedAt = end, CollectedAt = end, ClearLease = true, ActualCostUsd = actual },
+                $"{chunkOk} of {page.Count} requests answered{(actual is { } usd ? $"; actual cost {Budgets.Money(usd)}" : string.Empty)}.", cancellationToken).ConfigureAwait(false);
+            if (budgeted)
+            {
+                await budget.CheckAlertAsync(job, cancellationToken).ConfigureAwait(false);
+            }
+
             succeeded += chunkOk;
             failed += chunkFailed;
             _observer.Info($"Chunk {batch.Number}: {chunkOk} answered, {chunkFailed} failed ({succeeded + failed} done so far).");
         }
 
-        return new SyncReport { Succeeded = succeeded, Failed = failed, Attempts = attempts, Throttled = throttled, Elapsed = _time.GetUtcNow() - started };
+        return new SyncReport
+        {
+            Succeeded = succeeded,
+            Failed = failed,
+            Attempts = attempts,
+            Throttled = throttled,
+            Elapsed = _time.GetUtcNow() - started,
+            FromCache = fromCache,
+            BudgetStop = stop,
+        };
+    }
+
+    /// <summary>The actual cost of a chunk from the usage applied to it (null when the model has no price).</summary>
+    private static async Task<decimal?> SettledCostAsync(IJobStore store, JobRecord job, long batchId, PriceTable? prices, CancellationToken cancellationToken)
+    {
+        if (prices is null || await store.GetBatchAsync(batchId, cancellationToken).ConfigureAwait(false) is not { } batch)
+        {
+            return null;
+        }
+
+        return prices.Cost(job.Spec.Model, batch.Usage, batch: false);
     }
 
     /// <summary>
     /// A chunk whose process died: the answers it recorded are kept and its unanswered items go back to Pending.
     /// </summary>
-    public static async Task<int> SettleInterruptedAsync(IJobStore store, JobRecord job, TimeProvider time, CancellationToken cancellationToken = default)
+    /// <param name="store">The store.</param>
+    /// <param name="job">The job.</param>
+    /// <param name="time">The clock.</param>
+    /// <param name="prices">Prices to settle the chunk's actual cost with (none settled when null).</param>
+    /// <param name="cancellationToken">Cancels the work.</param>
+    public static async Task<int> SettleInterruptedAsync(IJobStore store, JobRecord job, TimeProvider time, PriceTable? prices = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(job);
@@ -250,9 +362,11 @@ public sealed class SyncRunner
             }
 
             var released = await store.ReleaseBatchItemsAsync(batch.Id, cancellationToken).ConfigureAwait(false);
+            await store.RememberAnswersAsync(batch.Id, cancellationToken).ConfigureAwait(false);
             var now = time.GetUtcNow();
             settled++;
-            await store.TryTransitionBatchAsync(batch.Id, [BatchState.Submitted], BatchState.Collected, new BatchUpdate { EndedAt = now, CollectedAt = now, ClearLease = true },
+            var actual = await SettledCostAsync(store, job, batch.Id, prices, cancellationToken).ConfigureAwait(false);
+            await store.TryTransitionBatchAsync(batch.Id, [BatchState.Submitted], BatchState.Collected, new BatchUpdate { EndedAt = now, CollectedAt = now, ClearLease = true, ActualCostUsd = actual },
                 $"Interrupted synchronous chunk settled: {released.ToString(CultureInfo.InvariantCulture)} unanswered item(s) will be sent again.", cancellationToken).ConfigureAwait(false);
         }
 

@@ -77,6 +77,15 @@ public sealed record BatchUpdate
 
     /// <summary>Forgets the provider batch (id, status, files, counts, errors) so the batch can be created again.</summary>
     public bool ClearProviderBatch { get; init; }
+
+    /// <summary>The batch's estimated cost (USD), kept so it is computed once.</summary>
+    public decimal? EstimateUsd { get; init; }
+
+    /// <summary>The actual cost settled from the batch's usage (USD).</summary>
+    public decimal? ActualCostUsd { get; init; }
+
+    /// <summary>Releases the budget reservation (the batch goes back to Planned, or was never sent).</summary>
+    public bool ClearReservation { get; init; }
 }
 
 /// <summary>What applying a chunk of result lines did.</summary>
@@ -151,7 +160,7 @@ public interface IJobStore : IDisposable
     /// <summary>Compare-and-set of the job status with a history row. Returns false when the job was not in <paramref name="from"/>.</summary>
     Task<bool> TrySetJobStatusAsync(string jobId, IReadOnlyCollection<JobStatus> from, JobStatus to, string reason, long? totalItems = null, CancellationToken cancellationToken = default);
 
-    /// <summary>Deletes a job, its items, batches and history.</summary>
+    /// <summary>Deletes a job, its items, batches and history, and the response-cache entries its items produced.</summary>
     Task DeleteJobAsync(string jobId, CancellationToken cancellationToken = default);
 
     /// <summary>Item counts and token totals.</summary>
@@ -175,6 +184,46 @@ public interface IJobStore : IDisposable
 
     /// <summary>Creates a planned batch and moves its items from Pending to InBatch, atomically.</summary>
     Task<BatchRecord> CreatePlannedBatchAsync(string jobId, IReadOnlyList<long> seqs, long bytes, string token, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Creates a planned batch and moves its items from Pending to InBatch, atomically, recording each item's cache key
+    /// when <see cref="PlannedBatch.CacheKeys"/> is given.
+    /// </summary>
+    Task<BatchRecord> CreatePlannedBatchAsync(string jobId, PlannedBatch batch, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Stores the succeeded answers of a batch's items planned with a cache key in the response cache (replacing older
+    /// answers to the same requests), in one transaction; called once the batch's results are applied, before it is
+    /// marked collected, so a crash in between repeats it. Returns how many were stored.
+    /// </summary>
+    Task<int> RememberAnswersAsync(long batchId, CancellationToken cancellationToken = default);
+
+    /// <summary>The cached answers of those <paramref name="keys"/> that are in the response cache.</summary>
+    Task<IReadOnlyDictionary<string, CachedAnswer>> FindCachedAsync(IReadOnlyCollection<string> keys, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Answers Pending items from the response cache in one transaction: each moves to Succeeded with the cached text,
+    /// no usage (nothing was billed) and <see cref="ItemRecord.FromCache"/> set. Items no longer Pending are left alone.
+    /// Returns how many were answered.
+    /// </summary>
+    Task<int> ApplyCacheHitsAsync(string jobId, IReadOnlyList<CacheHit> hits, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Compare-and-set of a batch state that also reserves <see cref="BudgetLimits.AmountUsd"/> against the budgets, in
+    /// one transaction: refused (nothing changes) when the job's or the day's spend plus the amount would pass a limit.
+    /// The reservation counts while the batch is Submitting, Submitted or Ended; a batch that goes back to Planned must
+    /// clear it (<see cref="BatchUpdate.ClearReservation"/>), and a collected batch counts its settled actual cost instead.
+    /// </summary>
+    Task<ReserveResult> TryReserveAsync(long batchId, IReadOnlyCollection<BatchState> from, BatchState to, BatchUpdate update, BudgetLimits budget, string reason, CancellationToken cancellationToken = default);
+
+    /// <summary>The usage billed for each job's batches (keyed by job id, jobs without batches absent), read in one query.</summary>
+    Task<IReadOnlyDictionary<string, BilledUsage>> GetBilledUsageAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>The spend of a job and of the UTC day starting at <paramref name="dayStart"/> (all jobs).</summary>
+    Task<SpendSnapshot> GetSpendAsync(string jobId, DateTimeOffset dayStart, CancellationToken cancellationToken = default);
+
+    /// <summary>Sets (or with null removes) a job's budget, with a history row. Returns false when the job does not exist.</summary>
+    Task<bool> SetJobBudgetAsync(string jobId, decimal? budgetUsd, string reason, CancellationToken cancellationToken = default);
 
     /// <summary>Items of a batch's current attempt, in seq order, streamed.</summary>
     IAsyncEnumerable<ItemRecord> ReadBatchItemsAsync(long batchId, CancellationToken cancellationToken = default);

@@ -198,7 +198,7 @@ internal sealed class JobRunner
             }
         }
 
-        await SyncRunner.SettleInterruptedAsync(store, job, _state.Time, CancellationToken.None);
+        await SyncRunner.SettleInterruptedAsync(store, job, _state.Time, cancellationToken: CancellationToken.None);
     }
 
     /// <summary>

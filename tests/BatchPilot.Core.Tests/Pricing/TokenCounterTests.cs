@@ -56,6 +56,21 @@ public sealed class TokenCounterTests
     }
 
     [Fact]
+    public void CountRequest_WithFewShotTurns_CountsEachTurnAsAFramedMessage()
+    {
+        // 19 as above, plus user: 3 + "user" (1) + "hello world" (2) and assistant: 3 + "assistant" (1) + "tiktoken is great!" (6) = 35
+        var request = new LlmRequest
+        {
+            Model = "gpt-4",
+            System = "hello world",
+            UserText = "tiktoken is great!",
+            PriorTurns = [new ChatTurn(ChatTurn.User, "hello world"), new ChatTurn(ChatTurn.Assistant, "tiktoken is great!")],
+        };
+
+        Assert.Equal(35, TokenCounter.CountRequest(request));
+    }
+
+    [Fact]
     public void CountChat_Anthropic_IsTheCl100kCountTimes1Point1RoundedUp()
     {
         // cl100k framed count 9 × 1.1 = 9.9 → 10
