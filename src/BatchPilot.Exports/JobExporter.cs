@@ -4,6 +4,7 @@ using System.Text.Json;
 using BatchPilot.Items;
 using BatchPilot.Jobs;
 using BatchPilot.Running;
+using BatchPilot.Serialization;
 using BatchPilot.Storage;
 
 namespace BatchPilot.Exports;
@@ -255,7 +256,8 @@ public static class JobExporter
 
     private static async Task<long> WriteJsonlAsync(IJobStore store, JobRecord job, Stream stream, CancellationToken cancellationToken)
     {
-        await using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = false, SkipValidation = true });
+        await using var lines = new JsonLinesWriter(stream, new JsonWriterOptions { Indented = false, SkipValidation = true });
+        var w = lines.Writer;
         var structured = job.Spec.JsonSchema is not null;
         long rows = 0;
         await foreach (var item in store.ReadItemsAsync(job.Id, cancellationToken).ConfigureAwait(false))
@@ -266,9 +268,7 @@ public static class JobExporter
             WriteResultProperties(w, item, structured);
             WriteInputObject(w, job.Columns, item);
             w.WriteEndObject();
-            await w.FlushAsync(cancellationToken).ConfigureAwait(false);
-            w.Reset();
-            stream.WriteByte((byte)'\n');
+            await lines.EndLineAsync(cancellationToken).ConfigureAwait(false);
             rows++;
         }
 
