@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Prints the benchmark figures.
-# Usage: bench/run.sh [--only csv|web|sync] [rows...]
-#   (no --only)   every bench: the CSV end-to-end bench, the dashboard load bench, then the sync bench
+# Usage: bench/run.sh [--only csv|io|web|sync] [rows...]
+#   (no --only)   every bench: the CSV end-to-end bench, the input/output bench, the dashboard load bench, then the sync bench
 #   --only csv    only the CSV end-to-end bench; rows default to 100000 1000000
+#   --only io     only the input/output bench (rows default to 100000 1000000, the RSS ratios compare the last to the first):
+#                 request preparation (CSV or JSONL read, prompt rendered, OpenAI/Anthropic request files written) and the
+#                 exports of a finished job in a SQLite store (csv, jsonl, md, docx, xlsx), each in its own process with
+#                 its peak RSS; BENCH_IO_PARTS=prepare or export runs one of the two
 #   --only web    only the dashboard load bench (10,000 jobs, 100 clients); BENCH_WEB_SECONDS sets its length (default 30)
 #   --only sync   only the sync-mode bench: throughput against the emulator with zero latency (BENCH_SYNC_ITEMS requests,
 #                 default 50000, BENCH_SYNC_CONCURRENCY in flight, default 16 as in the CLI), in the bench's process and
@@ -13,9 +17,9 @@ cd "$(dirname "$0")/.."
 only=""
 if [[ "${1:-}" == "--only" ]]; then
     only="${2:-}"
-    shift 2 || { echo "usage: bench/run.sh [--only csv|web|sync] [rows...]" >&2; exit 2; }
-    if [[ "$only" != "csv" && "$only" != "web" && "$only" != "sync" ]]; then
-        echo "usage: bench/run.sh [--only csv|web|sync] [rows...]" >&2
+    shift 2 || { echo "usage: bench/run.sh [--only csv|io|web|sync] [rows...]" >&2; exit 2; }
+    if [[ "$only" != "csv" && "$only" != "io" && "$only" != "web" && "$only" != "sync" ]]; then
+        echo "usage: bench/run.sh [--only csv|io|web|sync] [rows...]" >&2
         exit 2
     fi
 fi
@@ -26,6 +30,12 @@ if [[ "$only" == "" || "$only" == "csv" ]]; then
     dotnet build src/BatchPilot.Cli -c Release -o bench/out/cli -v quiet -nologo >/dev/null
     dotnet build bench/BatchPilot.Bench -c Release -o bench/out/bench -v quiet -nologo >/dev/null
     dotnet bench/out/bench/BatchPilot.Bench.dll "$PWD/bench/out/cli/batchpilot.dll" "$@"
+fi
+
+if [[ "$only" == "" || "$only" == "io" ]]; then
+    dotnet build bench/BatchPilot.IO.Bench -c Release -o bench/out/io -v quiet -nologo >/dev/null
+    dotnet bench/out/io/BatchPilot.IO.Bench.dll "$@"
+    echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 fi
 
 if [[ "$only" == "" || "$only" == "web" ]]; then

@@ -68,17 +68,16 @@ internal static class DocxExporter
 
         // The body part first: Fastest compression, as it holds nearly all the bytes and deflate dominates the time.
         using (var part = zip.CreatePart(WordParts.DocumentPart, WordParts.DocumentContentType, CompressionLevel.Fastest))
-        using (var w = OpenXmlWriter.Create(part))
+        using (var w = new PartWriter(part))
         {
-            w.WriteStartDocument(true);
-            w.WriteStartElement(new Document(), [], WordParts.Namespaces);
-            w.WriteStartElement(new Body());
+            w.WriteStartDocument();
+            w.Start(new Document(), WordParts.Namespaces);
+            w.Start(new Body());
             word = new MarkdownToWord(w, links);
             rows = await body(word).ConfigureAwait(false);
-            w.WriteElement(WordParts.Section());
-            w.WriteEndElement();
-            w.WriteEndElement();
-            w.Close();
+            w.Element(WordParts.Section());
+            w.End();
+            w.End();
         }
 
         WordParts.WriteStyles(zip);

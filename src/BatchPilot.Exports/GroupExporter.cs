@@ -5,6 +5,7 @@ using BatchPilot.Errors;
 using BatchPilot.Items;
 using BatchPilot.Jobs;
 using BatchPilot.Running;
+using BatchPilot.Serialization;
 using BatchPilot.Storage;
 
 namespace BatchPilot.Exports;
@@ -161,7 +162,8 @@ public static class GroupExporter
     private static async Task<long> WriteJsonlAsync(IJobStore store, IReadOnlyList<ComparedJob> variants, Stream stream, CancellationToken cancellationToken)
     {
         var columns = variants[0].Job.Columns;
-        await using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = false, SkipValidation = true });
+        await using var lines = new JsonLinesWriter(stream, new JsonWriterOptions { Indented = false, SkipValidation = true });
+        var w = lines.Writer;
         long rows = 0;
         await foreach (var row in RowsAsync(store, variants, cancellationToken).ConfigureAwait(false))
         {
@@ -189,9 +191,7 @@ public static class GroupExporter
             w.WriteEndObject();
             JobExporter.WriteInputObject(w, columns, first);
             w.WriteEndObject();
-            await w.FlushAsync(cancellationToken).ConfigureAwait(false);
-            w.Reset();
-            stream.WriteByte((byte)'\n');
+            await lines.EndLineAsync(cancellationToken).ConfigureAwait(false);
             Progress(++rows);
         }
 

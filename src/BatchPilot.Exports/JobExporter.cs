@@ -4,6 +4,7 @@ using System.Text.Json;
 using BatchPilot.Items;
 using BatchPilot.Jobs;
 using BatchPilot.Running;
+using BatchPilot.Serialization;
 using BatchPilot.Storage;
 
 namespace BatchPilot.Exports;
@@ -261,7 +262,8 @@ public static class JobExporter
     private static async Task<long> WriteJsonlAsync(IJobStore store, JobRecord job, Stream stream, ExportOptions options, CancellationToken cancellationToken)
     {
         var costs = await ItemCosts.LoadAsync(store, job, options, cancellationToken).ConfigureAwait(false);
-        await using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = false, SkipValidation = true });
+        await using var lines = new JsonLinesWriter(stream, new JsonWriterOptions { Indented = false, SkipValidation = true });
+        var w = lines.Writer;
         var structured = job.Spec.JsonSchema is not null;
         long rows = 0;
         await foreach (var item in store.ReadItemsAsync(job.Id, cancellationToken).ConfigureAwait(false))
@@ -282,9 +284,7 @@ public static class JobExporter
             w.WriteBoolean("from_cache", item.FromCache);
             WriteInputObject(w, job.Columns, item);
             w.WriteEndObject();
-            await w.FlushAsync(cancellationToken).ConfigureAwait(false);
-            w.Reset();
-            stream.WriteByte((byte)'\n');
+            await lines.EndLineAsync(cancellationToken).ConfigureAwait(false);
             rows++;
         }
 

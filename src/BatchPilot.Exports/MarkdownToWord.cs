@@ -16,7 +16,7 @@ using WTableRow = DocumentFormat.OpenXml.Wordprocessing.TableRow;
 namespace BatchPilot.Exports;
 
 /// <summary>
-/// Renders Markdown (parsed by Markdig) as WordprocessingML through a forward-only <see cref="OpenXmlWriter"/>:
+/// Renders Markdown (parsed by Markdig) as WordprocessingML through a forward-only <see cref="PartWriter"/>:
 /// headings, paragraphs, bold/italic/strikethrough, inline code, code blocks, nested bullet and numbered lists,
 /// pipe tables, links, block quotes and thematic breaks map to the styles defined in <see cref="WordParts"/>.
 /// Nothing of the body is kept in memory but the ordered lists' start numbers and the distinct link targets.
@@ -36,13 +36,13 @@ internal sealed class MarkdownToWord
 
     private int _nesting;
 
-    private readonly OpenXmlWriter _w;
+    private const string W = PartWriter.W;
+
+    private readonly PartWriter _w;
     private readonly WordLinks _links;
     private readonly List<(int Level, int Start)> _ordered = [];
-    private readonly Dictionary<(string? Style, int NumId, int Level, int Indent, bool Border), ParagraphProperties> _pPr = [];
-    private readonly Dictionary<Format, RunProperties?> _rPr = [];
 
-    public MarkdownToWord(OpenXmlWriter writer, WordLinks links)
+    public MarkdownToWord(PartWriter writer, WordLinks links)
     {
         _w = writer;
         _links = links;
@@ -72,7 +72,7 @@ internal sealed class MarkdownToWord
     {
         StartParagraph(style);
         Text(text, bold ? Format.Bold : Format.None);
-        _w.WriteEndElement();
+        _w.End();
     }
 
     /// <summary>Writes a paragraph made of a bold label and a plain value.</summary>
@@ -81,7 +81,7 @@ internal sealed class MarkdownToWord
         StartParagraph(style);
         Text(label, Format.Bold);
         Text(value, Format.None);
-        _w.WriteEndElement();
+        _w.End();
     }
 
     /// <summary>Writes a two-column table of label/value pairs (the job's header block).</summary>
@@ -90,13 +90,13 @@ internal sealed class MarkdownToWord
         StartTable(2, [1800, 7200], headerRow: false);
         foreach (var (label, value) in fields)
         {
-            _w.WriteStartElement(new WTableRow());
+            _w.Start(new WTableRow());
             Cell(1800, () => Paragraph(null, label, bold: true));
             Cell(7200, () => Paragraph(null, value));
-            _w.WriteEndElement();
+            _w.End();
         }
 
-        _w.WriteEndElement();
+        _w.End();
         EmptyParagraph();
     }
 
@@ -108,7 +108,7 @@ internal sealed class MarkdownToWord
             // Nested past Markdig's depth limit: the answer as plain text, line by line.
             StartParagraph(null);
             Text(markdown, Format.None);
-            _w.WriteEndElement();
+            _w.End();
             return;
         }
 
@@ -134,7 +134,7 @@ internal sealed class MarkdownToWord
             {
                 StartParagraph(ParagraphStyle(ctx), numId, ctx.Depth, numId == 0 ? ctx.Indent : 0);
                 Text(PlainText(block), Format.None);
-                _w.WriteEndElement();
+                _w.End();
                 return true;
             }
 
@@ -153,13 +153,13 @@ internal sealed class MarkdownToWord
             case HeadingBlock h:
                 StartParagraph("Heading" + Math.Min(6, h.Level + shift).ToString(CultureInfo.InvariantCulture), numId, ctx.Depth, numId == 0 ? ctx.Indent : 0);
                 Inlines(h.Inline, Format.None);
-                _w.WriteEndElement();
+                _w.End();
                 return true;
 
             case ParagraphBlock p:
                 StartParagraph(ParagraphStyle(ctx), numId, ctx.Depth, numId == 0 ? ctx.Indent : 0);
                 Inlines(p.Inline, ctx.Header ? Format.Bold : Format.None);
-                _w.WriteEndElement();
+                _w.End();
                 return true;
 
             case CodeBlock code:
@@ -167,7 +167,7 @@ internal sealed class MarkdownToWord
                 StartParagraph("Code", numId, ctx.Depth, numId == 0 ? ctx.Indent : 0);
                 Text(JoinLines(code), Format.None, code: true);
 
-                _w.WriteEndElement();
+                _w.End();
                 return true;
 
             case ListBlock list:
@@ -184,21 +184,21 @@ internal sealed class MarkdownToWord
                 if (!any)
                 {
                     StartParagraph("Quote", numId, ctx.Depth, ctx.Indent);
-                    _w.WriteEndElement();
+                    _w.End();
                 }
 
                 return true;
 
             case ThematicBreakBlock:
                 StartParagraph(ParagraphStyle(ctx), numId, ctx.Depth, ctx.Indent, border: true);
-                _w.WriteEndElement();
+                _w.End();
                 return true;
 
             case MdTable table:
                 if (numId != 0)
                 {
                     StartParagraph("ListParagraph", numId, ctx.Depth, 0);
-                    _w.WriteEndElement();
+                    _w.End();
                 }
 
                 Table(table, shift);
@@ -222,7 +222,7 @@ internal sealed class MarkdownToWord
                     Text(JoinLines(leaf), Format.None, code: true);
                 }
 
-                _w.WriteEndElement();
+                _w.End();
                 return true;
 
             case ContainerBlock container:
@@ -282,7 +282,7 @@ internal sealed class MarkdownToWord
             if (!numbered)
             {
                 StartParagraph(ParagraphStyle(inner), numId, depth, 0);
-                _w.WriteEndElement();
+                _w.End();
             }
         }
     }
@@ -309,10 +309,10 @@ internal sealed class MarkdownToWord
                 continue;
             }
 
-            _w.WriteStartElement(new WTableRow());
+            _w.Start(new WTableRow());
             if (row.IsHeader)
             {
-                _w.WriteElement(new TableRowProperties(new TableHeader()));
+                _w.Element(new TableRowProperties(new TableHeader()));
             }
 
             for (var c = 0; c < columns; c++)
@@ -334,21 +334,21 @@ internal sealed class MarkdownToWord
                     if (!wrote)
                     {
                         StartParagraph(cellCtx.Style);
-                        _w.WriteEndElement();
+                        _w.End();
                     }
                 });
             }
 
-            _w.WriteEndElement();
+            _w.End();
         }
 
-        _w.WriteEndElement();
+        _w.End();
     }
 
     private void StartTable(int columns, int[] widths, bool headerRow)
     {
-        _w.WriteStartElement(new WTable());
-        _w.WriteElement(new TableProperties(
+        _w.Start(new WTable());
+        _w.Element(new TableProperties(
             new TableStyle { Val = "TableGrid" },
             new TableWidth { Width = "5000", Type = TableWidthUnitValues.Pct },
             new TableLook { Val = headerRow ? "04A0" : "0480", FirstRow = headerRow, LastRow = false, FirstColumn = false, LastColumn = false, NoHorizontalBand = false, NoVerticalBand = true }));
@@ -358,61 +358,64 @@ internal sealed class MarkdownToWord
             grid.AppendChild(new GridColumn { Width = widths[i].ToString(CultureInfo.InvariantCulture) });
         }
 
-        _w.WriteElement(grid);
+        _w.Element(grid);
     }
 
     private void Cell(int width, Action content)
     {
-        _w.WriteStartElement(new WTableCell());
-        _w.WriteElement(new TableCellProperties(new TableCellWidth { Width = width.ToString(CultureInfo.InvariantCulture), Type = TableWidthUnitValues.Dxa }));
+        _w.Start(new WTableCell());
+        _w.Element(new TableCellProperties(new TableCellWidth { Width = width.ToString(CultureInfo.InvariantCulture), Type = TableWidthUnitValues.Dxa }));
         content();
-        _w.WriteEndElement();
+        _w.End();
     }
 
     private void EmptyParagraph()
     {
         StartParagraph(null);
-        _w.WriteEndElement();
+        _w.End();
     }
 
     private void StartParagraph(string? style, int numId = 0, int level = 0, int indent = 0, bool border = false)
     {
-        _w.WriteStartElement(new Paragraph());
-        var key = (style, numId == 0 ? 0 : numId, numId == 0 ? 0 : level, indent, border);
-        if (!_pPr.TryGetValue(key, out var pPr))
+        // <w:p><w:pPr><w:pStyle/><w:numPr><w:ilvl/><w:numId/></w:numPr><w:pBdr><w:bottom/></w:pBdr><w:ind/></w:pPr>: children in schema order.
+        _w.Start("w", "p", W);
+        if (style is null && numId == 0 && !border && indent <= 0)
         {
-            pPr = new ParagraphProperties();
-            if (style is not null)
-            {
-                pPr.AppendChild(new ParagraphStyleId { Val = style });
-            }
-
-            if (numId != 0)
-            {
-                pPr.AppendChild(new NumberingProperties(new NumberingLevelReference { Val = level }, new NumberingId { Val = numId }));
-            }
-
-            if (border)
-            {
-                pPr.AppendChild(new ParagraphBorders(new BottomBorder { Val = BorderValues.Single, Size = 6, Space = 1, Color = "A6A6A6" }));
-            }
-
-            if (indent > 0)
-            {
-                pPr.AppendChild(new Indentation { Left = indent.ToString(CultureInfo.InvariantCulture) });
-            }
-
-            // Paragraph properties of the numbered paragraphs of a million items would fill memory: cache only the few shared ones.
-            if (numId <= BulletNumId)
-            {
-                _pPr[key] = pPr;
-            }
+            return;
         }
 
-        if (pPr.HasChildren)
+        _w.Start("w", "pPr", W);
+        if (style is not null)
         {
-            _w.WriteElement(pPr);
+            _w.Empty("w", "pStyle", W, "val", style);
         }
+
+        if (numId != 0)
+        {
+            _w.Start("w", "numPr", W);
+            _w.Empty("w", "ilvl", W, "val", level.ToString(CultureInfo.InvariantCulture));
+            _w.Empty("w", "numId", W, "val", numId.ToString(CultureInfo.InvariantCulture));
+            _w.End();
+        }
+
+        if (border)
+        {
+            _w.Start("w", "pBdr", W);
+            _w.Start("w", "bottom", W);
+            _w.Attribute("w", "val", W, "single");
+            _w.Attribute("w", "color", W, "A6A6A6");
+            _w.Attribute("w", "sz", W, "6");
+            _w.Attribute("w", "space", W, "1");
+            _w.End();
+            _w.End();
+        }
+
+        if (indent > 0)
+        {
+            _w.Empty("w", "ind", W, "left", indent.ToString(CultureInfo.InvariantCulture));
+        }
+
+        _w.End();
     }
 
     private void Inlines(ContainerInline? container, Format format)
@@ -513,9 +516,7 @@ internal sealed class MarkdownToWord
             case LineBreakInline br:
                 if (br.IsHard)
                 {
-                    _w.WriteStartElement(new Run());
-                    _w.WriteElement(new Break());
-                    _w.WriteEndElement();
+                    HardBreak();
                 }
                 else
                 {
@@ -531,9 +532,7 @@ internal sealed class MarkdownToWord
             case HtmlInline html:
                 if (html.Tag.StartsWith("<br", StringComparison.OrdinalIgnoreCase))
                 {
-                    _w.WriteStartElement(new Run());
-                    _w.WriteElement(new Break());
-                    _w.WriteEndElement();
+                    HardBreak();
                 }
                 else
                 {
@@ -577,15 +576,23 @@ internal sealed class MarkdownToWord
 
         if (_links.IdOf(uri) is { } id)
         {
-            _w.WriteStartElement(new Hyperlink { Id = id, History = true });
+            _w.Start(new Hyperlink { Id = id, History = true });
         }
         else
         {
-            _w.WriteStartElement(new SimpleField { Instruction = " HYPERLINK \"" + uri + "\" " });
+            _w.Start(new SimpleField { Instruction = " HYPERLINK \"" + uri + "\" " });
         }
 
         content(format | Format.Link);
-        _w.WriteEndElement();
+        _w.End();
+    }
+
+    /// <summary>A run holding one line break.</summary>
+    private void HardBreak()
+    {
+        _w.Start("w", "r", W);
+        _w.Empty("w", "br", W);
+        _w.End();
     }
 
     private void Text(string text, Format format, bool code = false)
@@ -596,11 +603,8 @@ internal sealed class MarkdownToWord
         }
 
         text = XmlText.Clean(text);
-        _w.WriteStartElement(new Run());
-        if (RunProperties(format) is { } rPr)
-        {
-            _w.WriteElement(rPr);
-        }
+        _w.Start("w", "r", W);
+        RunProperties(format);
 
         // Tabs and line feeds become Word's own elements; the rest is one text node that keeps its spaces.
         var start = 0;
@@ -613,69 +617,65 @@ internal sealed class MarkdownToWord
 
             if (i > start)
             {
-                _w.WriteStartElement(new Text { Space = SpaceProcessingModeValues.Preserve });
-                _w.WriteString(text[start..i]);
-                _w.WriteEndElement();
+                _w.Start("w", "t", W);
+                _w.PreserveSpace();
+                _w.Text(start == 0 && i == text.Length ? text : text[start..i]);
+                _w.End();
             }
 
             if (i < text.Length)
             {
                 if (text[i] == '\t')
                 {
-                    _w.WriteElement(new TabChar());
+                    _w.Empty("w", "tab", W);
                 }
                 else if (text[i] == '\n' || (!code && (i + 1 == text.Length || text[i + 1] != '\n')))
                 {
                     // CR LF is one break; a lone CR is one too, except in code lines (their CR is a line ending).
-                    _w.WriteElement(new Break());
+                    _w.Empty("w", "br", W);
                 }
             }
 
             start = i + 1;
         }
 
-        _w.WriteEndElement();
+        _w.End();
     }
 
-    private RunProperties? RunProperties(Format format)
+    /// <summary>The run's <c>&lt;w:rPr&gt;</c>, children in schema order: rStyle, b, i, strike; nothing for plain text.</summary>
+    private void RunProperties(Format format)
     {
-        if (_rPr.TryGetValue(format, out var cached))
+        if (format == Format.None)
         {
-            return cached;
+            return;
         }
 
-        RunProperties? rPr = null;
-        if (format != Format.None)
+        _w.Start("w", "rPr", W);
+        if ((format & Format.Code) != 0)
         {
-            // Children in schema order: rStyle, b, i, strike.
-            rPr = new RunProperties();
-            if ((format & Format.Code) != 0)
-            {
-                rPr.AppendChild(new RunStyle { Val = "CodeChar" });
-            }
-            else if ((format & Format.Link) != 0)
-            {
-                rPr.AppendChild(new RunStyle { Val = "Hyperlink" });
-            }
-
-            if ((format & Format.Bold) != 0)
-            {
-                rPr.AppendChild(new Bold());
-            }
-
-            if ((format & Format.Italic) != 0)
-            {
-                rPr.AppendChild(new Italic());
-            }
-
-            if ((format & Format.Strike) != 0)
-            {
-                rPr.AppendChild(new Strike());
-            }
+            _w.Empty("w", "rStyle", W, "val", "CodeChar");
+        }
+        else if ((format & Format.Link) != 0)
+        {
+            _w.Empty("w", "rStyle", W, "val", "Hyperlink");
         }
 
-        _rPr[format] = rPr;
-        return rPr;
+        if ((format & Format.Bold) != 0)
+        {
+            _w.Empty("w", "b", W);
+        }
+
+        if ((format & Format.Italic) != 0)
+        {
+            _w.Empty("w", "i", W);
+        }
+
+        if ((format & Format.Strike) != 0)
+        {
+            _w.Empty("w", "strike", W);
+        }
+
+        _w.End();
     }
 }
 

@@ -9,7 +9,8 @@ namespace BatchPilot.Exports;
 /// <see cref="ZipArchiveMode.Create"/> mode, one after the other; content types and relationships are
 /// written at the end. Why not <c>WordprocessingDocument.Create</c>: the SDK's package needs a readable
 /// stream and then runs the zip in update mode, which holds every part uncompressed in memory (620 MB
-/// for a million short paragraphs). The part contents are still written with the SDK's <c>OpenXmlWriter</c>.
+/// for a million short paragraphs). The part contents are written with the SDK's <c>OpenXmlWriter</c> or, for the large
+/// parts, <see cref="PartWriter"/>.
 /// </summary>
 internal sealed class OpenXmlZip : IDisposable
 {

@@ -6,6 +6,7 @@ using BatchPilot.Items;
 using BatchPilot.Jobs;
 using BatchPilot.Providers;
 using BatchPilot.Running;
+using BatchPilot.Serialization;
 using BatchPilot.Storage;
 
 namespace BatchPilot.Exports;
@@ -48,7 +49,8 @@ internal static class ProviderFileExporter
     public static async Task<long> WriteAsync(IJobStore store, JobRecord job, Stream stream, CancellationToken cancellationToken)
     {
         var anthropic = job.Spec.Provider == ProviderNames.Anthropic;
-        await using var w = new Utf8JsonWriter(stream, WriterOptions);
+        await using var lines = new JsonLinesWriter(stream, WriterOptions);
+        var w = lines.Writer;
         long rows = 0;
         await foreach (var item in store.ReadItemsAsync(job.Id, cancellationToken).ConfigureAwait(false))
         {
@@ -66,9 +68,7 @@ internal static class ProviderFileExporter
                 WriteOpenAI(w, item);
             }
 
-            await w.FlushAsync(cancellationToken).ConfigureAwait(false);
-            w.Reset();
-            stream.WriteByte((byte)'\n');
+            await lines.EndLineAsync(cancellationToken).ConfigureAwait(false);
             rows++;
             if ((rows & 0xFFFF) == 0)
             {

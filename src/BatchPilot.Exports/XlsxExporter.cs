@@ -240,7 +240,7 @@ internal static class XlsxExporter
     private sealed class SheetWriter : IDisposable
     {
         private readonly Stream _part;
-        private readonly OpenXmlWriter _w;
+        private readonly PartWriter _w;
         private readonly string[] _refs;
         private readonly int _columns;
         private readonly bool _filter;
@@ -252,9 +252,9 @@ internal static class XlsxExporter
             _columns = header.Count;
             _filter = frozen;
             _part = zip.CreatePart($"/xl/worksheets/sheet{number.ToString(CultureInfo.InvariantCulture)}.xml", ContentType + "worksheet+xml", CompressionLevel.Fastest);
-            _w = OpenXmlWriter.Create(_part);
-            _w.WriteStartDocument(true);
-            _w.WriteStartElement(new Worksheet(), [], [new("r", WordParts.R)]);
+            _w = new PartWriter(_part);
+            _w.WriteStartDocument();
+            _w.Start(new Worksheet(), [new("r", WordParts.R)]);
             var view = new SheetView { WorkbookViewId = 0U, TabSelected = number == 1 };
             if (frozen)
             {
@@ -262,9 +262,9 @@ internal static class XlsxExporter
                 view.AppendChild(new Selection { Pane = PaneValues.BottomLeft, ActiveCell = "A2", SequenceOfReferences = new ListValue<StringValue> { InnerText = "A2" } });
             }
 
-            _w.WriteElement(new SheetViews(view));
-            _w.WriteElement(new SheetFormatProperties { DefaultRowHeight = 15D });
-            _w.WriteStartElement(new SheetData());
+            _w.Element(new SheetViews(view));
+            _w.Element(new SheetFormatProperties { DefaultRowHeight = 15D });
+            _w.Start(new SheetData());
             Write(header, style: 1);
             Rows = 0;
         }
@@ -282,19 +282,24 @@ internal static class XlsxExporter
         {
             _row++;
             var r = _row.ToString(CultureInfo.InvariantCulture);
-            _w.WriteStartElement(new Row { RowIndex = (uint)_row });
+            var s = style == 0 ? null : style.ToString(CultureInfo.InvariantCulture);
+
+            // <x:row r="2"><x:c r="A2"><x:v>42</x:v></x:c><x:c r="B2" t="inlineStr"><x:is><x:t xml:space="preserve">…</x:t></x:is></x:c></x:row>
+            _w.Start("x", "row", PartWriter.X);
+            _w.Attribute(string.Empty, "r", string.Empty, r);
             for (var i = 0; i < values.Count; i++)
             {
-                var cellRef = _refs[i] + r;
                 switch (values[i])
                 {
                     case null:
                         break;
                     case long or decimal:
                         // Numbers (token counts, costs); a decimal's invariant text never uses an exponent.
-                        _w.WriteStartElement(new Cell { CellReference = cellRef, StyleIndex = style == 0 ? null : style });
-                        _w.WriteElement(new CellValue(Convert.ToString(values[i], CultureInfo.InvariantCulture)!));
-                        _w.WriteEndElement();
+                        StartCell(_refs[i] + r, s, inlineString: false);
+                        _w.Start("x", "v", PartWriter.X);
+                        _w.Text(Convert.ToString(values[i], CultureInfo.InvariantCulture)!);
+                        _w.End();
+                        _w.End();
                         break;
                     case var v:
                         var text = XmlText.Clean(Convert.ToString(v, CultureInfo.InvariantCulture));
@@ -310,30 +315,46 @@ internal static class XlsxExporter
                             text = text[..keep] + note;
                         }
 
-                        _w.WriteStartElement(new Cell { CellReference = cellRef, DataType = CellValues.InlineString, StyleIndex = style == 0 ? null : style });
-                        _w.WriteStartElement(new InlineString());
-                        _w.WriteStartElement(new Text { Space = SpaceProcessingModeValues.Preserve });
-                        _w.WriteString(text);
-                        _w.WriteEndElement();
-                        _w.WriteEndElement();
-                        _w.WriteEndElement();
+                        StartCell(_refs[i] + r, s, inlineString: true);
+                        _w.Start("x", "is", PartWriter.X);
+                        _w.Start("x", "t", PartWriter.X);
+                        _w.PreserveSpace();
+                        _w.Text(text);
+                        _w.End();
+                        _w.End();
+                        _w.End();
                         break;
                 }
             }
 
-            _w.WriteEndElement();
+            _w.End();
+        }
+
+        /// <summary>A cell's start tag, its attributes in schema order: reference, style, type.</summary>
+        private void StartCell(string reference, string? style, bool inlineString)
+        {
+            _w.Start("x", "c", PartWriter.X);
+            _w.Attribute(string.Empty, "r", string.Empty, reference);
+            if (style is not null)
+            {
+                _w.Attribute(string.Empty, "s", string.Empty, style);
+            }
+
+            if (inlineString)
+            {
+                _w.Attribute(string.Empty, "t", string.Empty, "inlineStr");
+            }
         }
 
         public void Dispose()
         {
-            _w.WriteEndElement();
+            _w.End();
             if (_filter && _columns > 0)
             {
-                _w.WriteElement(new AutoFilter { Reference = $"A1:{_refs[_columns - 1]}{_row.ToString(CultureInfo.InvariantCulture)}" });
+                _w.Element(new AutoFilter { Reference = $"A1:{_refs[_columns - 1]}{_row.ToString(CultureInfo.InvariantCulture)}" });
             }
 
-            _w.WriteEndElement();
-            _w.Close();
+            _w.End();
             _w.Dispose();
             _part.Dispose();
         }

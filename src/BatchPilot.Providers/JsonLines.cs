@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
+using BatchPilot.Serialization;
 
 namespace BatchPilot.Providers;
 
@@ -86,6 +87,9 @@ internal static class JsonLines
 
     /// <summary>Creates a writer over a stream.</summary>
     public static Utf8JsonWriter Writer(Stream stream) => new(stream, WriterOptions);
+
+    /// <summary>Creates a writer of JSON lines over a stream (one request or result per line).</summary>
+    public static JsonLinesWriter LinesWriter(Stream stream) => new(stream, WriterOptions);
 
     public static string? Str(this JsonElement e, string name) =>
         e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;

@@ -165,6 +165,10 @@ public sealed class MarkdownExporterTests : IDisposable
     [InlineData("~~~~\nlet a;", 2, "~~~~\nlet a;\n~~~~")]
     [InlineData("<!-- note\nsuite", 2, "<!-- note\nsuite\n-->")]
     [InlineData("- liste\n- simple", 2, "- liste\n- simple")]
+    [InlineData("Réponse avec `code`, l'article #3, a < b et ~ 5 %.", 2, "Réponse avec `code`, l'article #3, a < b et ~ 5 %.")]
+    [InlineData("1. # Titre", 1, "1. ## Titre")]
+    [InlineData("- > # Cité", 1, "- > ## Cité")]
+    [InlineData("* liste\n  12) ```py\n  print()", 1, "* liste\n  12) ```py\n  print()")]
     public void Contain_ShiftsHeadingsAndClosesOpenBlocks(string answer, int shift, string expected)
     {
         Assert.Equal(expected, MarkdownBody.Contain(answer, shift));

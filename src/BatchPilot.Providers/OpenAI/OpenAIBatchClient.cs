@@ -176,18 +176,7 @@ internal sealed class OpenAIBatchClient : IBatchClient
         var path = Path.Combine(_spool, staging.Token + ".jsonl");
         try
         {
-            await using (var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
-            {
-                await using var w = JsonLines.Writer(file);
-                await foreach (var r in staging.Requests.WithCancellation(cancellationToken).ConfigureAwait(false))
-                {
-                    WriteLine(w, r, BatchEndpoint);
-                    await w.FlushAsync(cancellationToken).ConfigureAwait(false);
-                    w.Reset();
-                    file.WriteByte((byte)'\n');
-                }
-            }
-
+            await WriteRequestFileAsync(path, staging.Requests, BatchEndpoint, cancellationToken).ConfigureAwait(false);
             using var content = new MultipartFormDataContent();
             content.Add(new StringContent("batch"), "purpose");
             await using var upload = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
@@ -216,6 +205,18 @@ internal sealed class OpenAIBatchClient : IBatchClient
         finally
         {
             TryDelete(path);
+        }
+    }
+
+    /// <summary>Writes the batch input file that <see cref="StageAsync"/> uploads: one request line per request, in order.</summary>
+    internal static async Task WriteRequestFileAsync(string path, IAsyncEnumerable<IdentifiedRequest> requests, string endpoint, CancellationToken cancellationToken)
+    {
+        await using var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true);
+        await using var lines = JsonLines.LinesWriter(file);
+        await foreach (var r in requests.WithCancellation(cancellationToken).ConfigureAwait(false))
+        {
+            WriteLine(lines.Writer, r, endpoint);
+            await lines.EndLineAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 
