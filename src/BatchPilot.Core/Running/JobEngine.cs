@@ -78,6 +78,25 @@ public sealed class JobEngine
     public async Task<int> PlanAsync(JobRecord job, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(job);
+        var planned = 0;
+        while (true)
+        {
+            // Another process (the same command run twice at once) planned some of the items of a batch: the pass
+            // starts again from the items still pending. Each conflict means the other process planned items, so the
+            // pending items dwindle and the passes end.
+            var (count, conflict) = await PlanPassAsync(job, cancellationToken).ConfigureAwait(false);
+            planned += count;
+            if (!conflict)
+            {
+                return planned;
+            }
+
+            _observer.Info("Another process planned some of these items at the same time; planning the items still pending.");
+        }
+    }
+
+    private async Task<(int Planned, bool Conflict)> PlanPassAsync(JobRecord job, CancellationToken cancellationToken)
+    {
         var factory = new RequestFactory(job.Spec, job.Columns);
         var limits = _client.Limits;
         var planned = 0;
@@ -108,7 +127,11 @@ public sealed class JobEngine
                 if (seqs.Count > 0 && (seqs.Count >= limits.MaxRequests || bytes + size > limits.MaxBytes
                     || (_options.MaxTokensPerBatch is { } maxTokens && tokens + estimate > maxTokens)))
                 {
-                    await CreatePlannedAsync(job, seqs, bytes, cancellationToken).ConfigureAwait(false);
+                    if (!await CreatePlannedAsync(job, seqs, bytes, cancellationToken).ConfigureAwait(false))
+                    {
+                        return (planned, true);
+                    }
+
                     planned++;
                     seqs.Clear();
                     bytes = 0;
@@ -123,13 +146,12 @@ public sealed class JobEngine
             after = page[^1].Seq;
         }
 
-        if (seqs.Count > 0)
+        if (seqs.Count == 0)
         {
-            await CreatePlannedAsync(job, seqs, bytes, cancellationToken).ConfigureAwait(false);
-            planned++;
+            return (planned, false);
         }
 
-        return planned;
+        return await CreatePlannedAsync(job, seqs, bytes, cancellationToken).ConfigureAwait(false) ? (planned + 1, false) : (planned, true);
     }
 
     /// <summary>A conservative estimate of a request's input tokens from its serialized size (about 4 bytes per token).</summary>
@@ -158,12 +180,23 @@ public sealed class JobEngine
 
     private static string NewToken(string jobId) => "bp-" + jobId + "-" + Guid.NewGuid().ToString("N")[..12];
 
-    private async Task CreatePlannedAsync(JobRecord job, List<long> seqs, long bytes, CancellationToken cancellationToken)
+    private async Task<bool> CreatePlannedAsync(JobRecord job, List<long> seqs, long bytes, CancellationToken cancellationToken)
     {
         var token = NewToken(job.Id);
-        var batch = await _store.CreatePlannedBatchAsync(job.Id, seqs, bytes, token, cancellationToken).ConfigureAwait(false);
+        BatchRecord batch;
+        try
+        {
+            batch = await _store.CreatePlannedBatchAsync(job.Id, seqs, bytes, token, cancellationToken).ConfigureAwait(false);
+        }
+        catch (PlanningConflictException)
+        {
+            // Nothing of this batch was stored: another process planned some of its items first.
+            return false;
+        }
+
         Checkpoints.Hit(Checkpoints.Planned);
         _observer.Info($"Batch {batch.Number} planned: {seqs.Count} requests, {FormatBytes(bytes)}.");
+        return true;
     }
 
     /// <summary>Submits every planned batch of the job, one after the other.</summary>
