@@ -161,7 +161,7 @@ public static class GroupExporter
     private static async Task<long> WriteJsonlAsync(IJobStore store, IReadOnlyList<ComparedJob> variants, Stream stream, CancellationToken cancellationToken)
     {
         var columns = variants[0].Job.Columns;
-        await using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = false, SkipValidation = true });
+        await using var w = new Utf8JsonWriter(stream, ReadableJson.Compact);
         long rows = 0;
         await foreach (var row in RowsAsync(store, variants, cancellationToken).ConfigureAwait(false))
         {

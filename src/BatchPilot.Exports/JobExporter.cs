@@ -255,7 +255,7 @@ public static class JobExporter
 
     private static async Task<long> WriteJsonlAsync(IJobStore store, JobRecord job, Stream stream, CancellationToken cancellationToken)
     {
-        await using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = false, SkipValidation = true });
+        await using var w = new Utf8JsonWriter(stream, ReadableJson.Compact);
         var structured = job.Spec.JsonSchema is not null;
         long rows = 0;
         await foreach (var item in store.ReadItemsAsync(job.Id, cancellationToken).ConfigureAwait(false))
