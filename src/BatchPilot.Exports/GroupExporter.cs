@@ -162,7 +162,7 @@ public static class GroupExporter
     private static async Task<long> WriteJsonlAsync(IJobStore store, IReadOnlyList<ComparedJob> variants, Stream stream, CancellationToken cancellationToken)
     {
         var columns = variants[0].Job.Columns;
-        await using var lines = new JsonLinesWriter(stream, new JsonWriterOptions { Indented = false, SkipValidation = true });
+        await using var lines = new JsonLinesWriter(stream, ReadableJson.Compact);
         var w = lines.Writer;
         long rows = 0;
         await foreach (var row in RowsAsync(store, variants, cancellationToken).ConfigureAwait(false))

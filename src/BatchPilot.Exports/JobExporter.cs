@@ -262,7 +262,7 @@ public static class JobExporter
     private static async Task<long> WriteJsonlAsync(IJobStore store, JobRecord job, Stream stream, ExportOptions options, CancellationToken cancellationToken)
     {
         var costs = await ItemCosts.LoadAsync(store, job, options, cancellationToken).ConfigureAwait(false);
-        await using var lines = new JsonLinesWriter(stream, new JsonWriterOptions { Indented = false, SkipValidation = true });
+        await using var lines = new JsonLinesWriter(stream, ReadableJson.Compact);
         var w = lines.Writer;
         var structured = job.Spec.JsonSchema is not null;
         long rows = 0;

@@ -257,22 +257,50 @@ public sealed partial class SqliteJobStore : IJobStore
         ArgumentNullException.ThrowIfNull(job);
         Write((c, tx) =>
         {
-            using var cmd = Cmd(c, tx, $"INSERT INTO jobs ({JobColumns}) VALUES ($id,$name,$fp,$st,$spec,$cols,$tot,$ca,$ua,NULL,$bud)");
-            cmd.Parameters.AddWithValue("$id", job.Id);
-            cmd.Parameters.AddWithValue("$name", job.Name);
-            cmd.Parameters.AddWithValue("$fp", job.Fingerprint);
-            cmd.Parameters.AddWithValue("$st", job.Status.ToString());
-            cmd.Parameters.AddWithValue("$spec", JsonSerializer.Serialize(job.Spec, StoreJsonContext.Default.JobSpec));
-            cmd.Parameters.AddWithValue("$cols", JsonSerializer.Serialize(job.Columns.ToArray(), StoreJsonContext.Default.StringArray));
-            cmd.Parameters.AddWithValue("$tot", job.TotalItems);
-            cmd.Parameters.AddWithValue("$ca", job.CreatedAt.ToUnixTimeMilliseconds());
-            cmd.Parameters.AddWithValue("$ua", job.UpdatedAt.ToUnixTimeMilliseconds());
-            cmd.Parameters.AddWithValue("$bud", Db(job.BudgetUsd is { } b ? (double)b : null));
-            cmd.ExecuteNonQuery();
-            InsertHistory(c, tx, job.Id, null, "job", job.Status.ToString(), "Job created.");
+            InsertJob(c, tx, job);
             return 0;
         });
         return Task.CompletedTask;
+    }
+
+    /// <inheritdoc/>
+    public Task<JobRecord?> CreateJobUnlessFingerprintExistsAsync(JobRecord job, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+
+        // One IMMEDIATE transaction: the look-up and the insert cannot interleave with another process's.
+        return Task.FromResult(Write((c, tx) =>
+        {
+            using (var find = Cmd(c, tx, $"SELECT {JobColumns} FROM jobs WHERE fingerprint=$f ORDER BY created_at DESC LIMIT 1"))
+            {
+                find.Parameters.AddWithValue("$f", job.Fingerprint);
+                using var r = find.ExecuteReader();
+                if (r.Read())
+                {
+                    return ReadJob(r);
+                }
+            }
+
+            InsertJob(c, tx, job);
+            return (JobRecord?)null;
+        }));
+    }
+
+    private void InsertJob(SqliteConnection c, SqliteTransaction tx, JobRecord job)
+    {
+        using var cmd = Cmd(c, tx, $"INSERT INTO jobs ({JobColumns}) VALUES ($id,$name,$fp,$st,$spec,$cols,$tot,$ca,$ua,NULL,$bud)");
+        cmd.Parameters.AddWithValue("$id", job.Id);
+        cmd.Parameters.AddWithValue("$name", job.Name);
+        cmd.Parameters.AddWithValue("$fp", job.Fingerprint);
+        cmd.Parameters.AddWithValue("$st", job.Status.ToString());
+        cmd.Parameters.AddWithValue("$spec", JsonSerializer.Serialize(job.Spec, StoreJsonContext.Default.JobSpec));
+        cmd.Parameters.AddWithValue("$cols", JsonSerializer.Serialize(job.Columns.ToArray(), StoreJsonContext.Default.StringArray));
+        cmd.Parameters.AddWithValue("$tot", job.TotalItems);
+        cmd.Parameters.AddWithValue("$ca", job.CreatedAt.ToUnixTimeMilliseconds());
+        cmd.Parameters.AddWithValue("$ua", job.UpdatedAt.ToUnixTimeMilliseconds());
+        cmd.Parameters.AddWithValue("$bud", Db(job.BudgetUsd is { } b ? (double)b : null));
+        cmd.ExecuteNonQuery();
+        InsertHistory(c, tx, job.Id, null, "job", job.Status.ToString(), "Job created.");
     }
 
     /// <inheritdoc/>
@@ -281,7 +309,7 @@ public sealed partial class SqliteJobStore : IJobStore
         ArgumentNullException.ThrowIfNull(items);
         Write((c, tx) =>
         {
-            using var cmd = Cmd(c, tx, "INSERT INTO items (job_id, seq, custom_id, source_row, row_json, status, attempt) VALUES ($j,$s,$c,$r,$v,0,1)");
+            using var cmd = Cmd(c, tx, "INSERT INTO items (job_id, seq, custom_id, source_row, row_json, status, attempt) VALUES ($j,$s,$c,$r,$v,0,1) ON CONFLICT(job_id, seq) DO NOTHING");
             var pj = cmd.Parameters.Add("$j", SqliteType.Text);
             var ps = cmd.Parameters.Add("$s", SqliteType.Integer);
             var pc = cmd.Parameters.Add("$c", SqliteType.Text);
@@ -301,13 +329,26 @@ public sealed partial class SqliteJobStore : IJobStore
                 }
                 catch (SqliteException ex) when (ex.SqliteErrorCode == 19 && ex.Message.Contains("custom_id", StringComparison.Ordinal))
                 {
-                    throw new DuplicateCustomIdException(item.CustomId, item.SourceRow);
+                    if (!SameItemStored(c, tx, jobId, item))
+                    {
+                        throw new DuplicateCustomIdException(item.CustomId, item.SourceRow);
+                    }
                 }
             }
 
             return 0;
         });
         return Task.CompletedTask;
+    }
+
+    /// <summary>True when the item's seq already holds its custom id: another process stored the same row.</summary>
+    private static bool SameItemStored(SqliteConnection c, SqliteTransaction tx, string jobId, NewItem item)
+    {
+        using var cmd = Cmd(c, tx, "SELECT count(*) FROM items WHERE job_id=$j AND seq=$s AND custom_id=$c");
+        cmd.Parameters.AddWithValue("$j", jobId);
+        cmd.Parameters.AddWithValue("$s", item.Seq);
+        cmd.Parameters.AddWithValue("$c", item.CustomId);
+        return Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture) > 0;
     }
 
     /// <inheritdoc/>
@@ -565,7 +606,7 @@ public sealed partial class SqliteJobStore : IJobStore
 
                 if (updated != seqs.Count)
                 {
-                    throw new InvalidOperationException($"batch planning of job {jobId} found {updated} pending items where {seqs.Count} were expected; another process planned at the same time");
+                    throw new PlanningConflictException($"batch planning of job {jobId} found {updated} pending items where {seqs.Count} were expected; another process planned at the same time");
                 }
             }
             else
@@ -593,7 +634,7 @@ public sealed partial class SqliteJobStore : IJobStore
         var updated = cmd.ExecuteNonQuery();
         if (updated != seqs.Count)
         {
-            throw new InvalidOperationException($"batch planning of job {jobId} found {updated} pending items where {seqs.Count} were expected; another process planned at the same time");
+            throw new PlanningConflictException($"batch planning of job {jobId} found {updated} pending items where {seqs.Count} were expected; another process planned at the same time");
         }
     }
 

@@ -82,6 +82,29 @@ public sealed class CrashTests
     }
 
     [Fact]
+    public async Task TheSameRunTwiceAtOnce_OnOneStore_ContinuesOneJob_AndSendsEachItemOnce()
+    {
+        // Given the same command started twice at the same instant on the same store
+        using var ws = new TempWorkspace();
+        await using var emu = await EmulatorHost.StartAsync();
+        var input = ws.WriteReviews("reviews.csv", Rows);
+        var env = Environment(ws, emu);
+        var args = Args(input, "gpt-4o-mini", ws);
+
+        // When both run to the end
+        var runs = await Task.WhenAll(
+            ProcessRunner.RunAsync(args, env, ws.Root, TimeSpan.FromMinutes(3)),
+            ProcessRunner.RunAsync(args, env, ws.Root, TimeSpan.FromMinutes(3)));
+
+        // Then both succeeded on one job, with one provider batch per planned batch and each item sent once
+        Assert.All(runs, r => Assert.True(r.ExitCode == 0, r.ToString()));
+        AssertOneBatchPerItemGroup(emu);
+        AssertCompleteOutput(ws.PathOf("out.csv"));
+        var jobs = await ProcessRunner.RunAsync(["jobs", "--json"], env, ws.Root, TimeSpan.FromMinutes(1));
+        Assert.Single(System.Text.Json.JsonDocument.Parse(jobs.StdOut).RootElement.EnumerateArray());
+    }
+
+    [Fact]
     public async Task Sigterm_WhileWaiting_SavesStateExits130_AndTheRerunContinues()
     {
         using var ws = new TempWorkspace();

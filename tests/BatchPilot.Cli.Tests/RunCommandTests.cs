@@ -212,4 +212,28 @@ public sealed class RunCommandTests
         Assert.Equal(7, status.ExitCode);
         Assert.Contains($"no job '{jobId}'", status.StdErr, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Run_WithTextInAnyScript_JsonOutputAndJsonlFileKeepItReadable()
+    {
+        // Given a table in French, Chinese and emoji, and a job named the same way
+        using var ws = new TempWorkspace();
+        await using var emu = await EmulatorHost.StartAsync();
+        var input = ws.Write("avis.csv", "text\nCafé crème très bon\n这个产品很好\nGreat 🎉 product\n");
+        var cli = new CliRunner(ws).WithEmulator(emu);
+
+        // When it runs with --json and a JSON lines output
+        var r = await cli.RunAsync("run", input, "--model", "gpt-4o-mini", "--prompt", "Répète : {{text}}", "--name", "Avis café 中文 🎉", "--json", "--out", ws.PathOf("out.jsonl"));
+        var jobs = await cli.RunAsync("jobs", "--json");
+
+        // Then the names and texts are written as themselves, not as \u escapes
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains("\"Avis café 中文 🎉\"", r.StdOut, StringComparison.Ordinal);
+        Assert.Contains("\"Avis café 中文 🎉\"", jobs.StdOut, StringComparison.Ordinal);
+        Assert.Equal("Avis café 中文 🎉", JsonDocument.Parse(jobs.StdOut).RootElement[0].GetProperty("name").GetString());
+        var lines = await File.ReadAllTextAsync(ws.PathOf("out.jsonl"));
+        Assert.Contains("Répète : 这个产品很好", lines, StringComparison.Ordinal);
+        Assert.Contains("Répète : Great 🎉 product", lines, StringComparison.Ordinal);
+        Assert.DoesNotContain("\\u", lines, StringComparison.Ordinal);
+    }
 }

@@ -52,6 +52,21 @@ public sealed class SubmitFileTests
         new CliRunner(ws).WithEmulator(emu).With("BATCHPILOT_HTTP_RETRY_DELAY", "0.02");
 
     [Fact]
+    public async Task SubmitFile_OutputIsTheBatchFileItself_IsRefusedBeforeAnythingIsSent_AndTheFileIsKept()
+    {
+        using var ws = new TempWorkspace();
+        await using var emu = await EmulatorHost.StartAsync();
+        var input = ws.Write("batch.jsonl", OpenAIFile(3));
+
+        var r = await Cli(ws, emu).RunAsync("submit-file", input, "--out", input);
+
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal($"error: {input}: '--out': the output would overwrite the input file. Choose another path (by default the output is batch.output.jsonl); a rerun reads the input again.", r.StdErr.Trim());
+        Assert.Equal(OpenAIFile(3), await File.ReadAllTextAsync(input));
+        Assert.Empty(emu.Server.ListBatches());
+    }
+
+    [Fact]
     public async Task SubmitFile_OpenAIFile_SplitToBatchSize_OutputIsTheProvidersOutputLineForLine_InInputOrder()
     {
         // Given 25 chat requests with French and Chinese text, sent in batches of 10

@@ -65,6 +65,24 @@ public sealed class UserErrorTests
     }
 
     [Fact]
+    public async Task Run_OutputIsTheInputFile_IsRefusedBeforeAnythingIsSent_AndTheInputIsKept()
+    {
+        using var ws = new TempWorkspace();
+        await using var emu = await EmulatorHost.StartAsync();
+        var cli = new CliRunner(ws).WithEmulator(emu);
+        var input = ws.WriteReviews("r.csv", 2);
+        var before = await File.ReadAllTextAsync(input);
+
+        var r = await cli.RunAsync("run", input, "--model", "gpt-4o-mini", "--prompt", "x {{id}}", "--out", input);
+
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal($"error: {input}: '--out': the output would overwrite the input file. Choose another path (by default the output is r.results.csv); a rerun reads the input again.", r.StdErr.Trim());
+        Assert.Equal(before, await File.ReadAllTextAsync(input));
+        Assert.Empty(emu.Server.ListBatches());
+        Assert.Equal("[]", (await cli.RunAsync("jobs", "--json")).StdOut.Trim());
+    }
+
+    [Fact]
     public async Task Run_OutputFolderMissing_FailsBeforeAnythingIsSent()
     {
         using var ws = new TempWorkspace();

@@ -81,6 +81,9 @@ public sealed class GroupExporterTests : IDisposable
 
         await GroupExporter.ExportAsync(_jobs.Store, group, variants, ExportFormat.Jsonl, path, _jobs.Options());
 
+        var text = await File.ReadAllTextAsync(path);
+        Assert.Contains("\"Résumez le traitement par lot\"", text, StringComparison.Ordinal);
+        Assert.Contains("\"列出三个要点\"", text, StringComparison.Ordinal);
         var lines = (await File.ReadAllLinesAsync(path)).Select(l => JsonDocument.Parse(l).RootElement).ToList();
         Assert.Equal(3, lines.Count);
         var second = lines[1];

@@ -118,7 +118,7 @@ public sealed class SqliteCacheAndBudgetTests : IDisposable
         var job = await NewJobAsync(3);
         await _store.ApplyCacheHitsAsync(job.Id, [new CacheHit(2, "k2", "cached")]);
 
-        var ex = await Assert.ThrowsAsync<InvalidOperationException>(() => _store.CreatePlannedBatchAsync(job.Id, new PlannedBatch { Seqs = [1, 2, 3], Token = "t1", CacheKeys = ["k1", "k2", "k3"] }));
+        var ex = await Assert.ThrowsAsync<PlanningConflictException>(() => _store.CreatePlannedBatchAsync(job.Id, new PlannedBatch { Seqs = [1, 2, 3], Token = "t1", CacheKeys = ["k1", "k2", "k3"] }));
 
         Assert.Contains("found 2 pending items where 3 were expected", ex.Message, StringComparison.Ordinal);
         Assert.Empty(await _store.ListBatchesAsync(job.Id));

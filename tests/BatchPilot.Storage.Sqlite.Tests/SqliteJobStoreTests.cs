@@ -60,7 +60,7 @@ public sealed class SqliteJobStoreTests : IDisposable
         var counts = await _store.GetCountsAsync(job.Id);
 
         Assert.Equal((3L, 2L), (counts.InBatch, counts.Pending));
-        await Assert.ThrowsAsync<InvalidOperationException>(() => _store.CreatePlannedBatchAsync(job.Id, [3, 4], 5, "tok-2"));
+        await Assert.ThrowsAsync<PlanningConflictException>(() => _store.CreatePlannedBatchAsync(job.Id, [3, 4], 5, "tok-2"));
         Assert.Equal(3, (await _store.GetCountsAsync(job.Id)).InBatch);
     }
 
@@ -206,6 +206,43 @@ public sealed class SqliteJobStoreTests : IDisposable
 
         Assert.Equal(ExitCodes.StoreError, ex.ExitCode);
         Assert.Contains("not a BatchPilot store", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CreateJobUnlessFingerprintExists_TwoStoresAtOnce_CreateOneJob_AndTheOtherGetsIt()
+    {
+        // Given two processes' stores on one file, each about to create the job of the same command
+        using var other = SqliteJobStore.Open(_ws.PathOf("store.db"));
+        var spec = new JobSpec { InputPath = "in.csv", InputSha256 = "h", Provider = "openai", Model = "gpt-4o-mini", Prompt = "{{a}}", Endpoint = "emulator" };
+        JobRecord Job(string id) => new() { Id = id, Name = "t", Spec = spec, Fingerprint = spec.Fingerprint(), Status = JobStatus.Preparing, Columns = ["a"], CreatedAt = DateTimeOffset.UnixEpoch, UpdatedAt = DateTimeOffset.UnixEpoch };
+
+        // When both create it at the same time
+        var results = await Task.WhenAll(
+            Task.Run(() => _store.CreateJobUnlessFingerprintExistsAsync(Job("job-aaaaaa"))),
+            Task.Run(() => other.CreateJobUnlessFingerprintExistsAsync(Job("job-bbbbbb"))));
+
+        // Then one inserted its job and the other was handed that job
+        var existing = Assert.Single(results, r => r is not null)!;
+        Assert.Single(results, r => r is null);
+        var jobs = await _store.ListJobsAsync(10);
+        Assert.Equal(existing.Id, Assert.Single(jobs).Id);
+        Assert.Equal(existing.Id, (await _store.CreateJobUnlessFingerprintExistsAsync(Job("job-cccccc")))?.Id);
+    }
+
+    [Fact]
+    public async Task AppendItems_TheSameRowsStoredAgain_AreLeftAsTheyAre_ButARepeatedIdElsewhereStillThrows()
+    {
+        // Given a job whose first rows were stored by another process reading the same input
+        var job = await NewJobAsync(2);
+
+        // When the same rows and the next ones are appended again
+        await _store.AppendItemsAsync(job.Id, [new NewItem(1, "row-1", 2, ["v1"]), new NewItem(2, "row-2", 3, ["v2"]), new NewItem(3, "row-3", 4, ["v3"])]);
+
+        // Then each row is stored once, and an id repeated at another seq is still refused
+        Assert.Equal(3, (await _store.GetCountsAsync(job.Id)).Total);
+        var ex = await Assert.ThrowsAsync<DuplicateCustomIdException>(() => _store.AppendItemsAsync(job.Id, [new NewItem(4, "row-1", 5, ["v4"])]));
+        Assert.Equal(5, ex.SourceRow);
+        Assert.Equal(3, await _store.GetMaxItemSeqAsync(job.Id));
     }
 
     private static async Task<List<T>> ToListAsync<T>(IAsyncEnumerable<T> source)

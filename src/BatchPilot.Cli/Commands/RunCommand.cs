@@ -23,7 +23,7 @@ internal static class RunCommand
     public static readonly Option<long?> Limit = new("--limit") { Description = "Send at most N rows (after --start-row/--end-row and --where)." };
     public static readonly Option<int?> MaxTokens = new("--max-tokens") { Description = "Maximum output tokens per request (sent as max_completion_tokens to models that need it)." };
     public static readonly Option<double?> Temperature = new("--temperature") { Description = "Sampling temperature." };
-    public static readonly Option<string?> Out = new("--out", "-o") { Description = "Merged output file: .csv, .jsonl, .md, .docx or .xlsx (by extension). Default: <input name>.results.csv in the current folder. A comparison: .csv, .jsonl, .md or .docx, the variants side by side." };
+    public static readonly Option<string?> Out = new("--out", "-o") { Description = "Merged output file: .csv, .jsonl, .md, .docx or .xlsx (by extension). Default: <input name>.results.csv in the current folder; never the input file itself. A comparison: .csv, .jsonl, .md or .docx, the variants side by side." };
     public static readonly Option<string> OutputColumn = new("--output-column") { Description = "Name of the response column in the output (a comparison: 'NAME [label]' per variant).", DefaultValueFactory = _ => "response" };
     public static readonly Option<string?> IdColumn = new("--id-column") { Description = "Column with unique ids, used as each request's custom_id (letters, digits, - and _, up to 64). Default: row-N." };
     public static readonly Option<long?> StartRow = new("--start-row") { Description = "First data row to send (1 = the first row after the header)." };
@@ -160,6 +160,10 @@ internal static class RunCommand
             ValidateTemplates(prompt!, promptFile is null ? "--prompt" : "--prompt-file", pr.GetValue(System), columns, inputArg == "-" ? "<stdin>" : inputArg);
             var outPath = ctx.Resolve(pr.GetValue(Out) ?? StemOf(inputArg) + ".results.csv");
             AtomicFile.EnsureWritable(outPath);
+            if (stdinSpool is null)
+            {
+                RefuseOverwritingInput(outPath, inputArg, ".results.csv");
+            }
 
             var spec = new JobSpec
             {
@@ -250,6 +254,17 @@ internal static class RunCommand
             {
                 File.Delete(stdinSpool);
             }
+        }
+    }
+
+    /// <summary>Refuses an --out that names the input file itself (letter case ignored where the file system ignores it).</summary>
+    internal static void RefuseOverwritingInput(string outPath, string input, string defaultSuffix)
+    {
+        var comparison = OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
+        if (string.Equals(Path.GetFullPath(outPath), Path.GetFullPath(input), comparison))
+        {
+            throw new InputException("the output would overwrite the input file", file: outPath, field: "--out",
+                hint: "choose another path (by default the output is " + StemOf(input) + defaultSuffix + "); a rerun reads the input again");
         }
     }
 

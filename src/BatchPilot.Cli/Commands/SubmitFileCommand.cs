@@ -71,6 +71,7 @@ internal static class SubmitFileCommand
         var endpoint = JobFlow.EndpointFor(ctx, info.Provider, info.ModelLabel, useEmulator, pr.GetValue(RunCommand.ApiKey), pr.GetValue(RunCommand.BaseUrl));
         var outPath = ctx.Resolve(pr.GetValue(Out) ?? RunCommand.StemOf(input) + ".output.jsonl");
         AtomicFile.EnsureWritable(outPath);
+        RunCommand.RefuseOverwritingInput(outPath, input, ".output.jsonl");
 
         var spec = new JobSpec
         {

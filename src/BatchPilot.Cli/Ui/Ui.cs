@@ -110,7 +110,14 @@ public sealed class Ui : IEngineObserver
     /// <summary>Writes a JSON document to stdout.</summary>
     public void WriteJson<T>(T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> info)
     {
-        StdOut.WriteLine(JsonSerializer.Serialize(value, info));
+        // Names and answers in any script stay readable: no \u00E9 escapes.
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer, BatchPilot.Exports.ReadableJson.Indented))
+        {
+            JsonSerializer.Serialize(writer, value, info);
+        }
+
+        StdOut.WriteLine(System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan));
         StdOut.Flush();
     }
 

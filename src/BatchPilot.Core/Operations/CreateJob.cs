@@ -72,48 +72,63 @@ public static class CreateJob
         _ = new RequestFactory(spec, request.Columns, spec.InputPath);
 
         var fingerprint = spec.Fingerprint();
-        var job = request.JobId is { } reserved
-            ? await FindReservedAsync(store, reserved, fingerprint, cancellationToken).ConfigureAwait(false)
-            : request.StartNew ? null : await store.FindJobByFingerprintAsync(fingerprint, cancellationToken).ConfigureAwait(false);
-        var created = false;
-        long items;
-        if (job is null)
+        if (request.JobId is { } reserved && await FindReservedAsync(store, reserved, fingerprint, cancellationToken).ConfigureAwait(false) is { } continued)
         {
-            var now = time.GetUtcNow();
-            job = new JobRecord
-            {
-                Id = request.JobId ?? NewJobId(),
-                Name = request.Name,
-                Spec = spec,
-                Fingerprint = fingerprint,
-                Status = JobStatus.Preparing,
-                Columns = request.Columns,
-                CreatedAt = now,
-                UpdatedAt = now,
-            };
-            await store.CreateJobAsync(job, cancellationToken).ConfigureAwait(false);
-            created = true;
-            try
-            {
-                items = await JobIngest.IngestAsync(store, job, request.Rows(cancellationToken), sizer, cancellationToken).ConfigureAwait(false);
-            }
-            catch (InputException)
-            {
-                await store.DeleteJobAsync(job.Id, CancellationToken.None).ConfigureAwait(false);
-                throw;
-            }
+            return await ContinueAsync(store, request, continued, sizer, cancellationToken).ConfigureAwait(false);
         }
-        else if (job.Status == JobStatus.Preparing)
+
+        var now = time.GetUtcNow();
+        var job = new JobRecord
+        {
+            Id = request.JobId ?? NewJobId(),
+            Name = request.Name,
+            Spec = spec,
+            Fingerprint = fingerprint,
+            Status = JobStatus.Preparing,
+            Columns = request.Columns,
+            CreatedAt = now,
+            UpdatedAt = now,
+        };
+
+        // Without a reserved id or --new, the look-up of the same command's job and the insert are one step, so that two
+        // processes started with the same command at the same instant continue one job (and never send its rows twice).
+        var existing = request.JobId is null && !request.StartNew
+            ? await store.CreateJobUnlessFingerprintExistsAsync(job, cancellationToken).ConfigureAwait(false)
+            : await CreateAsync(store, job, cancellationToken).ConfigureAwait(false);
+        if (existing is not null)
+        {
+            return await ContinueAsync(store, request, existing, sizer, cancellationToken).ConfigureAwait(false);
+        }
+
+        long items;
+        try
         {
             items = await JobIngest.IngestAsync(store, job, request.Rows(cancellationToken), sizer, cancellationToken).ConfigureAwait(false);
         }
-        else
+        catch (InputException)
         {
-            items = job.TotalItems;
+            await store.DeleteJobAsync(job.Id, CancellationToken.None).ConfigureAwait(false);
+            throw;
         }
 
         job = await store.GetJobAsync(job.Id, cancellationToken).ConfigureAwait(false) ?? job;
-        return new CreateJobResult(job, created, items);
+        return new CreateJobResult(job, true, items);
+    }
+
+    private static async Task<JobRecord?> CreateAsync(IJobStore store, JobRecord job, CancellationToken cancellationToken)
+    {
+        await store.CreateJobAsync(job, cancellationToken).ConfigureAwait(false);
+        return null;
+    }
+
+    /// <summary>An existing job: finishes reading its input when an earlier run (or one running now) had not.</summary>
+    private static async Task<CreateJobResult> ContinueAsync(IJobStore store, CreateJobRequest request, JobRecord job, IBatchClient sizer, CancellationToken cancellationToken)
+    {
+        var items = job.Status == JobStatus.Preparing
+            ? await JobIngest.IngestAsync(store, job, request.Rows(cancellationToken), sizer, cancellationToken).ConfigureAwait(false)
+            : job.TotalItems;
+        job = await store.GetJobAsync(job.Id, cancellationToken).ConfigureAwait(false) ?? job;
+        return new CreateJobResult(job, false, items);
     }
 
     private static async Task<JobRecord?> FindReservedAsync(IJobStore store, string id, string fingerprint, CancellationToken cancellationToken)

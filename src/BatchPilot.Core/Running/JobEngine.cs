@@ -95,6 +95,25 @@ public sealed class JobEngine
     public async Task<int> PlanAsync(JobRecord job, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(job);
+        var planned = 0;
+        while (true)
+        {
+            // Another process (the same command run twice at once) planned some of the items of a batch: the pass
+            // starts again from the items still pending. Each conflict means the other process planned items, so the
+            // pending items dwindle and the passes end.
+            var (count, conflict) = await PlanPassAsync(job, cancellationToken).ConfigureAwait(false);
+            planned += count;
+            if (!conflict)
+            {
+                return planned;
+            }
+
+            _observer.Info("Another process planned some of these items at the same time; planning the items still pending.");
+        }
+    }
+
+    private async Task<(int Planned, bool Conflict)> PlanPassAsync(JobRecord job, CancellationToken cancellationToken)
+    {
         var factory = new RequestFactory(job.Spec, job.Columns);
         var limits = _client.Limits;
         // A batch file's requests are sent as they are, and its output needs each provider line: never answered from the cache.
@@ -142,7 +161,11 @@ public sealed class JobEngine
                 if (seqs.Count > 0 && (seqs.Count >= limits.MaxRequests || bytes + size > limits.MaxBytes
                     || (_options.MaxTokensPerBatch is { } maxTokens && tokens + estimate > maxTokens)))
                 {
-                    await CreatePlannedAsync(job, seqs, keys, bytes, cancellationToken).ConfigureAwait(false);
+                    if (!await CreatePlannedAsync(job, seqs, keys, bytes, cancellationToken).ConfigureAwait(false))
+                    {
+                        return Done(planned, conflict: true);
+                    }
+
                     planned++;
                     seqs.Clear();
                     keys?.Clear();
@@ -159,19 +182,23 @@ public sealed class JobEngine
             after = page[^1].Seq;
         }
 
-        if (seqs.Count > 0)
+        if (seqs.Count == 0)
         {
-            await CreatePlannedAsync(job, seqs, keys, bytes, cancellationToken).ConfigureAwait(false);
-            planned++;
+            return Done(planned, conflict: false);
         }
 
-        if (hits > 0)
-        {
-            CacheHits += hits;
-            _observer.Info($"{hits.ToString(CultureInfo.InvariantCulture)} item(s) answered from the response cache: nothing sent for them, no cost.");
-        }
+        return await CreatePlannedAsync(job, seqs, keys, bytes, cancellationToken).ConfigureAwait(false) ? Done(planned + 1, conflict: false) : Done(planned, conflict: true);
 
-        return planned;
+        (int Planned, bool Conflict) Done(int count, bool conflict)
+        {
+            if (hits > 0)
+            {
+                CacheHits += hits;
+                _observer.Info($"{hits.ToString(CultureInfo.InvariantCulture)} item(s) answered from the response cache: nothing sent for them, no cost.");
+            }
+
+            return (count, conflict);
+        }
     }
 
     /// <summary>A conservative estimate of a request's input tokens from its serialized size (about 4 bytes per token).</summary>
@@ -200,12 +227,23 @@ public sealed class JobEngine
 
     private static string NewToken(string jobId) => "bp-" + jobId + "-" + Guid.NewGuid().ToString("N")[..12];
 
-    private async Task CreatePlannedAsync(JobRecord job, List<long> seqs, List<string>? keys, long bytes, CancellationToken cancellationToken)
+    private async Task<bool> CreatePlannedAsync(JobRecord job, List<long> seqs, List<string>? keys, long bytes, CancellationToken cancellationToken)
     {
         var token = NewToken(job.Id);
-        var batch = await _store.CreatePlannedBatchAsync(job.Id, new PlannedBatch { Seqs = seqs, CacheKeys = keys, Bytes = bytes, Token = token }, cancellationToken).ConfigureAwait(false);
+        BatchRecord batch;
+        try
+        {
+            batch = await _store.CreatePlannedBatchAsync(job.Id, new PlannedBatch { Seqs = seqs, CacheKeys = keys, Bytes = bytes, Token = token }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (PlanningConflictException)
+        {
+            // Nothing of this batch was stored: another process planned some of its items first.
+            return false;
+        }
+
         Checkpoints.Hit(Checkpoints.Planned);
         _observer.Info($"Batch {batch.Number} planned: {seqs.Count} requests, {FormatBytes(bytes)}.");
+        return true;
     }
 
     /// <summary>

@@ -6,6 +6,9 @@ namespace BatchPilot.Running;
 /// <summary>Identifies this process for leases, and tells whether another lease holder is still alive.</summary>
 public static class ProcessIdentity
 {
+    /// <summary>How far apart two processes may see the start time of one process.</summary>
+    private static readonly TimeSpan StartTimeTolerance = TimeSpan.FromSeconds(1);
+
     /// <summary>This process: <c>host:pid:start-ticks</c>.</summary>
     public static string Current { get; } = Create();
 
@@ -41,8 +44,11 @@ public static class ProcessIdentity
 
         try
         {
+            // A start time is the boot time plus the kernel's start offset, and each process computes the boot time
+            // itself (on Linux from two clocks read one after the other), so two processes see the same start time
+            // a few microseconds apart: never compare it exactly. A pid reused by a newer process starts much later.
             using var p = Process.GetProcessById(pid);
-            return p.HasExited || p.StartTime.ToUniversalTime().Ticks != ticks;
+            return p.HasExited || Math.Abs(p.StartTime.ToUniversalTime().Ticks - ticks) > StartTimeTolerance.Ticks;
         }
         catch (ArgumentException)
         {

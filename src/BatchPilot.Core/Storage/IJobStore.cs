@@ -151,7 +151,18 @@ public interface IJobStore : IDisposable
     /// <summary>Inserts a job in <see cref="JobStatus.Preparing"/>.</summary>
     Task CreateJobAsync(JobRecord job, CancellationToken cancellationToken = default);
 
-    /// <summary>Inserts items in one transaction. Throws <see cref="DuplicateCustomIdException"/> on a repeated custom id.</summary>
+    /// <summary>
+    /// Inserts a job in <see cref="JobStatus.Preparing"/> unless a job with the same fingerprint exists, as one atomic
+    /// step: two processes running the same command at the same instant continue one job instead of sending the same
+    /// rows twice. Returns the newest job with that fingerprint (and inserts nothing), or null once the job is inserted.
+    /// </summary>
+    Task<JobRecord?> CreateJobUnlessFingerprintExistsAsync(JobRecord job, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Inserts items in one transaction. An item whose seq is already stored with the same custom id (another process
+    /// reading the same input at the same time) is left as it is. Throws <see cref="DuplicateCustomIdException"/> on a
+    /// custom id repeated at another seq.
+    /// </summary>
     Task AppendItemsAsync(string jobId, IReadOnlyList<NewItem> items, CancellationToken cancellationToken = default);
 
     /// <summary>Highest item seq of a job, 0 when none.</summary>
@@ -293,6 +304,27 @@ public interface IJobStore : IDisposable
 /// <param name="Jobs">The jobs updated at or after the time asked, newest first.</param>
 /// <param name="TotalJobs">How many jobs the store holds in all.</param>
 public sealed record JobChanges(IReadOnlyList<JobRecord> Jobs, int TotalJobs);
+
+/// <summary>Another process planned some of the same pending items at the same time; nothing of this batch was stored.</summary>
+public sealed class PlanningConflictException : InvalidOperationException
+{
+    /// <summary>Creates the exception.</summary>
+    public PlanningConflictException(string message)
+        : base(message)
+    {
+    }
+
+    /// <summary>Creates the exception.</summary>
+    public PlanningConflictException()
+    {
+    }
+
+    /// <summary>Creates the exception.</summary>
+    public PlanningConflictException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}
 
 /// <summary>Two items of one job share a custom id.</summary>
 public sealed class DuplicateCustomIdException : Exception

@@ -1,0 +1,161 @@
+using System.Reflection;
+using BatchPilot.Items;
+using BatchPilot.Jobs;
+using BatchPilot.Operations;
+using BatchPilot.Providers;
+using BatchPilot.Running;
+using BatchPilot.Storage;
+using BatchPilot.Storage.Sqlite;
+using BatchPilot.Testing;
+
+namespace BatchPilot.Cli.Tests;
+
+/// <summary>
+/// The same command run by two processes at once, with the interleavings forced: each process has its own store on
+/// the same SQLite file, and the other process's step runs at the exact instant where it hurts.
+/// </summary>
+public sealed class ConcurrentRunTests
+{
+    private const int Rows = 35;
+
+    private static JobSpec Spec() => new() { InputPath = "in.csv", InputSha256 = "h", Provider = ProviderNames.OpenAI, Model = "gpt-4o-mini", Prompt = "Answer {{text}}", Endpoint = "emulator" };
+
+    // Planning measures requests locally; nothing is sent to this loopback address.
+    private static IBatchClient Client(TempWorkspace ws) => BatchClients.Create(new BatchClientOptions
+    {
+        Provider = ProviderNames.OpenAI,
+        BaseUrl = new Uri("http://127.0.0.1:9/v1"),
+        ApiKey = "sk-test",
+        SpoolDirectory = ws.PathOf("spool"),
+        MaxRequestsPerBatch = 10,
+    });
+
+    private static IEnumerable<SourceRow> Source(Action? beforeFirstRow = null)
+    {
+        beforeFirstRow?.Invoke();
+        for (var i = 1; i <= Rows; i++)
+        {
+            yield return new SourceRow(i, i + 1, ["question " + i]);
+        }
+    }
+
+    private static CreateJobRequest Request(Action? beforeFirstRow = null) =>
+        new() { Spec = Spec(), Name = "twice", Columns = ["text"], Rows = _ => Source(beforeFirstRow) };
+
+    [Fact]
+    public async Task CreateJob_WhileAnotherProcessReadsTheSameInput_ContinuesItsJob_AndStoresEachRowOnce()
+    {
+        // Given a process that created the job and is about to store its rows
+        using var two = new TwoProcesses();
+        var (store, other, client) = (two.Store, two.Other, two.Client);
+        CreateJobResult? second = null;
+
+        // When the same command in another process runs to its end before the first stores anything
+        var first = await CreateJob.RunAsync(store, Request(() => second = CreateJob.RunAsync(other, Request(), client, TimeProvider.System).GetAwaiter().GetResult()), client, TimeProvider.System);
+
+        // Then the second continued the first's job, and each row is stored once
+        Assert.True(first.Created);
+        Assert.NotNull(second);
+        Assert.False(second.Created);
+        Assert.Equal(first.Job.Id, second.Job.Id);
+        Assert.Single(await store.ListJobsAsync(10));
+        var counts = await store.GetCountsAsync(first.Job.Id);
+        Assert.Equal((Rows, (long)Rows), (counts.Total, counts.Pending));
+        Assert.Equal(JobStatus.Pending, first.Job.Status);
+    }
+
+    [Fact]
+    public async Task Plan_WhenAnotherProcessPlansABatchMeanwhile_PlansTheRest_AndEachItemIsInOneBatch()
+    {
+        // Given a job of 35 items, batches of 10, and another process planning the first batch while this one reads
+        using var two = new TwoProcesses();
+        var (store, other, client) = (two.Store, two.Other, two.Client);
+        var job = (await CreateJob.RunAsync(store, Request(), client, TimeProvider.System)).Job;
+        var interleaved = BeforeFirstCall.Wrap(store, nameof(IJobStore.CreatePlannedBatchAsync),
+            () => other.CreatePlannedBatchAsync(job.Id, [.. Enumerable.Range(1, 10).Select(i => (long)i)], 100, "bp-other").GetAwaiter().GetResult());
+
+        // When this process plans
+        var planned = await new JobEngine(interleaved, client, TimeProvider.System).PlanAsync(job);
+
+        // Then it planned the three other batches, and every item is in exactly one batch
+        Assert.Equal(3, planned);
+        var batches = await store.ListBatchesAsync(job.Id);
+        Assert.Equal([10, 10, 10, 5], batches.OrderBy(b => b.Number).Select(b => b.RequestCount));
+        var counts = await store.GetCountsAsync(job.Id);
+        Assert.Equal((0L, (long)Rows), (counts.Pending, counts.InBatch));
+        var seqs = new List<long>();
+        foreach (var b in batches)
+        {
+            await foreach (var item in store.ReadBatchItemsAsync(b.Id))
+            {
+                seqs.Add(item.Seq);
+            }
+        }
+
+        Assert.Equal(Enumerable.Range(1, Rows).Select(i => (long)i), seqs.Order());
+    }
+
+    /// <summary>Two processes' stores on one SQLite file, and a client of batches of 10.</summary>
+    private sealed class TwoProcesses : IDisposable
+    {
+        private readonly TempWorkspace _ws = new();
+
+        public TwoProcesses()
+        {
+            Store = SqliteJobStore.Open(_ws.PathOf("jobs.db"));
+            Other = SqliteJobStore.Open(_ws.PathOf("jobs.db"));
+            Client = Client(_ws);
+        }
+
+        public SqliteJobStore Store { get; }
+
+        public SqliteJobStore Other { get; }
+
+        public IBatchClient Client { get; }
+
+        public void Dispose()
+        {
+            Client.Dispose();
+            Other.Dispose();
+            Store.Dispose();
+            _ws.Dispose();
+        }
+    }
+
+    /// <summary>A real store that runs another process's step once, just before the first call of one method.</summary>
+    public class BeforeFirstCall : DispatchProxy
+    {
+        private IJobStore _inner = null!;
+        private string _method = string.Empty;
+        private Action? _step;
+
+        /// <summary>Wraps the store.</summary>
+        public static IJobStore Wrap(IJobStore inner, string method, Action step)
+        {
+            var proxy = Create<IJobStore, BeforeFirstCall>();
+            var self = (BeforeFirstCall)(object)proxy;
+            (self._inner, self._method, self._step) = (inner, method, step);
+            return proxy;
+        }
+
+        /// <inheritdoc/>
+        protected override object? Invoke(MethodInfo? targetMethod, object?[]? args)
+        {
+            ArgumentNullException.ThrowIfNull(targetMethod);
+            if (targetMethod.Name == _method && Interlocked.Exchange(ref _step, null) is { } step)
+            {
+                step();
+            }
+
+            try
+            {
+                return targetMethod.Invoke(_inner, args);
+            }
+            catch (TargetInvocationException ex) when (ex.InnerException is not null)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(ex.InnerException);
+                throw;
+            }
+        }
+    }
+}
