@@ -7,6 +7,8 @@ using BatchPilot.Jobs;
 using BatchPilot.Operations;
 using BatchPilot.Planning;
 using BatchPilot.Pricing;
+using BatchPilot.Running;
+using BatchPilot.Storage;
 using BatchPilot.Web.Data;
 using BatchPilot.Web.Hosting;
 using static BatchPilot.Web.Pages.Html;
@@ -34,7 +36,7 @@ internal sealed record JobView(JobRecord Job, JobCounts Counts, IReadOnlyList<Ba
         {
             var job = await state.Options.Store.GetJobAsync(idOrName, ct) ?? throw new JobNotFoundException(idOrName);
             var counts = await state.Options.Store.GetCountsAsync(job.Id, ct);
-            summary = JobSummary.Of(job, counts, await state.Options.Store.ListBatchesAsync(job.Id, ct));
+            summary = JobSummary.Of(job, counts, await state.Options.Store.ListBatchesAsync(job.Id, ct), state.Index.Prices) with { Group = state.Index.Find(job.Id)?.Group };
             busy = state.Runner.IsBusy(job.Id);
         }
 
@@ -42,7 +44,7 @@ internal sealed record JobView(JobRecord Job, JobCounts Counts, IReadOnlyList<Ba
         var estimate = state.Index.EstimateOf(id);
         if (estimate is null && summary.Job.Status != JobStatus.Preparing && summary.Counts.Total <= 20_000)
         {
-            estimate = await JobIndex.EstimateAsync(state.Options.Store, summary.Job, ct);
+            estimate = await JobIndex.EstimateAsync(state.Options.Store, summary.Job, state.Index.Prices, ct);
             if (estimate is not null)
             {
                 state.Index.SetEstimate(id, estimate);
@@ -183,6 +185,21 @@ internal static class JobPage
         return sb.ToString();
     }
 
+    /// <summary>
+    /// The one line a budget stop shows on the dashboard: the engine's reason (the budget, the spend so far, the held
+    /// batch's estimate), then how to continue here.
+    /// </summary>
+    public static string BudgetStopMessage(BudgetRefusal stop)
+    {
+        var reason = stop.Message;
+        var cut = reason.IndexOf(" To continue,", StringComparison.Ordinal);
+        reason = cut < 0 ? reason : reason[..cut];
+        var next = stop.Kind == BudgetKind.Job
+            ? $" To continue, raise the job's budget to {Budgets.Money(stop.SuggestedBudgetUsd)} or more (Raise budget on the job page)."
+            : " To continue, resume the job after midnight UTC, or raise budget.daily_usd in config/user.yaml.";
+        return "Budget stop: " + reason + next;
+    }
+
     private static void Fact(StringBuilder sb, string label, string value, string? testId = null) =>
         sb.Append("<div><dt>").Append(E(label)).Append("</dt><dd").Append(testId is null ? string.Empty : $" data-testid=\"{E(testId)}\"").Append('>').Append(E(value)).Append("</dd></div>");
 
@@ -309,7 +326,7 @@ internal static class JobPage
         foreach (var i in items)
         {
             var prompt = factory?.Create(i.Values);
-            var cost = i.Usage is { } u ? PriceTable.Default.Cost(job.Spec.Model, u, job.Spec.Mode == JobMode.Batch) : null;
+            var cost = i.Usage is { } u ? state.Index.Prices.Cost(job.Spec.Model, u, job.Spec.Mode == JobMode.Batch) : null;
             sb.Append("<tr><td class=\"num\">").Append(N(i.Seq)).Append("</td><td class=\"mono\">").Append(E(i.CustomId)).Append(i.Attempt > 1 ? $"<div class=\"muted\">attempt {i.Attempt}</div>" : string.Empty)
               .Append("</td><td>").Append(Badge(Exports.JobExporter.StatusName(i.Status))).Append("</td><td>").Append(LongText(prompt is null ? null : (prompt.System is null ? prompt.UserText : prompt.System + "\n\n" + prompt.UserText), 120))
               .Append("</td><td>").Append(LongText(i.ResultText, 160)).Append("</td><td class=\"num\">").Append(i.Usage is { } us ? $"{N(us.InputTokens)} / {N(us.OutputTokens)}" : "–")
