@@ -80,9 +80,14 @@ internal sealed class DashboardActions(DashboardState state)
         return results;
     }
 
-    public async Task<ActionDto> ResumeAsync(string id, bool includeInvalid, CancellationToken ct, CancellationToken stopping = default)
+    /// <summary>
+    /// As <c>resume</c>: the failed, expired and cancelled items go out again; with <paramref name="noCache"/> (as
+    /// <c>--no-cache</c>) the response cache is not read for them.
+    /// </summary>
+    public async Task<ActionDto> ResumeAsync(string id, bool includeInvalid, CancellationToken ct, CancellationToken stopping = default, bool noCache = false)
     {
         var job = await RequireAsync(id, ct);
+        state.Runner.SetNoCache(job.Id, noCache);
         int n;
         if (job.Spec.Mode == JobMode.Sync && state.Runner.CanSync)
         {
@@ -332,7 +337,7 @@ internal sealed class DashboardActions(DashboardState state)
                 throw Renamed(ex, input);
             }
 
-            var estimate = CostEstimator.Of(spec, items, chars);
+            var estimate = CostEstimator.Of(spec, items, chars, state.Options.Costs.Prices);
             string? warning = null;
             if (estimate.BatchCostUsd is null)
             {
@@ -340,7 +345,7 @@ internal sealed class DashboardActions(DashboardState state)
             }
             else if (form.BudgetUsd is { } budget && (IsSync(form) ? estimate.SyncCostUsd : estimate.BatchCostUsd) is { } cost && cost > budget)
             {
-                warning = $"The estimate ({Pages.Html.Money(cost)}) is over the budget ({Pages.Html.Money(budget)}): the job will not be launched.";
+                warning = $"The estimate ({Pages.Html.Money(cost)}) is over the budget ({Pages.Html.Money(budget)}): the batches that would pass it are held back (their items stay pending until the budget is raised).";
             }
 
             return new PreviewDto(columns, provider, requests, EstimateDto.Of(estimate), null, warning);
@@ -355,15 +360,9 @@ internal sealed class DashboardActions(DashboardState state)
     public async Task<JobRecord> CreateAsync(CreateJobDto form, CancellationToken ct, CancellationToken stopping)
     {
         var (spec, columns, input, name) = Prepare(form);
-        if (form.BudgetUsd is { } budget)
-        {
-            var est = Preview(form, ct).Estimate;
-            if ((spec.Mode == JobMode.Sync ? est?.SyncCostUsd : est?.BatchCostUsd) is { } cost && cost > budget)
-            {
-                throw new InputException($"the estimated cost {Pages.Html.Money(cost)} is over the budget {Pages.Html.Money(budget)}", field: "budget",
-                    hint: "raise the budget, pick a cheaper model, or select fewer rows");
-            }
-        }
+
+        // As 'run --budget': refused on a model without a price before anything is stored, then kept on the job.
+        EnsureBudget(spec.Model, form.BudgetUsd);
 
         IEnumerable<SourceRow> Rows(CancellationToken token)
         {
@@ -389,6 +388,16 @@ internal sealed class DashboardActions(DashboardState state)
 
         var job = result.Job;
         state.Runner.Note(job.Id, result.Created ? $"Job created from {input.DisplayName}: {result.Items:N0} items, {spec.Provider} / {spec.Model}." : $"The same job already existed ({job.Status}); continuing it.");
+        if (form.BudgetUsd is not null)
+        {
+            job = await SetBudgetAsync(job, form.BudgetUsd, ct);
+        }
+
+        state.Runner.SetNoCache(job.Id, form.NoCache);
+        if (form.NoCache)
+        {
+            state.Runner.Note(job.Id, "No cache: every request is sent, even one answered before (new answers are still stored in the cache).");
+        }
         if (job.Status is not JobStatus.Cancelled && spec.Mode == JobMode.Sync)
         {
             state.Runner.SendSyncInBackground(job, new SyncSettings(form.RequestsPerMinute, form.TokensPerMinute, form.Concurrency), stopping);
@@ -409,6 +418,68 @@ internal sealed class DashboardActions(DashboardState state)
         }
 
         return job;
+    }
+
+    /// <summary>
+    /// Sets (or with null removes) the job's budget as <c>resume --budget</c> does, then lets what it held back go: a
+    /// submission pass for a batch job, a synchronous run for a sync one.
+    /// </summary>
+    public async Task<ActionDto> BudgetAsync(string id, decimal? budgetUsd, CancellationToken ct, CancellationToken stopping = default)
+    {
+        var job = await RequireAsync(id, ct);
+        EnsureBudget(job.Spec.Model, budgetUsd);
+        var before = job.BudgetUsd;
+        job = await SetBudgetAsync(job, budgetUsd, ct);
+        if (job.BudgetUsd == before)
+        {
+            return new ActionDto(job.Id, "budget", "Unchanged", null, budgetUsd is { } same ? $"The budget is already {Pages.Html.Money(same)}." : "The job has no budget.");
+        }
+
+        state.Runner.ClearBudgetStop(job.Id);
+        var counts = await state.Options.Store.GetCountsAsync(job.Id, ct);
+        if (job.Status is JobStatus.Pending or JobStatus.Running && counts.Pending + counts.InBatch > 0)
+        {
+            if (job.Spec.Mode == JobMode.Sync && state.Runner.CanSync)
+            {
+                state.Runner.SendSyncInBackground(job, new SyncSettings(), stopping);
+            }
+            else if (job.Spec.Mode == JobMode.Batch)
+            {
+                state.Runner.InBackground(job, "Submission", async (engine, token) =>
+                {
+                    var current = await state.Options.Store.GetJobAsync(job.Id, token) ?? job;
+                    await JobSteps.SubmitAsync(engine, current, token);
+                }, stopping);
+            }
+        }
+
+        await state.Index.RefreshAsync(ct);
+        var text = job.BudgetUsd is { } usd ? $"Budget set to {Pages.Html.Money(usd)}" : "Budget removed";
+        var waiting = counts.Pending + counts.InBatch;
+        return new ActionDto(job.Id, "budget", job.BudgetUsd is null ? "Removed" : "Set", waiting,
+            waiting > 0 ? $"{text}: the {waiting:N0} unfinished item(s) go on as far as it allows." : text + ".");
+    }
+
+    /// <summary>Refuses a negative budget, and a budget (the job's or the daily one) on a model without a price.</summary>
+    private void EnsureBudget(string model, decimal? budgetUsd)
+    {
+        if (budgetUsd is < 0)
+        {
+            throw new InputException($"'{budgetUsd.Value.ToString(CultureInfo.InvariantCulture)}' is not an amount in USD", field: "budget", hint: "give dollars, e.g. 5 or 0.50 (empty: no budget)");
+        }
+
+        JobBudgets.EnsurePriced(state.Options.Costs.Prices, state.Options.Costs.DailyBudgetUsd, model, budgetUsd, "budget");
+    }
+
+    private async Task<JobRecord> SetBudgetAsync(JobRecord job, decimal? budgetUsd, CancellationToken ct)
+    {
+        var (updated, reason) = await JobBudgets.SetAsync(state.Options.Store, job, budgetUsd, "dashboard", ct);
+        if (reason is not null)
+        {
+            state.Runner.Note(job.Id, reason);
+        }
+
+        return updated;
     }
 
     private static bool IsSync(CreateJobDto form) => string.Equals(form.Mode?.Trim(), "sync", StringComparison.OrdinalIgnoreCase);

@@ -30,7 +30,7 @@ internal sealed class JobRunner
     private readonly ConcurrentDictionary<Task, byte> _background = new();
     private readonly ConcurrentDictionary<string, CancellationTokenSource> _stops = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> _noCache = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, (BudgetRefusal Stop, DateTimeOffset At)> _syncStops = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (BudgetRefusal Stop, DateTimeOffset At)> _budgetStops = new(StringComparer.Ordinal);
 
     /// <summary>How long a sync-mode job held back by a budget is left alone by the background engine (a raise retries at once).</summary>
     public static readonly TimeSpan BudgetRetryDelay = TimeSpan.FromMinutes(10);
@@ -55,10 +55,14 @@ internal sealed class JobRunner
         var list = _activity.GetOrAdd(jobId, _ => new LinkedList<Activity>());
         lock (list)
         {
-            // A pass that repeats what the last one said (a batch still held back by a budget) adds nothing.
-            if (list.Last?.Value is { } last && last.Message == message && last.Warning == warning)
+            // A pass that repeats what one of the last ones said (a batch still held back by a budget) adds nothing.
+            var recent = list.Last;
+            for (var i = 0; i < 4 && recent is not null; i++, recent = recent.Previous)
             {
-                return;
+                if (recent.Value.Message == message && recent.Value.Warning == warning)
+                {
+                    return;
+                }
             }
 
             list.AddLast(new Activity(_state.Time.GetUtcNow(), message, warning));
@@ -91,7 +95,13 @@ internal sealed class JobRunner
             var options = _state.Options.EngineOptionsFor?.Invoke(job.Spec) ?? new EngineOptions { Costs = _state.Options.Costs };
             options = options with { Costs = WithoutCacheReads(options.Costs, noCache || NoCache(job.Id)) };
             var engine = new JobEngine(_state.Options.Store, client, _state.Time, new Observer(this, job.Id), options);
-            return await work(engine, client);
+            var result = await work(engine, client);
+            if (engine.BudgetStop is { } stop)
+            {
+                RecordBudgetStop(job.Id, stop);
+            }
+
+            return result;
         }
         finally
         {
@@ -192,13 +202,20 @@ internal sealed class JobRunner
     private bool NoCache(string jobId) => _noCache.ContainsKey(jobId);
 
     /// <summary>
-    /// The last budget stop of a synchronous run of the job in this process, while it holds (a sync chunk that was not sent
-    /// leaves nothing in the store; a held batch does, see <see cref="Pages.JobView"/>).
+    /// The last budget stop of the job in this process (a batch or a chunk of sync requests held back), while it holds:
+    /// forgotten when the budget changes or a later submission pass sends everything it planned.
     /// </summary>
-    public BudgetRefusal? SyncBudgetStop(string jobId) => _syncStops.TryGetValue(jobId, out var s) ? s.Stop : null;
+    public BudgetRefusal? BudgetStop(string jobId) => _budgetStops.TryGetValue(jobId, out var s) ? s.Stop : null;
+
+    /// <summary>Keeps a budget stop for the job page, with its one line in the activity (said once while it repeats).</summary>
+    private void RecordBudgetStop(string jobId, BudgetRefusal stop)
+    {
+        _budgetStops[jobId] = (stop, _state.Time.GetUtcNow());
+        Note(jobId, Pages.JobPage.BudgetStopMessage(stop), warning: true);
+    }
 
     /// <summary>Forgets the job's budget stop (its budget changed): the next pass tries again.</summary>
-    public void ClearBudgetStop(string jobId) => _syncStops.TryRemove(jobId, out _);
+    public void ClearBudgetStop(string jobId) => _budgetStops.TryRemove(jobId, out _);
 
     /// <summary>True when this dashboard can send jobs through the synchronous API.</summary>
     public bool CanSync => _state.Options.SyncClientFactory is not null;
@@ -227,8 +244,7 @@ internal sealed class JobRunner
                 Note(job.Id, $"Synchronous run: {report.Succeeded:N0} answered, {report.Failed:N0} failed{cached} in {Pages.Html.Duration(report.Elapsed)}; the job is {Pages.Html.StatusLabel(updated.Status).ToLowerInvariant()}.");
                 if (report.BudgetStop is { } stop)
                 {
-                    _syncStops[job.Id] = (stop, _state.Time.GetUtcNow());
-                    Note(job.Id, Pages.JobPage.BudgetStopMessage(stop), warning: true);
+                    RecordBudgetStop(job.Id, stop);
                 }
                 else
                 {
@@ -265,7 +281,7 @@ internal sealed class JobRunner
     private bool SyncNeedsSending(JobSummary s, DateTimeOffset now) =>
         CanSync && s.Job.Spec.Mode == JobMode.Sync && s.Job.Status is JobStatus.Pending or JobStatus.Running && s.Counts.Pending > 0
         && now - s.Job.UpdatedAt >= SyncPickUpDelay
-        && !(_syncStops.TryGetValue(s.Id, out var held) && now - held.At < BudgetRetryDelay)
+        && !(_budgetStops.TryGetValue(s.Id, out var held) && held.Stop.Sync && now - held.At < BudgetRetryDelay)
         && !s.BatchList.Any(b => b.State == BatchState.Submitted && b.ProviderStatus == SyncRunner.SyncStatus && b.LeaseUntil > now && !ProcessIdentity.IsDead(b.LeaseOwner));
 
     /// <summary>How long a sync-mode job with unsent items must be left alone before the background engine sends them.</summary>
@@ -310,6 +326,11 @@ internal sealed class JobRunner
                     if (job.Status is not JobStatus.Cancelled and not JobStatus.Preparing)
                     {
                         await engine.SubmitPlannedAsync(job, cancellationToken);
+                        if (engine.BudgetStop is null && job.Spec.Mode == JobMode.Batch)
+                        {
+                            ClearBudgetStop(job.Id);
+                        }
+
                         await engine.RefreshJobStatusAsync(job, cancellationToken);
                     }
 

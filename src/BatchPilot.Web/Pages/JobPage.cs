@@ -18,6 +18,17 @@ namespace BatchPilot.Web.Pages;
 /// <summary>Everything a job page shows, read once per request.</summary>
 internal sealed record JobView(JobRecord Job, JobCounts Counts, IReadOnlyList<BatchRecord> Batches, JobSummary Summary, CostEstimate? Estimate, IReadOnlyList<Activity> Activity, bool Busy)
 {
+    /// <summary>What counts against the job's budget and today's (read when a budget applies or a batch holds a reservation).</summary>
+    public SpendSnapshot? Spend { get; init; }
+
+    /// <summary>Why the job's next batch (or chunk of sync requests) is held back, while its items wait for more budget.</summary>
+    public BudgetRefusal? BudgetStop { get; init; }
+
+    /// <summary>The budget as the API shows it: null when no budget applies to the job.</summary>
+    public Api.BudgetDto? BudgetView(decimal? dailyBudgetUsd) => Job.BudgetUsd is null && dailyBudgetUsd is null && Spend is null ? null
+        : new Api.BudgetDto(Job.BudgetUsd, Job.BudgetUsd is not null && Spend is { } s ? Math.Round(s.Job.TotalUsd, 6) : null,
+            Spend is { Job.ReservedUsd: > 0 } r ? Math.Round(r.Job.ReservedUsd, 6) : null, dailyBudgetUsd, BudgetStop is null ? null : JobPage.BudgetStopMessage(BudgetStop));
+
     /// <summary>
     /// The view of a job (by id, unique id prefix or name). A finished job nobody is acting on comes from the job index
     /// (nothing about it changes without its status or update time changing, which the index follows); any other is read
@@ -55,7 +66,16 @@ internal sealed record JobView(JobRecord Job, JobCounts Counts, IReadOnlyList<Ba
             state.Index.WantEstimates([summary]);
         }
 
-        return new JobView(summary.Job, summary.Counts, summary.BatchList, summary, estimate, state.Runner.ActivityOf(id), busy);
+        // As 'status': the spend is read when a budget applies, or a batch in flight holds a reservation.
+        SpendSnapshot? spend = null;
+        var daily = state.Options.Costs.DailyBudgetUsd;
+        if (summary.Job.BudgetUsd is not null || daily is not null || summary.BatchList.Any(b => b.ReservedUsd is not null && JobSteps.HasInFlight([b])))
+        {
+            spend = await state.Options.Store.GetSpendAsync(id, JobBudgets.DayStart(state.Time.GetUtcNow()), ct);
+        }
+
+        var stop = state.Runner.BudgetStop(id) is { } held && summary.Counts.Pending + summary.Counts.InBatch > 0 && !summary.IsFinal ? held : null;
+        return new JobView(summary.Job, summary.Counts, summary.BatchList, summary, estimate, state.Runner.ActivityOf(id), busy) { Spend = spend, BudgetStop = stop };
     }
 }
 
@@ -74,7 +94,8 @@ internal static class JobPage
         sb.Append(PostButton($"/jobs/{id}/refresh", "Refresh status", state.Csrf, "btn", "refresh", title: "Ask the provider for fresh statuses and collect ended batches (\"Actualiser\" / \"Vérifier\")"));
         sb.Append(PostButton($"/jobs/{id}/collect", "Collect finished batches", state.Csrf, "btn", "collect", title: "Fetch the results of every ended batch (\"Traiter les batches terminés\")"));
         sb.Append(PostButton($"/jobs/{id}/resume", "Resume", state.Csrf, "btn", "resume",
-            "<label class=\"check\" title=\"Also resend items that failed for a reason a retry cannot fix (invalid request, context too long)\"><input type=\"checkbox\" name=\"include_invalid\" value=\"true\"> also items a retry cannot fix</label>",
+            "<label class=\"check\" title=\"Also resend items that failed for a reason a retry cannot fix (invalid request, context too long)\"><input type=\"checkbox\" name=\"include_invalid\" value=\"true\"> also items a retry cannot fix</label>"
+            + "<label class=\"check\" title=\"Send every request, even one answered before (--no-cache)\"><input type=\"checkbox\" name=\"no_cache\" value=\"true\" data-testid=\"resume-no-cache\"> no cache</label>",
             "Send the failed, expired and cancelled items again as a new batch (\"Reprendre\")"));
         sb.Append(PostButton($"/jobs/{id}/cancel", "Cancel", state.Csrf, "btn warn", "cancel", title: "Cancel unsent items and ask the provider to stop batches in flight"));
         sb.Append($"<a class=\"btn danger\" href=\"/jobs/{id}/delete\" data-testid=\"delete\">Delete…</a>");
@@ -86,6 +107,7 @@ internal static class JobPage
         }
 
         sb.Append("</div>");
+        sb.Append(BudgetForm(state, v));
         sb.Append("<div id=\"job-live\" data-live-region>").Append(await LiveAsync(state, v, ct)).Append("</div>");
         sb.Append("<section><h2>Items</h2><div id=\"items-live\" data-live-region>").Append(await ItemsAsync(state, v, filter, after, ct)).Append("</div></section>");
         return Layout(job.Name, "jobs", sb.ToString(), state.Csrf, flash, state.Options.LiveRefreshMilliseconds);
@@ -118,6 +140,16 @@ internal static class JobPage
         Fact(sb, "Tokens in / out", $"{N(c.InputTokens)} / {N(c.OutputTokens)}");
         Fact(sb, "Estimated cost", v.Estimate is null ? "…" : $"{Money(v.Estimate.BatchCostUsd)} (batch) · {Money(v.Estimate.SyncCostUsd)} (sync)", "cost-estimated");
         Fact(sb, "Actual cost", Money(s.CostUsd), "cost-actual");
+        if (c.FromCache > 0)
+        {
+            Fact(sb, "Answered from the cache", $"{N(c.FromCache)} (nothing sent, no cost)", "count-cached");
+        }
+
+        if (BudgetFact(v, state.Options.Costs.DailyBudgetUsd) is { } budget)
+        {
+            Fact(sb, "Budget", budget, "budget");
+        }
+
         Fact(sb, "Created", Time(job.CreatedAt));
         Fact(sb, "Updated", Time(job.UpdatedAt));
         Fact(sb, "Completed", Time(job.CompletedAt));
@@ -125,6 +157,11 @@ internal static class JobPage
         if (v.Estimate is not null)
         {
             sb.Append("<p class=\"note\">").Append(E(v.Estimate.Basis)).Append("</p>");
+        }
+
+        if (v.BudgetStop is { } stop)
+        {
+            sb.Append("<p class=\"warn-t budget-stop\" role=\"status\" data-testid=\"budget-stop\">").Append(E(BudgetStopMessage(stop))).Append("</p>");
         }
 
         sb.Append("</section>");
@@ -183,6 +220,35 @@ internal static class JobPage
 
         sb.Append("</ul></details></section>");
         return sb.ToString();
+    }
+
+    /// <summary>The budget line, as <c>status</c> shows it: the amount, what is used (with its share) and what of it is reserved; null without a budget.</summary>
+    private static string? BudgetFact(JobView v, decimal? dailyBudgetUsd)
+    {
+        var reserved = v.Spend is { Job.ReservedUsd: > 0 } r ? $", {Budgets.Money(r.Job.ReservedUsd)} of it reserved for batches in flight" : string.Empty;
+        var daily = dailyBudgetUsd is { } d && v.Spend is { } today ? $"; daily budget {Budgets.Money(d)}: {Budgets.Money(today.Day.TotalUsd)} used today (UTC, all jobs)" : string.Empty;
+        if (v.Job.BudgetUsd is { } budget)
+        {
+            var used = v.Spend?.Job.TotalUsd ?? 0;
+            var share = budget > 0 ? $" ({(used / budget).ToString("0%", CultureInfo.InvariantCulture)})" : string.Empty;
+            return $"{Budgets.Money(budget)}: {Budgets.Money(used)} used{share}{reserved}{daily}";
+        }
+
+        return daily.Length > 0 ? "none" + daily : null;
+    }
+
+    /// <summary>The budget form: set, raise or remove the job's budget; what it held back is sent as far as the new one allows.</summary>
+    private static string BudgetForm(DashboardState state, JobView v)
+    {
+        var job = v.Job;
+        var suggested = v.BudgetStop is { Kind: BudgetKind.Job } stop ? stop.SuggestedBudgetUsd : job.BudgetUsd;
+        var value = suggested is { } usd ? Budgets.Amount(usd) : string.Empty;
+        var field = $"<label>Budget (USD) <input type=\"number\" name=\"budget_usd\" min=\"0\" step=\"0.01\" value=\"{E(value)}\" data-testid=\"budget-input\"></label> ";
+        var label = job.BudgetUsd is null ? "Set budget" : "Change budget and continue";
+        return "<div class=\"budget-form\" data-testid=\"budget-form\">"
+            + PostButton($"/jobs/{Url(job.Id)}/budget", label, state.Csrf, "btn small", "set-budget", field,
+                "Most this job may spend, kept on the job as 'resume --budget' does; held batches go on as far as it allows (empty removes the budget)")
+            + "</div>";
     }
 
     /// <summary>

@@ -117,7 +117,9 @@ internal static class NewJobPage
         }
 
         sb.Append("</select></label>");
-        sb.Append("<p class=\"note\">The budget is checked against the estimate before launch: a job whose estimate is over it is not started. Stopping a running job at its budget comes with a later release.</p>");
+        sb.Append("<p class=\"note\">The budget is kept on the job, as <code>run --budget</code>: each batch's estimate is reserved before it is sent, and a batch that would pass the budget is held back (its items stay pending until the budget is raised on the job's page).</p>");
+        sb.Append("<label class=\"check\" title=\"--no-cache\"><input type=\"checkbox\" name=\"no_cache\" value=\"true\" data-testid=\"no-cache\"").Append(form.NoCache ? " checked" : string.Empty)
+          .Append("> no cache: send every request, even one answered before (new answers are still stored)</label>");
         sb.Append("<label class=\"check\"><input type=\"checkbox\" name=\"new\" value=\"true\"> start a new job even if the same one ran before (default: continue it)</label>");
         sb.Append("</fieldset>");
         sb.Append("<p><button type=\"submit\" class=\"btn primary big\" data-testid=\"launch\">Launch job</button></p>");
