@@ -1,5 +1,9 @@
 using System.Net;
 using System.Text.Json;
+using BatchPilot.Jobs;
+using BatchPilot.Operations;
+using BatchPilot.Providers;
+using BatchPilot.Running;
 
 namespace BatchPilot.Web.Tests;
 
@@ -97,6 +101,155 @@ public sealed class CliParityTests
         Assert.Equal(0, fresh.RootElement.GetProperty("job").GetProperty("from_cache").GetInt64());
         Assert.True(fresh.RootElement.GetProperty("job").GetProperty("cost_usd").GetDecimal() > 0);
         Assert.Equal(sentBefore + 1, host.Emulator.Server.Counters["POST /v1/batches"]);
+    }
+
+    [Fact]
+    public async Task ComparisonGroup_ShowsOnTheListAndThePage_AndTheListFindsItsJobs()
+    {
+        // Given a comparison group stored as 'run --model a,b' stores it: the group with its reserved job ids, then the jobs
+        await using var host = await WebHost.StartAsync();
+        var other = await host.CreateJobAsync(2, name: "unrelated");
+        var csv = host.Workspace.PathOf("inputs/compare.csv");
+        await File.WriteAllTextAsync(csv, WebHost.ReviewsCsv(3));
+        var group = new GroupRecord
+        {
+            Id = GroupRecord.NewGroupId(),
+            Name = "compare",
+            Fingerprint = "f",
+            CreatedAt = DateTimeOffset.UtcNow,
+            Members = [new GroupMember(0, "gpt-4o-mini", "job-c0ffe1", "a"), new GroupMember(1, "gpt-4.1-mini", "job-c0ffe2", "b")],
+        };
+        await host.Store.CreateGroupAsync(group);
+        foreach (var m in group.Members)
+        {
+            await CreateStoredJobAsync(host, csv, m.Label, m.JobId, "compare [" + m.Label + "]");
+        }
+
+        // When the list and a job page are read (the index picks the new jobs and their group up)
+        using var list = await WaitForListAsync(host, l => l.RootElement.GetProperty("jobs").EnumerateArray().Count(j => j.GetProperty("group").ValueKind == JsonValueKind.String) == 2);
+
+        // Then each variant names its group and label, the list links to the group, and a search by group id finds just its jobs
+        var a = list.RootElement.GetProperty("jobs").EnumerateArray().Single(j => j.GetProperty("id").GetString() == "job-c0ffe1");
+        Assert.Equal(group.Id, a.GetProperty("group").GetString());
+        Assert.Equal("gpt-4o-mini", a.GetProperty("variant").GetString());
+        var jobsPage = await host.Http.GetStringAsync(new Uri("/", UriKind.Relative));
+        Assert.Contains($"<a class=\"group-link\" href=\"/?q={group.Id}\" title=\"compare\" data-testid=\"group-link\">{group.Id}</a> · gpt-4.1-mini", jobsPage, StringComparison.Ordinal);
+        var found = await host.Http.GetStringAsync(new Uri("/?q=" + group.Id, UriKind.Relative));
+        Assert.Contains("job-c0ffe1", found, StringComparison.Ordinal);
+        Assert.Contains("job-c0ffe2", found, StringComparison.Ordinal);
+        Assert.DoesNotContain(other, found, StringComparison.Ordinal);
+        var page = await host.Http.GetStringAsync(new Uri("/jobs/job-c0ffe1", UriKind.Relative));
+        Assert.Contains($"data-testid=\"job-group\"><a href=\"/?q={group.Id}\">compare ({group.Id})</a>, variant gpt-4o-mini", page, StringComparison.Ordinal);
+        Assert.Contains("<a href=\"/jobs/job-c0ffe2\" data-testid=\"variant-link\">gpt-4.1-mini</a>", page, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RawJob_OffersTheProviderOutputFile_OnceEveryRequestHasItsResult()
+    {
+        // Given a job of a ready OpenAI batch file (as 'submit-file' makes it), submitted to the emulator
+        await using var host = await WebHost.StartAsync(batchSeconds: 1.5);
+        var spec = new JobSpec
+        {
+            Kind = JobKind.Raw,
+            RawUrl = "/v1/chat/completions",
+            InputPath = host.Workspace.PathOf("requests.jsonl"),
+            InputSha256 = "raw",
+            Provider = ProviderNames.OpenAI,
+            Model = "gpt-4o-mini",
+            Prompt = string.Empty,
+            IdColumn = JobSpec.RawColumns[0],
+            Endpoint = host.Emulator.OpenAIBaseUrl,
+        };
+        var rows = Enumerable.Range(1, 3).Select(i => new SourceRow(i, i, [$"req-{i}", $$$"""{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say {{{i}}}"}],"max_tokens":20}"""])).ToList();
+        var id = await SubmitStoredAsync(host, new CreateJobRequest { Spec = spec, Name = "requests", Columns = JobSpec.RawColumns, Rows = _ => rows });
+
+        // Then while requests have no result the provider file is refused with one line, and no estimate is made
+        using (var early = await host.Http.GetAsync(new Uri($"/jobs/{id}/export?format=provider", UriKind.Relative)))
+        {
+            var body = await early.Content.ReadAsStringAsync();
+            Assert.Equal(HttpStatusCode.BadRequest, early.StatusCode);
+            Assert.Contains("have no result yet", body, StringComparison.Ordinal);
+        }
+
+        // When the dashboard's background engine collects it
+        Assert.Equal("Completed", await host.WaitForStatusAsync(id, "Completed"));
+
+        // Then its page offers the provider output file, which has the provider's line for each request, in order
+        var page = await host.Http.GetStringAsync(new Uri("/jobs/" + id, UriKind.Relative));
+        Assert.Contains("data-testid=\"export-provider\"", page, StringComparison.Ordinal);
+        Assert.Contains("data-testid=\"job-kind\"", page, StringComparison.Ordinal);
+        using var resp = await host.Http.GetAsync(new Uri($"/jobs/{id}/export?format=provider", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.OK, resp.StatusCode);
+        Assert.EndsWith(".output.jsonl", resp.Content.Headers.ContentDisposition!.FileName!.Trim('"'), StringComparison.Ordinal);
+        var lines = (await resp.Content.ReadAsStringAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(["req-1", "req-2", "req-3"], lines.Select(l => JsonDocument.Parse(l).RootElement.GetProperty("custom_id").GetString()));
+        Assert.All(lines, l => Assert.Equal(200, JsonDocument.Parse(l).RootElement.GetProperty("response").GetProperty("status_code").GetInt32()));
+        using var job = await host.JobAsync(id);
+        Assert.Equal("raw", job.RootElement.GetProperty("job").GetProperty("kind").GetString());
+        Assert.True(job.RootElement.GetProperty("job").GetProperty("cost_usd").GetDecimal() > 0);
+        Assert.Equal(JsonValueKind.Null, job.RootElement.GetProperty("job").GetProperty("estimated_cost_usd").ValueKind);
+
+        // And a job made from a table does not offer it
+        var table = await host.CreateJobAsync(2);
+        Assert.DoesNotContain("export-provider", await host.Http.GetStringAsync(new Uri("/jobs/" + table, UriKind.Relative)), StringComparison.Ordinal);
+    }
+
+    /// <summary>Creates a job from a CSV in the store under a given id, as a comparison's variant is, and submits it.</summary>
+    private static async Task CreateStoredJobAsync(WebHost host, string csv, string model, string jobId, string name)
+    {
+        var spec = new JobSpec
+        {
+            InputPath = csv,
+            InputSha256 = Inputs.InputFingerprint.ComputeSha256(csv),
+            Provider = ProviderNames.OpenAI,
+            Model = model,
+            Prompt = "Classify {{product}}",
+            MaxTokens = 20,
+            Endpoint = host.Emulator.OpenAIBaseUrl,
+        };
+        var rows = new List<SourceRow>();
+        using (var reader = Inputs.TableReader.Open(csv, Inputs.TableReadOptions.Default))
+        {
+            foreach (var r in reader.ReadRows(CancellationToken.None))
+            {
+                rows.Add(new SourceRow(r.Index, r.Row, r.Values));
+            }
+        }
+
+        await SubmitStoredAsync(host, new CreateJobRequest { Spec = spec, Name = name, Columns = ["id", "product", "review_text"], Rows = _ => rows, JobId = jobId });
+    }
+
+    /// <summary>Creates the job and submits it with an engine of its own, as the CLI does; returns its id.</summary>
+    private static async Task<string> SubmitStoredAsync(WebHost host, CreateJobRequest request)
+    {
+        using var client = BatchClients.Create(new BatchClientOptions
+        {
+            Provider = request.Spec.Provider,
+            BaseUrl = new Uri(request.Spec.Endpoint),
+            ApiKey = WebHost.ApiKey,
+            SpoolDirectory = host.Workspace.PathOf("spool-cli"),
+        });
+        var created = await CreateJob.RunAsync(host.Store, request, client, TimeProvider.System, CancellationToken.None);
+        await JobSteps.SubmitAsync(new JobEngine(host.Store, client, TimeProvider.System), created.Job);
+        return created.Job.Id;
+    }
+
+    /// <summary>Waits (bounded) until the job list satisfies the condition; returns it.</summary>
+    private static async Task<JsonDocument> WaitForListAsync(WebHost host, Func<JsonDocument, bool> condition)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(120);
+        while (true)
+        {
+            var doc = JsonDocument.Parse(await host.Http.GetStringAsync(new Uri("/api/jobs?size=200", UriKind.Relative)));
+            if (condition(doc))
+            {
+                return doc;
+            }
+
+            doc.Dispose();
+            Assert.True(DateTime.UtcNow < deadline, "the job list did not reach the expected state");
+            await Task.Delay(200);
+        }
     }
 
     private static async Task<string> LaunchAsync(WebHost host, string input, string name, string extra)

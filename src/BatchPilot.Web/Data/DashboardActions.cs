@@ -159,13 +159,13 @@ internal sealed class DashboardActions(DashboardState state)
         var job = await RequireAsync(id, ct);
         if (!JobExporter.TryParseFormat(format, out var fmt))
         {
-            throw new InputException($"unknown export format '{format}'", field: "format", hint: "use csv, jsonl, md, docx or xlsx");
+            throw new InputException($"unknown export format '{format}'", field: "format", hint: "use csv, jsonl, md, docx or xlsx (provider for a batch file's job)");
         }
 
         var ext = JobExporter.ExtensionOf(fmt);
         var type = fmt switch
         {
-            ExportFormat.Jsonl => "application/x-ndjson; charset=utf-8",
+            ExportFormat.Jsonl or ExportFormat.Provider => "application/x-ndjson; charset=utf-8",
             ExportFormat.Markdown => "text/markdown; charset=utf-8",
             ExportFormat.Docx => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
             ExportFormat.Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -176,7 +176,7 @@ internal sealed class DashboardActions(DashboardState state)
         var path = Path.Combine(dir, Guid.NewGuid().ToString("N") + ext);
         await JobExporter.ExportAsync(state.Options.Store, job, fmt, path, new ExportOptions { Time = state.Time }, ct);
         var safeName = new string(job.Name.Select(ch => char.IsLetterOrDigit(ch) || ch is '-' or '_' or '.' ? ch : '_').ToArray());
-        return new ExportFile(path, $"{safeName}-{job.Id}{ext}", type);
+        return new ExportFile(path, $"{safeName}-{job.Id}{(fmt == ExportFormat.Provider ? ".output" : string.Empty)}{ext}", type);
     }
 
     // ------------------------------------------------------------------ new job

@@ -506,7 +506,8 @@ internal sealed class JobIndex
         if (!string.IsNullOrWhiteSpace(q.Search))
         {
             var s = q.Search.Trim();
-            rows = rows.Where(j => j.Job.Name.Contains(s, StringComparison.OrdinalIgnoreCase) || j.Id.Contains(s, StringComparison.OrdinalIgnoreCase));
+            rows = rows.Where(j => j.Job.Name.Contains(s, StringComparison.OrdinalIgnoreCase) || j.Id.Contains(s, StringComparison.OrdinalIgnoreCase)
+                || (j.Group is { } g && (g.Id.Contains(s, StringComparison.OrdinalIgnoreCase) || g.Name.Contains(s, StringComparison.OrdinalIgnoreCase))));
         }
 
         if (!string.IsNullOrWhiteSpace(q.Status))

@@ -106,6 +106,11 @@ internal static class JobPage
             sb.Append($"<a class=\"btn small\" href=\"/jobs/{id}/export?format={f}\" download data-testid=\"export-{f}\">{f.ToUpperInvariant()}</a> ");
         }
 
+        if (job.Spec.Kind == JobKind.Raw)
+        {
+            sb.Append($"<a class=\"btn small\" href=\"/jobs/{id}/export?format=provider\" download data-testid=\"export-provider\" title=\"The provider's own output file again, one line per request in input order (export --format provider); once every request has its result\">Provider output file</a> ");
+        }
+
         sb.Append("</div>");
         sb.Append(BudgetForm(state, v));
         sb.Append("<div id=\"job-live\" data-live-region>").Append(await LiveAsync(state, v, ct)).Append("</div>");
@@ -133,6 +138,23 @@ internal static class JobPage
         Fact(sb, "Provider / model", $"{job.Spec.Provider} / {job.Spec.Model}");
         Fact(sb, "Mode", job.Spec.Mode.ToString().ToLowerInvariant(), "job-mode");
         Fact(sb, "Endpoint", SafeEndpoint(job.Spec.Endpoint));
+        if (job.Spec.Kind == JobKind.Raw)
+        {
+            Fact(sb, "Source", "batch file (submit-file): each request sent as written", "job-kind");
+        }
+
+        if (s.Group is { } group)
+        {
+            sb.Append("<div><dt>Comparison group</dt><dd data-testid=\"job-group\"><a href=\"/?q=").Append(Url(group.Id)).Append("\">").Append(E(group.Name)).Append(" (").Append(E(group.Id)).Append(")</a>, variant ")
+              .Append(E(group.Label));
+            foreach (var other in state.Index.Current.Jobs.Where(o => o.Group?.Id == group.Id && o.Id != job.Id).OrderBy(o => o.Job.CreatedAt))
+            {
+                sb.Append(" · <a href=\"/jobs/").Append(Url(other.Id)).Append("\" data-testid=\"variant-link\">").Append(E(other.Group!.Label)).Append("</a>");
+            }
+
+            sb.Append("</dd></div>");
+        }
+
         Fact(sb, "Succeeded", N(c.Succeeded), "count-succeeded");
         Fact(sb, "Failed / expired / cancelled", $"{N(c.Failed)} / {N(c.Expired)} / {N(c.Cancelled)}", "count-failed");
         Fact(sb, "Pending / in a batch", $"{N(c.Pending)} / {N(c.InBatch)}", "count-pending");
