@@ -194,6 +194,89 @@ public sealed class CliParityTests
         Assert.DoesNotContain("export-provider", await host.Http.GetStringAsync(new Uri("/jobs/" + table, UriKind.Relative)), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("meta-llama/llama-3.1-8b-instruct:free", "auto", "batch", "chat", "'mode': batch mode is not available for meta-llama/llama-3.1-8b-instruct:free (provider openrouter): OpenRouter requests go through its synchronous API only")]
+    [InlineData("claude-haiku-4-5", "auto", "sync", "responses", "'api': the Responses API is used with OpenAI only, not anthropic")]
+    [InlineData("gpt-4o-mini", "anthropic", "batch", "chat", "'model': the model 'gpt-4o-mini' is not a model of anthropic")]
+    [InlineData("Llama-3.1-8B", "openrouter", "sync", "chat", "'model': the model id 'Llama-3.1-8B' is not an OpenRouter model id")]
+    public async Task NewJob_ProviderAndApiChoices_AreCheckedAsTheCliChecksThem(string model, string provider, string mode, string api, string error)
+    {
+        await using var host = await WebHost.StartAsync();
+        var input = await host.UploadAsync("choices.csv", WebHost.ReviewsCsv(2));
+
+        using var resp = await host.PostJsonAsync("/api/jobs", $$$"""{"input":"{{{input}}}","model":"{{{model}}}","provider":"{{{provider}}}","mode":"{{{mode}}}","api":"{{{api}}}","prompt":"Classify {{product}}"}""");
+        var body = await resp.Content.ReadAsStringAsync();
+
+        Assert.Equal(HttpStatusCode.BadRequest, resp.StatusCode);
+        Assert.StartsWith(error, JsonDocument.Parse(body).RootElement.GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.Empty(await host.Store.ListJobsAsync(100));
+    }
+
+    [Fact]
+    public async Task NewJob_ResponsesApiWithAJsonSchema_SendsThroughTheResponsesApi_AndExportsTheSchemaFields()
+    {
+        // Given a schema file and a table
+        await using var host = await WebHost.StartAsync();
+        var input = await host.UploadAsync("structured.csv", WebHost.ReviewsCsv(4));
+        const string schema = """{"type":"object","properties":{"sentiment":{"type":"string","enum":["positive","negative","neutral"]},"score":{"type":"number"}},"required":["sentiment","score"],"additionalProperties":false}""";
+
+        // When a sync job is launched from the New job form with the Responses API and the schema file
+        using var form = new MultipartFormDataContent
+        {
+            { new StringContent(await host.CsrfAsync()), "_csrf" },
+            { new StringContent(input), "input" },
+            { new StringContent("structured"), "name" },
+            { new StringContent("gpt-4o-mini"), "model" },
+            { new StringContent("sync"), "mode" },
+            { new StringContent("responses"), "api" },
+            { new StringContent("Classify {{review_text}}"), "prompt" },
+            { new ByteArrayContent(System.Text.Encoding.UTF8.GetBytes(schema)), "json_schema_file", "sentiment.json" },
+        };
+        using var created = await host.Http.PostAsync(new Uri("/jobs", UriKind.Relative), form);
+        Assert.True(created.StatusCode == HttpStatusCode.Redirect, await created.Content.ReadAsStringAsync());
+        var id = Uri.UnescapeDataString(created.Headers.Location!.OriginalString.Split('?')[0]["/jobs/".Length..]);
+
+        // Then the job keeps the API and the schema, its requests go to /v1/responses, and the export has a column per field
+        Assert.Equal("Completed", await host.WaitForStatusAsync(id, "Completed"));
+        var job = (await host.Store.GetJobAsync(id))!;
+        Assert.Equal("responses", job.Spec.Api);
+        Assert.Contains("\"sentiment\"", job.Spec.JsonSchema, StringComparison.Ordinal);
+        Assert.Equal(4, host.Emulator.Server.Counters["POST /v1/responses"]);
+        Assert.Equal(0, host.Emulator.Server.Counters["POST /v1/chat/completions"]);
+        var csv = await host.Http.GetStringAsync(new Uri($"/jobs/{id}/export?format=csv", UriKind.Relative));
+        var header = csv.Split('\n')[0];
+        Assert.Contains("sentiment", header, StringComparison.Ordinal);
+        Assert.Contains("score", header, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task NewJob_ImageColumn_IsKeptOnTheJob_AndAnImageOutsideTheAllowedFolderIsRefusedWithItsRow()
+    {
+        await using var host = await WebHost.StartAsync();
+        var ok = await host.UploadAsync("photos.csv", "id,caption,image\np1,a cat,https://example.invalid/cat.png\np2,no image,\n");
+        var bad = await host.UploadAsync("sneaky.csv", "id,caption,image\np1,a cat,https://example.invalid/cat.png\np2,secret,/etc/hostname.png\n");
+
+        // An image cell naming a file outside the allowed folder: one line with the file, row and column, nothing stored
+        using var refused = await host.PostJsonAsync("/api/jobs", $$$"""{"input":"{{{bad}}}","model":"gpt-4o-mini","prompt":"Describe {{caption}}","image_columns":"image"}""");
+        var error = JsonDocument.Parse(await refused.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetString();
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.StartsWith("sneaky.csv, row 3: 'image': the image '/etc/hostname.png' is outside the allowed folder", error, StringComparison.Ordinal);
+
+        // A column that is not in the input is named with the columns there are
+        using var unknown = await host.PostJsonAsync("/api/jobs", $$$"""{"input":"{{{ok}}}","model":"gpt-4o-mini","prompt":"Describe {{caption}}","image_columns":"picture"}""");
+        Assert.Equal(HttpStatusCode.BadRequest, unknown.StatusCode);
+        Assert.StartsWith("photos.csv: 'image column': the image column 'picture' is not in the input", JsonDocument.Parse(await unknown.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.Empty(await host.Store.ListJobsAsync(100));
+
+        // A good one is created with its image column and the skip setting, as 'run --image-column --skip-missing-images'
+        using var created = await host.PostJsonAsync("/api/jobs", $$$"""{"input":"{{{ok}}}","model":"gpt-4o-mini","mode":"sync","prompt":"Describe {{caption}}","image_columns":"image","skip_missing_images":true}""");
+        var body = await created.Content.ReadAsStringAsync();
+        Assert.True(created.StatusCode == HttpStatusCode.Created, body);
+        var job = (await host.Store.GetJobAsync(JsonDocument.Parse(body).RootElement.GetProperty("id").GetString()!))!;
+        Assert.Equal(["image"], job.Spec.ImageColumns);
+        Assert.True(job.Spec.SkipMissingImages);
+    }
+
     /// <summary>Creates a job from a CSV in the store under a given id, as a comparison's variant is, and submits it.</summary>
     private static async Task CreateStoredJobAsync(WebHost host, string csv, string model, string jobId, string name)
     {

@@ -53,6 +53,8 @@ public sealed class WebHost : IAsyncDisposable
             Store = store,
             ClientFactory = (spec, _) => Task.FromResult(BatchClients.Create(new BatchClientOptions
             {
+                Api = spec.Api,
+                BatchEndpoint = spec.RawUrl,
                 Provider = spec.Provider,
                 BaseUrl = new Uri(spec.Endpoint),
                 ApiKey = ApiKey,
@@ -60,6 +62,7 @@ public sealed class WebHost : IAsyncDisposable
             })),
             SyncClientFactory = (spec, _) => Task.FromResult(SyncClients.Create(new BatchClientOptions
             {
+                Api = spec.Api,
                 Provider = spec.Provider,
                 BaseUrl = new Uri(spec.Endpoint),
                 ApiKey = ApiKey,

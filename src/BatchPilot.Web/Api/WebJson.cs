@@ -201,6 +201,18 @@ internal sealed record CreateJobDto
 
     /// <summary>Send every request, even one answered before (<c>--no-cache</c>).</summary>
     public bool NoCache { get; init; }
+
+    /// <summary>The column (or comma list of columns) whose cells name an image sent with the row (<c>--image-column</c>).</summary>
+    public string? ImageColumns { get; init; }
+
+    /// <summary>Rows whose image cannot be sent are skipped instead of failed (<c>--skip-missing-images</c>).</summary>
+    public bool SkipMissingImages { get; init; }
+
+    /// <summary>The JSON schema every answer must follow, as text (<c>--json-schema</c>).</summary>
+    public string? JsonSchema { get; init; }
+
+    /// <summary>The OpenAI API: <c>chat</c> (the default) or <c>responses</c> (<c>--api</c>).</summary>
+    public string? Api { get; init; }
     public bool New { get; init; }
     public long? RequestsPerMinute { get; init; }
     public long? TokensPerMinute { get; init; }

@@ -233,6 +233,14 @@ internal sealed class DashboardActions(DashboardState state)
             throw new InputException("this dashboard cannot send through the synchronous API", field: "mode", hint: "choose batch");
         }
 
+        // As 'run': a provider without a batch API here needs sync mode; the Responses API is OpenAI's only.
+        if (mode == JobMode.Batch)
+        {
+            ProviderChoice.RequireBatchApi(provider, model, "mode");
+        }
+
+        var api = ProviderChoice.ParseApi(form.Api, provider, "api");
+
         if (form.RequestsPerMinute is < 1 || form.TokensPerMinute is < 1 || form.Concurrency is < 1)
         {
             throw new InputException("must be at least 1", field: form.RequestsPerMinute is < 1 ? "requests per minute" : form.TokensPerMinute is < 1 ? "tokens per minute" : "concurrency");
@@ -269,10 +277,94 @@ internal sealed class DashboardActions(DashboardState state)
             EndRow = form.EndRow,
             Endpoint = state.Options.EndpointFor(provider),
             Mode = mode,
+            Api = api,
         };
+        spec = WithAnswerOptions(spec, form, columns, input);
         var name = string.IsNullOrWhiteSpace(form.Name) ? Path.GetFileNameWithoutExtension(input.DisplayName) : form.Name.Trim();
         return (spec, columns, input, name.Length > 200 ? name[..200] : name);
     }
+
+    /// <summary>
+    /// The image columns and the JSON schema of the form, checked as <c>--image-column</c> and <c>--json-schema</c> check
+    /// them. A local image path is looked up in the allowed folder only (for a file picked from it), never through
+    /// <c>..</c> or an absolute path: the dashboard sends no file from elsewhere on the machine.
+    /// </summary>
+    private JobSpec WithAnswerOptions(JobSpec spec, CreateJobDto form, IReadOnlyList<string> columns, InputRef input)
+    {
+        var imageColumns = string.IsNullOrWhiteSpace(form.ImageColumns) ? [] : new[] { form.ImageColumns.Trim() };
+        if (form.SkipMissingImages && imageColumns.Length == 0)
+        {
+            throw new InputException("\"skip rows whose image cannot be sent\" needs an image column", field: "image column", hint: "name the image column, e.g. Image Path");
+        }
+
+        if (imageColumns.Length > 0)
+        {
+            IReadOnlyList<string> names;
+            try
+            {
+                names = ImageInputs.Create(imageColumns, [], spec.Provider, columns, input.DisplayName).Columns;
+            }
+            catch (InputException ex)
+            {
+                throw Field(ex, "image column");
+            }
+
+            CheckImageCells(input, columns, names);
+            // A file picked from the allowed folder: its own folder, then the allowed folder's root (an upload: neither).
+            var folders = new List<string>();
+            if (state.Options.AllowedInputFolder is { } allowed && input.Reference.StartsWith("folder:", StringComparison.Ordinal))
+            {
+                folders.Add(Path.GetDirectoryName(Path.GetFullPath(input.Path))!);
+                folders.Add(Path.GetFullPath(allowed));
+            }
+
+            spec = spec with { ImageColumns = names, ImageFolders = folders.Distinct(StringComparer.Ordinal).ToList(), SkipMissingImages = form.SkipMissingImages };
+        }
+
+        if (!string.IsNullOrWhiteSpace(form.JsonSchema))
+        {
+            try
+            {
+                var schema = AnswerSchema.Parse(form.JsonSchema, "JSON schema", spec.Provider);
+                spec = spec with { JsonSchema = schema.Format.SchemaJson, JsonSchemaName = schema.Format.Name };
+            }
+            catch (InputException ex)
+            {
+                throw Field(ex, "JSON schema");
+            }
+        }
+
+        return spec;
+    }
+
+    /// <summary>Refuses an image cell naming a local file by an absolute path or through <c>..</c> (row 1-based, as in the input).</summary>
+    private static void CheckImageCells(InputRef input, IReadOnlyList<string> columns, IReadOnlyList<string> imageColumns)
+    {
+        var indexes = imageColumns.Select(c => columns.ToList().IndexOf(c)).Where(i => i >= 0).ToArray();
+        using var reader = TableReader.Open(input.Path, TableReadOptions.Default);
+        foreach (var row in reader.ReadRows(CancellationToken.None))
+        {
+            foreach (var i in indexes)
+            {
+                var cell = i < row.Values.Length ? row.Values[i]?.Trim() : null;
+                if (string.IsNullOrEmpty(cell) || cell.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || cell.StartsWith("https://", StringComparison.OrdinalIgnoreCase)
+                    || cell.StartsWith("data:", StringComparison.OrdinalIgnoreCase))
+                {
+                    continue;
+                }
+
+                if (Path.IsPathRooted(cell) || cell.Replace('\\', '/').Split('/').Contains(".."))
+                {
+                    throw new InputException($"the image '{cell}' is outside the allowed folder: the dashboard only sends image files named relative to it", file: input.DisplayName, row: row.Row, field: columns[i],
+                        hint: "use an http(s) or data: URL, or a path relative to the allowed folder (--allowed-folder)");
+                }
+            }
+        }
+    }
+
+    /// <summary>The same error, naming the form's field instead of the CLI option.</summary>
+    private static InputException Field(InputException ex, string field) =>
+        new(ex.Message, ex, file: ex.File, row: ex.Row, field: field, hint: ex.Hint?.Replace("--image-column ", string.Empty, StringComparison.Ordinal), exitCode: ex.ExitCode);
 
     /// <summary>The first rendered requests and the estimate of a new job.</summary>
     public PreviewDto Preview(CreateJobDto form, CancellationToken ct)
@@ -485,34 +577,11 @@ internal sealed class DashboardActions(DashboardState state)
     private static bool IsSync(CreateJobDto form) => string.Equals(form.Mode?.Trim(), "sync", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>The mode of the form: batch (the default) or sync.</summary>
-    public static JobMode ParseMode(string? mode) => mode?.Trim().ToLowerInvariant() switch
-    {
-        null or "" or "batch" => JobMode.Batch,
-        "sync" => JobMode.Sync,
-        _ => throw new InputException($"unknown mode '{mode}'", field: "mode", hint: "use batch (half price, results within 24 h) or sync (immediate, rate-limited)"),
-    };
+    public static JobMode ParseMode(string? mode) => ProviderChoice.ParseMode(mode, "mode");
 
-    public static string ProviderFor(string model, string? flag)
-    {
-        if (!string.IsNullOrWhiteSpace(flag) && !flag.Equals("auto", StringComparison.OrdinalIgnoreCase))
-        {
-            var p = flag.Trim().ToLowerInvariant();
-            if (p is not (ProviderNames.OpenAI or ProviderNames.Anthropic))
-            {
-                throw new InputException($"unknown provider '{flag}'", field: "provider", hint: "use openai or anthropic");
-            }
-
-            return p;
-        }
-
-        if (model.Contains('/', StringComparison.Ordinal))
-        {
-            throw new InputException($"the model id '{model}' has a provider prefix, which only OpenRouter uses; batch jobs go to OpenAI or Anthropic directly",
-                field: "model", hint: $"drop the prefix (e.g. {model[(model.IndexOf('/', StringComparison.Ordinal) + 1)..]})");
-        }
-
-        return ProviderNames.FromModel(model);
-    }
+    /// <summary>The provider of the form: as <c>run --provider</c> (from the model name when empty or <c>auto</c>).</summary>
+    public static string ProviderFor(string model, string? flag) =>
+        ProviderChoice.ProviderFor(model, string.IsNullOrWhiteSpace(flag) || flag.Equals("auto", StringComparison.OrdinalIgnoreCase) ? null : flag, "provider", "model");
 
     /// <summary>Names the file as the user knows it (not the generated upload name).</summary>
     private static InputException Renamed(InputException ex, InputRef input) =>

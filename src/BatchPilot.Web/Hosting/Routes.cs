@@ -81,6 +81,17 @@ internal static class Routes
                     dto = dto with { Input = (await state.Uploads.SaveAsync(file, ctx.RequestAborted)).Reference };
                 }
 
+                if (form.Files.GetFile("json_schema_file") is { Length: > 0 } schemaFile && dto.JsonSchema is null)
+                {
+                    if (schemaFile.Length > MaxSchemaBytes)
+                    {
+                        throw new InputException($"the schema file is over {MaxSchemaBytes / 1024} KB", file: schemaFile.FileName, field: "JSON schema", hint: "a JSON Schema of the answer is a few KB");
+                    }
+
+                    using var text = new StreamReader(schemaFile.OpenReadStream());
+                    dto = dto with { JsonSchema = await text.ReadToEndAsync(ctx.RequestAborted) };
+                }
+
                 var job = await actions.CreateAsync(dto, ctx.RequestAborted, stopping);
                 return Results.Redirect($"/jobs/{Uri.EscapeDataString(job.Id)}?m={state.Flash($"Job {job.Id} launched: {job.TotalItems:N0} items.")}");
             }
@@ -273,6 +284,9 @@ internal static class Routes
         api.MapFallback(() => Results.Json(new ErrorDto("no such API route: see /api/openapi.json"), WebJson.Default.ErrorDto, statusCode: StatusCodes.Status404NotFound));
     }
 
+    /// <summary>The largest JSON schema file the New job form takes.</summary>
+    private const long MaxSchemaBytes = 1024 * 1024;
+
     private static bool Flag(HttpContext ctx, string name) =>
         ctx.Request.Query[name] is { Count: > 0 } v && (v[0] is "true" or "1" or "yes");
 
@@ -347,6 +361,10 @@ internal static class Routes
             IdColumn = S(f, "id_column"),
             New = f["new"] == "true",
             NoCache = f["no_cache"] == "true",
+            ImageColumns = S(f, "image_columns"),
+            SkipMissingImages = f["skip_missing_images"] == "true",
+            JsonSchema = S(f, "json_schema"),
+            Api = S(f, "api"),
         };
         try
         {
