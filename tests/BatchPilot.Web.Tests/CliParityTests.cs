@@ -10,15 +10,17 @@ namespace BatchPilot.Web.Tests;
 /// <summary>What the CLI gained (budgets, the response cache, comparison groups, batch-file jobs) offered by the dashboard.</summary>
 public sealed class CliParityTests
 {
-    [Fact]
-    public async Task Budget_HoldsTheBatchBack_ThePageSaysWhy_AndRaisingItLetsTheJobFinish()
+    [Theory]
+    [InlineData("batch", "POST /v1/batches", "the next batch (12 requests)")]
+    [InlineData("sync", "POST /v1/chat/completions", "the next chunk of sync requests (12 requests)")]
+    public async Task Budget_HoldsTheBatchBack_ThePageSaysWhy_AndRaisingItLetsTheJobFinish(string mode, string sends, string next)
     {
         // Given a dashboard on the emulator
         await using var host = await WebHost.StartAsync();
         var input = await host.UploadAsync("budgeted.csv", WebHost.ReviewsCsv(12));
 
         // When a job is launched with a budget far below its estimate
-        using var created = await host.PostJsonAsync("/api/jobs", $$$"""{"input":"{{{input}}}","name":"budgeted","model":"gpt-4o-mini","prompt":"Classify {{product}}: {{review_text}}","max_tokens":50,"budget_usd":0.000001}""");
+        using var created = await host.PostJsonAsync("/api/jobs", $$$"""{"input":"{{{input}}}","name":"budgeted","model":"gpt-4o-mini","mode":"{{{mode}}}","prompt":"Classify {{product}}: {{review_text}}","max_tokens":50,"budget_usd":0.000001}""");
         var body = await created.Content.ReadAsStringAsync();
         Assert.True(created.StatusCode == HttpStatusCode.Created, body);
         var id = JsonDocument.Parse(body).RootElement.GetProperty("id").GetString()!;
@@ -30,8 +32,9 @@ public sealed class CliParityTests
         Assert.Equal(0.000001m, stop.RootElement.GetProperty("job").GetProperty("budget_usd").GetDecimal());
         Assert.Contains("the job budget of $0.000001 would be passed", budget.GetProperty("stop").GetString(), StringComparison.Ordinal);
         Assert.Contains("raise the job's budget to $", budget.GetProperty("stop").GetString(), StringComparison.Ordinal);
+        Assert.Contains(next, budget.GetProperty("stop").GetString(), StringComparison.Ordinal);
         Assert.Equal(12, stop.RootElement.GetProperty("job").GetProperty("pending").GetInt64() + stop.RootElement.GetProperty("job").GetProperty("in_batch").GetInt64());
-        Assert.Equal(0, host.Emulator.Server.Counters["POST /v1/batches"]);
+        Assert.Equal(0, host.Emulator.Server.Counters[sends]);
         var page = await host.Http.GetStringAsync(new Uri("/jobs/" + id, UriKind.Relative));
         Assert.Contains("data-testid=\"budget-stop\"", page, StringComparison.Ordinal);
         Assert.Contains("data-testid=\"budget\">$0.000001: $0.00 used (0%)", page, StringComparison.Ordinal);
@@ -51,6 +54,27 @@ public sealed class CliParityTests
         Assert.Equal(JsonValueKind.Null, after.GetProperty("stop").ValueKind);
         Assert.Contains(await host.Store.GetHistoryAsync(id), h => h.Reason == "Budget set to $5.00 (dashboard).");
         Assert.Contains(await host.Store.GetHistoryAsync(id), h => h.Reason == "Budget set to $0.000001 (dashboard).");
+    }
+
+    [Fact]
+    public async Task DailyBudget_FromTheConfiguration_HoldsBatchesBack_AndSaysToWaitForMidnight()
+    {
+        // Given a dashboard with the CLI's daily budget (budget.daily_usd) far below a job's estimate
+        await using var host = await WebHost.StartAsync(costs: new Running.CostOptions { DailyBudgetUsd = 0.000001m });
+
+        // When a job without a budget of its own is launched
+        var id = await host.CreateJobAsync(6);
+
+        // Then its batch is held back by the daily budget, and the page says what the day has used and how to go on
+        using var stop = await WaitForAsync(host, id, d => d.RootElement.GetProperty("budget") is { ValueKind: JsonValueKind.Object } b && b.GetProperty("stop").ValueKind == JsonValueKind.String);
+        var budget = stop.RootElement.GetProperty("budget");
+        Assert.Equal(0.000001m, budget.GetProperty("daily_budget_usd").GetDecimal());
+        Assert.Equal(JsonValueKind.Null, budget.GetProperty("budget_usd").ValueKind);
+        Assert.StartsWith("Budget stop: the daily budget of $0.000001 (budget.daily_usd) would be passed", budget.GetProperty("stop").GetString(), StringComparison.Ordinal);
+        Assert.EndsWith("To continue, resume the job after midnight UTC, or raise budget.daily_usd in config/user.yaml.", budget.GetProperty("stop").GetString(), StringComparison.Ordinal);
+        Assert.Equal(0, host.Emulator.Server.Counters["POST /v1/batches"]);
+        var page = await host.Http.GetStringAsync(new Uri("/jobs/" + id, UriKind.Relative));
+        Assert.Contains("data-testid=\"budget\">none; daily budget $0.000001: $0.00 used today (UTC, all jobs)", page, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -39,7 +39,7 @@ public sealed class WebHost : IAsyncDisposable
 
     public HttpClient Http { get; }
 
-    public static async Task<WebHost> StartAsync(double batchSeconds = 0.5, FaultScenario? faults = null, string urls = "http://127.0.0.1:0", string? token = null, long maxUpload = 10 * 1024 * 1024)
+    public static async Task<WebHost> StartAsync(double batchSeconds = 0.5, FaultScenario? faults = null, string urls = "http://127.0.0.1:0", string? token = null, long maxUpload = 10 * 1024 * 1024, Running.CostOptions? costs = null)
     {
         var ws = new TempWorkspace();
         var emulator = await EmulatorHost.StartAsync(batchSeconds, faults);
@@ -76,6 +76,7 @@ public sealed class WebHost : IAsyncDisposable
             IndexInterval = TimeSpan.FromMilliseconds(200),
             LiveRefreshMilliseconds = 400,
             LoggerProvider = logs,
+            Costs = costs ?? new Running.CostOptions(),
         });
         return new WebHost(ws, emulator, store, dashboard, logs);
     }

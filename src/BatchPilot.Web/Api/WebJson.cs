@@ -155,7 +155,7 @@ internal sealed record ItemDto
     public string? ErrorCode { get; init; }
     public string? ErrorMessage { get; init; }
 
-    public static ItemDto Of(ItemRecord i, JobRecord job, Planning.RequestFactory? factory) => new()
+    public static ItemDto Of(ItemRecord i, JobRecord job, Planning.RequestFactory? factory, PriceTable prices) => new()
     {
         Seq = i.Seq,
         CustomId = i.CustomId,
@@ -167,7 +167,7 @@ internal sealed record ItemDto
         Response = i.ResultText,
         InputTokens = i.Usage?.InputTokens,
         OutputTokens = i.Usage?.OutputTokens,
-        CostUsd = i.Usage is { } u && PriceTable.Default.Cost(job.Spec.Model, u, job.Spec.Mode == JobMode.Batch) is { } c ? Math.Round(c, 8) : null,
+        CostUsd = i.Usage is { } u && prices.Cost(job.Spec.Model, u, job.Spec.Mode == JobMode.Batch) is { } c ? Math.Round(c, 8) : null,
         ErrorCode = i.ErrorCode,
         ErrorMessage = i.ErrorMessage,
     };

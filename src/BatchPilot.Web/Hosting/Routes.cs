@@ -222,7 +222,7 @@ internal static class Routes
             {
             }
 
-            return Results.Json(new ItemPageDto(items.Select(i => ItemDto.Of(i, job, factory)).ToList(), next), WebJson.Default.ItemPageDto);
+            return Results.Json(new ItemPageDto(items.Select(i => ItemDto.Of(i, job, factory, state.Index.Prices)).ToList(), next), WebJson.Default.ItemPageDto);
         }));
         api.MapGet("/jobs/{id}/diagnosis", (HttpContext ctx, string id) => Api(ctx, async () =>
         {
