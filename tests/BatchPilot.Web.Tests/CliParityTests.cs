@@ -271,6 +271,9 @@ public sealed class CliParityTests
         var header = csv.Split('\n')[0];
         Assert.Contains("sentiment", header, StringComparison.Ordinal);
         Assert.Contains("score", header, StringComparison.Ordinal);
+        var page = await host.Http.GetStringAsync(new Uri("/jobs/" + id, UriKind.Relative));
+        Assert.Contains("<dl class=\"answer-fields\" data-testid=\"answer-fields\"><div><dt>sentiment</dt><dd>", page, StringComparison.Ordinal);
+        Assert.Contains("<div><dt>score</dt><dd>", page, StringComparison.Ordinal);
     }
 
     [Fact]

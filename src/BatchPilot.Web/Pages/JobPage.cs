@@ -265,7 +265,7 @@ internal static class JobPage
         var job = v.Job;
         var suggested = v.BudgetStop is { Kind: BudgetKind.Job } stop ? stop.SuggestedBudgetUsd : job.BudgetUsd;
         var value = suggested is { } usd ? Budgets.Amount(usd) : string.Empty;
-        var field = $"<label>Budget (USD) <input type=\"number\" name=\"budget_usd\" min=\"0\" step=\"0.01\" value=\"{E(value)}\" data-testid=\"budget-input\"></label> ";
+        var field = $"<label>Budget (USD) <input type=\"number\" name=\"budget_usd\" min=\"0\" step=\"any\" value=\"{E(value)}\" data-testid=\"budget-input\"></label> ";
         var label = job.BudgetUsd is null ? "Set budget" : "Change budget and continue";
         return "<div class=\"budget-form\" data-testid=\"budget-form\">"
             + PostButton($"/jobs/{Url(job.Id)}/budget", label, state.Csrf, "btn small", "set-budget", field,
@@ -405,6 +405,8 @@ internal static class JobPage
         {
         }
 
+        // A job with a JSON schema: each answer as its top-level fields (as the exports spread them).
+        var fields = Exports.AnswerFields.ForJob(job);
         sb.Append("<div class=\"table-wrap\"><table class=\"grid items\" data-testid=\"items-table\"><thead><tr><th>#</th><th>Id</th><th>Status</th><th>Prompt</th><th>Answer</th><th>Tokens in / out</th><th>Cost</th><th>Error</th></tr></thead><tbody>");
         if (items.Count == 0)
         {
@@ -417,7 +419,7 @@ internal static class JobPage
             var cost = i.Usage is { } u ? state.Index.Prices.Cost(job.Spec.Model, u, job.Spec.Mode == JobMode.Batch) : null;
             sb.Append("<tr><td class=\"num\">").Append(N(i.Seq)).Append("</td><td class=\"mono\">").Append(E(i.CustomId)).Append(i.Attempt > 1 ? $"<div class=\"muted\">attempt {i.Attempt}</div>" : string.Empty)
               .Append("</td><td>").Append(Badge(Exports.JobExporter.StatusName(i.Status))).Append("</td><td>").Append(LongText(prompt is null ? null : (prompt.System is null ? prompt.UserText : prompt.System + "\n\n" + prompt.UserText), 120))
-              .Append("</td><td>").Append(LongText(i.ResultText, 160)).Append("</td><td class=\"num\">").Append(i.Usage is { } us ? $"{N(us.InputTokens)} / {N(us.OutputTokens)}" : "–")
+              .Append("</td><td>").Append(fields is not null && i.ResultText is not null ? AnswerFieldsHtml(fields, i.ResultText) : LongText(i.ResultText, 160)).Append("</td><td class=\"num\">").Append(i.Usage is { } us ? $"{N(us.InputTokens)} / {N(us.OutputTokens)}" : "–")
               .Append("</td><td class=\"num\">").Append(i.Usage is null ? "–" : Money(cost)).Append("</td><td>")
               .Append(i.ErrorCode is null && i.ErrorMessage is null ? "–" : $"<b class=\"mono bad-t\">{E(i.ErrorCode)}</b> {LongText(i.ErrorMessage, 100)}").Append("</td></tr>");
         }
@@ -435,6 +437,24 @@ internal static class JobPage
         }
 
         return sb.Append("</nav>").ToString();
+    }
+
+    /// <summary>An answer of a job with a JSON schema, one line per top-level field (the raw answer when it is not the schema's object).</summary>
+    private static string AnswerFieldsHtml(Exports.AnswerFields fields, string answer)
+    {
+        var values = fields.Values(answer);
+        if (values.All(v => v is null))
+        {
+            return LongText(answer, 160);
+        }
+
+        var sb = new StringBuilder("<dl class=\"answer-fields\" data-testid=\"answer-fields\">");
+        for (var k = 0; k < fields.Properties.Count; k++)
+        {
+            sb.Append("<div><dt>").Append(E(fields.Properties[k])).Append("</dt><dd>").Append(LongText(values[k], 80)).Append("</dd></div>");
+        }
+
+        return sb.Append("</dl>").ToString();
     }
 
     public static string DeleteConfirm(DashboardState state, JobView v, (string, bool)? flash)

@@ -102,7 +102,7 @@ internal static class NewJobPage
         sb.Append(NumberField("temperature", "Temperature", form.Temperature?.ToString(CultureInfo.InvariantCulture), "0", "0.1"));
         sb.Append(NumberField("start_row", "First row", form.StartRow?.ToString(CultureInfo.InvariantCulture), "1", null));
         sb.Append(NumberField("end_row", "Last row", form.EndRow?.ToString(CultureInfo.InvariantCulture), "1", null));
-        sb.Append(NumberField("budget_usd", "Budget (USD)", form.BudgetUsd?.ToString(CultureInfo.InvariantCulture), "0", "0.01"));
+        sb.Append(NumberField("budget_usd", "Budget (USD)", form.BudgetUsd?.ToString(CultureInfo.InvariantCulture), "0", "any"));
         sb.Append("</div>");
         if (state.Runner.CanSync)
         {
