@@ -78,10 +78,11 @@ internal sealed class JobRunner
 
     /// <summary>
     /// Runs <paramref name="work"/> with an engine for the job, waiting for any step already running on it. The engine has
-    /// the CLI's settings (<see cref="DashboardOptions.EngineOptionsFor"/>: prices, daily budget, cache mode); with
-    /// <paramref name="noCache"/> the response cache is not read (answers are still stored), as <c>--no-cache</c>.
+    /// the CLI's settings (<see cref="DashboardOptions.EngineOptionsFor"/>: prices, daily budget, cache mode); for a job
+    /// launched or resumed with "no cache" the response cache is not read (answers are still stored), as <c>--no-cache</c>.
+    /// A budget stop of the engine is kept for the job page (<see cref="BudgetStop"/>).
     /// </summary>
-    public async Task<T> WithEngineAsync<T>(JobRecord job, Func<JobEngine, IBatchClient, Task<T>> work, CancellationToken cancellationToken, bool wait = true, bool noCache = false)
+    public async Task<T> WithEngineAsync<T>(JobRecord job, Func<JobEngine, IBatchClient, Task<T>> work, CancellationToken cancellationToken, bool wait = true)
     {
         var gate = _locks.GetOrAdd(job.Id, _ => new SemaphoreSlim(1, 1));
         if (!await gate.WaitAsync(wait ? Timeout.InfiniteTimeSpan : TimeSpan.Zero, cancellationToken))
@@ -93,7 +94,7 @@ internal sealed class JobRunner
         {
             using var client = await _state.Options.ClientFactory(job.Spec, cancellationToken);
             var options = _state.Options.EngineOptionsFor?.Invoke(job.Spec) ?? new EngineOptions { Costs = _state.Options.Costs };
-            options = options with { Costs = WithoutCacheReads(options.Costs, noCache || NoCache(job.Id)) };
+            options = options with { Costs = WithoutCacheReads(options.Costs, NoCache(job.Id)) };
             var engine = new JobEngine(_state.Options.Store, client, _state.Time, new Observer(this, job.Id), options);
             var result = await work(engine, client);
             if (engine.BudgetStop is { } stop)
