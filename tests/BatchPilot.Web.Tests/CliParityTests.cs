@@ -165,6 +165,20 @@ public sealed class CliParityTests
         var page = await host.Http.GetStringAsync(new Uri("/jobs/job-c0ffe1", UriKind.Relative));
         Assert.Contains($"data-testid=\"job-group\"><a href=\"/?q={group.Id}\">compare ({group.Id})</a>, variant gpt-4o-mini", page, StringComparison.Ordinal);
         Assert.Contains("<a href=\"/jobs/job-c0ffe2\" data-testid=\"variant-link\">gpt-4.1-mini</a>", page, StringComparison.Ordinal);
+
+        // And once both variants are done, the page's comparison download puts their answers side by side (export grp-…)
+        Assert.Contains($"href=\"/groups/{group.Id}/export?format=csv\"", page, StringComparison.Ordinal);
+        Assert.Equal("Completed", await host.WaitForStatusAsync("job-c0ffe1", "Completed"));
+        Assert.Equal("Completed", await host.WaitForStatusAsync("job-c0ffe2", "Completed"));
+        using var merged = await host.Http.GetAsync(new Uri($"/groups/{group.Id}/export?format=csv", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.OK, merged.StatusCode);
+        var lines = (await merged.Content.ReadAsStringAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Contains("response [gpt-4o-mini]", lines[0], StringComparison.Ordinal);
+        Assert.Contains("response [gpt-4.1-mini]", lines[0], StringComparison.Ordinal);
+        Assert.Equal(4, lines.Length);
+        using var xlsx = await host.Http.GetAsync(new Uri($"/api/groups/{group.Id}/export?format=xlsx", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.BadRequest, xlsx.StatusCode);
+        Assert.Contains("a comparison is written as csv, jsonl, md or docx, not xlsx", JsonDocument.Parse(await xlsx.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetString(), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -9,6 +9,7 @@ using BatchPilot.Operations;
 using BatchPilot.Planning;
 using BatchPilot.Providers;
 using BatchPilot.Running;
+using BatchPilot.Storage;
 using BatchPilot.Web.Api;
 using BatchPilot.Web.Hosting;
 
@@ -163,21 +164,57 @@ internal sealed class DashboardActions(DashboardState state)
         }
 
         var ext = JobExporter.ExtensionOf(fmt);
-        var type = fmt switch
+        var path = StagedExportPath(ext);
+        await JobExporter.ExportAsync(state.Options.Store, job, fmt, path, new ExportOptions { Time = state.Time }, ct);
+        return new ExportFile(path, $"{SafeFileName(job.Name)}-{job.Id}{(fmt == ExportFormat.Provider ? ".output" : string.Empty)}{ext}", ContentTypeOf(fmt));
+    }
+
+    /// <summary>
+    /// A comparison group's side-by-side file, as <c>export grp-… --out FILE</c>: csv, jsonl, md or docx, the variants'
+    /// answers in columns (a deleted variant's job is left out).
+    /// </summary>
+    public async Task<ExportFile> ExportGroupAsync(string id, string format, CancellationToken ct)
+    {
+        if (state.Options.Store is not IGroupStore groups || await groups.GetGroupAsync(id, ct) is not { } group)
         {
-            ExportFormat.Jsonl or ExportFormat.Provider => "application/x-ndjson; charset=utf-8",
-            ExportFormat.Markdown => "text/markdown; charset=utf-8",
-            ExportFormat.Docx => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-            ExportFormat.Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            _ => "text/csv; charset=utf-8",
-        };
+            throw new InputException($"no comparison group '{id}'", field: "group", hint: "open a job of the comparison from the job list, which links to its group");
+        }
+
+        if (!JobExporter.TryParseFormat(format, out var fmt))
+        {
+            throw new InputException($"unknown export format '{format}'", field: "format", hint: "use csv, jsonl, md or docx");
+        }
+
+        GroupExporter.EnsureSupported(fmt);
+        var variants = (await Comparisons.VariantsAsync(state.Options.Store, group, ct)).Where(v => v.Job is not null).Select(v => new ComparedJob(v.Label, v.Job!)).ToList();
+        if (variants.Count == 0)
+        {
+            throw new InputException($"every job of comparison {group.Id} was deleted", field: "group", hint: "rerun the 'batchpilot run' command that created it");
+        }
+
+        var ext = JobExporter.ExtensionOf(fmt);
+        var path = StagedExportPath(ext);
+        await GroupExporter.ExportAsync(state.Options.Store, group, variants, fmt, path, new ExportOptions { Time = state.Time }, ct);
+        return new ExportFile(path, $"{SafeFileName(group.Name)}-{group.Id}{ext}", ContentTypeOf(fmt));
+    }
+
+    private string StagedExportPath(string ext)
+    {
         var dir = Path.Combine(state.Options.DataDirectory, "exports");
         Directory.CreateDirectory(dir);
-        var path = Path.Combine(dir, Guid.NewGuid().ToString("N") + ext);
-        await JobExporter.ExportAsync(state.Options.Store, job, fmt, path, new ExportOptions { Time = state.Time }, ct);
-        var safeName = new string(job.Name.Select(ch => char.IsLetterOrDigit(ch) || ch is '-' or '_' or '.' ? ch : '_').ToArray());
-        return new ExportFile(path, $"{safeName}-{job.Id}{(fmt == ExportFormat.Provider ? ".output" : string.Empty)}{ext}", type);
+        return Path.Combine(dir, Guid.NewGuid().ToString("N") + ext);
     }
+
+    private static string SafeFileName(string name) => new(name.Select(ch => char.IsLetterOrDigit(ch) || ch is '-' or '_' or '.' ? ch : '_').ToArray());
+
+    private static string ContentTypeOf(ExportFormat fmt) => fmt switch
+    {
+        ExportFormat.Jsonl or ExportFormat.Provider => "application/x-ndjson; charset=utf-8",
+        ExportFormat.Markdown => "text/markdown; charset=utf-8",
+        ExportFormat.Docx => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ExportFormat.Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        _ => "text/csv; charset=utf-8",
+    };
 
     // ------------------------------------------------------------------ new job
 

@@ -63,6 +63,7 @@ internal static class Routes
         }));
 
         app.MapGet("/jobs/{id}/export", (HttpContext ctx, string id) => Page(ctx, () => ExportAsync(ctx, actions, id)));
+        app.MapGet("/groups/{id}/export", (HttpContext ctx, string id) => Page(ctx, () => ExportGroupAsync(ctx, actions, id)));
         app.MapGet("/new", (HttpContext ctx) => Html(NewJobPage.Render(state, null, state.TakeFlash(ctx.Request.Query["m"]))));
 
         app.MapPost("/jobs", async (HttpContext ctx, CancellationToken _) =>
@@ -231,6 +232,7 @@ internal static class Routes
             return Results.Json(report, WebJson.Default.DiagnosisReport);
         }));
         api.MapGet("/jobs/{id}/export", (HttpContext ctx, string id) => Api(ctx, () => ExportAsync(ctx, actions, id)));
+        api.MapGet("/groups/{id}/export", (HttpContext ctx, string id) => Api(ctx, () => ExportGroupAsync(ctx, actions, id)));
         api.MapPost("/uploads", (HttpContext ctx, CancellationToken _) => Api(ctx, async () =>
         {
             if (!ctx.Request.HasFormContentType || (await ctx.Request.ReadFormAsync(ctx.RequestAborted)).Files.GetFile("file") is not { } file)
@@ -302,7 +304,18 @@ internal static class Routes
     private static async Task<IResult> ExportAsync(HttpContext ctx, DashboardActions actions, string id)
     {
         var format = ctx.Request.Query["format"].ToString();
-        var file = await actions.ExportAsync(id, format.Length == 0 ? "csv" : format, ctx.RequestAborted);
+        return Send(await actions.ExportAsync(id, format.Length == 0 ? "csv" : format, ctx.RequestAborted));
+    }
+
+    private static async Task<IResult> ExportGroupAsync(HttpContext ctx, DashboardActions actions, string id)
+    {
+        var format = ctx.Request.Query["format"].ToString();
+        return Send(await actions.ExportGroupAsync(id, format.Length == 0 ? "csv" : format, ctx.RequestAborted));
+    }
+
+    /// <summary>Sends a staged export, deleted once sent.</summary>
+    private static IResult Send(ExportFile file)
+    {
         var stream = new FileStream(file.Path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 81920, FileOptions.DeleteOnClose | FileOptions.Asynchronous);
         return Results.File(stream, file.ContentType, file.FileName);
     }

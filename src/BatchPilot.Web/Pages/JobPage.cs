@@ -106,6 +106,17 @@ internal static class JobPage
             sb.Append($"<a class=\"btn small\" href=\"/jobs/{id}/export?format={f}\" download data-testid=\"export-{f}\">{f.ToUpperInvariant()}</a> ");
         }
 
+        if (v.Summary.Group is { } group)
+        {
+            sb.Append("<span class=\"group-exports\">· the comparison ").Append(E(group.Id)).Append(", side by side: ");
+            foreach (var f in new[] { "csv", "jsonl", "md", "docx" })
+            {
+                sb.Append($"<a class=\"btn small\" href=\"/groups/{Url(group.Id)}/export?format={f}\" download data-testid=\"group-export-{f}\">{f.ToUpperInvariant()}</a> ");
+            }
+
+            sb.Append("</span>");
+        }
+
         if (job.Spec.Kind == JobKind.Raw)
         {
             sb.Append($"<a class=\"btn small\" href=\"/jobs/{id}/export?format=provider\" download data-testid=\"export-provider\" title=\"The provider's own output file again, one line per request in input order (export --format provider); once every request has its result\">Provider output file</a> ");
