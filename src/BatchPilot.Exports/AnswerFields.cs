@@ -9,9 +9,9 @@ namespace BatchPilot.Exports;
 /// <summary>
 /// The answers of a job with a <c>--json-schema</c>, spread out: one value per top-level schema property (strings as
 /// they are, numbers and booleans as JSON text, nested objects and arrays as compact JSON, null as empty), the parsed
-/// answer for JSONL, and a field table for Markdown and Word.
+/// answer for JSONL, a field table for Markdown and Word, and the fields the dashboard shows per item.
 /// </summary>
-internal sealed class AnswerFields
+public sealed class AnswerFields
 {
     private AnswerFields(IReadOnlyList<string> properties) => Properties = properties;
 

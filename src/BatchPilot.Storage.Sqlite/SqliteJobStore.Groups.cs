@@ -79,6 +79,34 @@ public sealed partial class SqliteJobStore : IGroupStore
         Task.FromResult(Run(c => ReadGroups(c, $"SELECT {GroupColumns} FROM job_groups WHERE id=(SELECT group_id FROM job_group_members WHERE job_id=$k)", jobId).FirstOrDefault()));
 
     /// <inheritdoc/>
+    public Task<IReadOnlyList<GroupRecord>> ListGroupsAsync(CancellationToken cancellationToken = default) =>
+        Task.FromResult(Run<IReadOnlyList<GroupRecord>>(c =>
+        {
+            // One pass over groups and members together (a group without members still appears, with none).
+            var groups = new List<GroupRecord>();
+            using var cmd = Cmd(c, null, "SELECT g.id, g.name, g.fingerprint, g.created_at, m.position, m.label, m.job_id, m.fingerprint FROM job_groups g "
+                + "LEFT JOIN job_group_members m ON m.group_id = g.id ORDER BY g.created_at, g.id, m.position");
+            using var r = cmd.ExecuteReader();
+            List<GroupMember>? members = null;
+            while (r.Read())
+            {
+                var id = r.GetString(0);
+                if (groups.Count == 0 || groups[^1].Id != id)
+                {
+                    members = [];
+                    groups.Add(new GroupRecord { Id = id, Name = r.GetString(1), Fingerprint = r.GetString(2), CreatedAt = FromMs(r.GetInt64(3)), Members = members });
+                }
+
+                if (!r.IsDBNull(4))
+                {
+                    members!.Add(new GroupMember(r.GetInt32(4), r.GetString(5), r.GetString(6), r.GetString(7)));
+                }
+            }
+
+            return groups;
+        }));
+
+    /// <inheritdoc/>
     public Task DeleteGroupAsync(string groupId, CancellationToken cancellationToken = default)
     {
         Write((c, tx) =>

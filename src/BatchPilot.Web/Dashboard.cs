@@ -46,9 +46,37 @@ public sealed class DashboardOptions
     /// </summary>
     public Func<JobSpec, long?, long?, SyncLimiter>? SyncLimiterFor { get; init; }
 
-    /// <summary>The endpoint written into new jobs for a provider (a base URL, or <c>emulator</c>). Default: the public APIs.</summary>
-    public Func<string, string> EndpointFor { get; init; } = provider =>
-        provider == ProviderNames.Anthropic ? BatchClients.AnthropicDefaultBaseUrl.ToString().TrimEnd('/') : BatchClients.OpenAIDefaultBaseUrl.ToString();
+    /// <summary>
+    /// The endpoint written into new jobs for a provider (a base URL, or <c>emulator</c>); it throws an
+    /// <see cref="Errors.InputException"/> when the provider's endpoint is not configured (Azure has no default). Default:
+    /// the public APIs.
+    /// </summary>
+    public Func<string, string> EndpointFor { get; init; } = provider => provider switch
+    {
+        ProviderNames.Anthropic => BatchClients.AnthropicDefaultBaseUrl.ToString().TrimEnd('/'),
+        ProviderNames.OpenRouter => SyncClients.OpenRouterDefaultBaseUrl.ToString(),
+        ProviderNames.Azure => throw new Errors.InputException("no Azure OpenAI endpoint is configured", field: "provider", hint: "set AZURE_OPENAI_ENDPOINT, or base_urls.azure in config/user.yaml"),
+        _ => BatchClients.OpenAIDefaultBaseUrl.ToString(),
+    };
+
+    /// <summary>
+    /// Prices (with the configuration's overrides), the daily budget (<c>budget.daily_usd</c>) and the response cache mode:
+    /// what the CLI's engines use, so the dashboard prices, budgets and caches the same way. Default: the built-in prices,
+    /// no daily budget, the cache on.
+    /// </summary>
+    public CostOptions Costs { get; init; } = new();
+
+    /// <summary>
+    /// The engine settings of a job (the CLI's: its <see cref="Costs"/>, the enqueued-token limit of the model, the waits
+    /// after refusals). Default: the engine's defaults with <see cref="Costs"/>.
+    /// </summary>
+    public Func<JobSpec, EngineOptions>? EngineOptionsFor { get; init; }
+
+    /// <summary>
+    /// The settings of a job's synchronous runs (the CLI's: retries, <see cref="Costs"/>, the output tokens the limiter
+    /// assumes). Default: the runner's defaults with <see cref="Costs"/>.
+    /// </summary>
+    public Func<JobSpec, SyncOptions>? SyncOptionsFor { get; init; }
 
     /// <summary>The app's data folder: uploads go to <c>uploads/</c> under it, exports are staged in <c>exports/</c>.</summary>
     public required string DataDirectory { get; init; }

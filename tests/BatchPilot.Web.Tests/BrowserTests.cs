@@ -122,6 +122,47 @@ public sealed class BrowserTests
     }
 
     [Fact]
+    public async Task NewJobPage_WithABudgetAndNoCache_HoldsTheBatch_AndTheJobPageRaisesTheBudget()
+    {
+        await using var browser = await LaunchAsync();
+        if (browser is null)
+        {
+            return;
+        }
+
+        await using var host = await WebHost.StartAsync();
+        var csv = host.Workspace.Write("budget.csv", WebHost.ReviewsCsv(8));
+        var page = await browser.NewPageAsync();
+
+        // Given the New job page with a budget far below the estimate, and "no cache"
+        await page.GotoAsync(host.Dashboard.BaseAddress + "new");
+        await page.SetInputFilesAsync("[data-testid=file]", csv);
+        await Assertions.Expect(page.Locator("[data-testid=columns] button")).ToHaveCountAsync(3);
+        await page.FillAsync("[data-testid=prompt]", "Classify {{review_text}}");
+        await page.FillAsync("[data-testid=budget_usd]", "0.000001");
+        await page.CheckAsync("[data-testid=no-cache]");
+
+        // When it is launched
+        await page.ClickAsync("[data-testid=launch]");
+        await page.WaitForURLAsync("**/jobs/job-*");
+
+        // Then the page shows the budget and, by itself, why the batch is held back
+        await Assertions.Expect(page.Locator("[data-testid=budget]")).ToContainTextAsync("$0.000001: $0.00 used");
+        await Assertions.Expect(page.Locator("[data-testid=budget-stop]")).ToContainTextAsync("the job budget of $0.000001 would be passed", new LocatorAssertionsToContainTextOptions { Timeout = 120_000 });
+        await Assertions.Expect(page.Locator("[data-testid=activity]")).ToContainTextAsync("No cache: every request is sent");
+
+        // When the budget is raised with the page's form
+        await page.FillAsync("[data-testid=budget-input]", "5");
+        await page.ClickAsync("[data-testid=set-budget]");
+
+        // Then the held batch goes and the job completes within the new budget
+        await Assertions.Expect(page.Locator("[data-testid=flash]")).ToContainTextAsync("Budget set to $5");
+        await Assertions.Expect(page.Locator("[data-testid=job-status]")).ToHaveTextAsync("Completed", new LocatorAssertionsToHaveTextOptions { Timeout = 120_000 });
+        await Assertions.Expect(page.Locator("[data-testid=budget-stop]")).ToHaveCountAsync(0);
+        await Assertions.Expect(page.Locator("[data-testid=budget]")).ToContainTextAsync("$5.00:");
+    }
+
+    [Fact]
     public async Task NewJobPage_InSyncMode_ShowsTheSyncLimits_AndRunsThroughTheSynchronousApi()
     {
         await using var browser = await LaunchAsync();

@@ -39,7 +39,7 @@ public sealed class WebHost : IAsyncDisposable
 
     public HttpClient Http { get; }
 
-    public static async Task<WebHost> StartAsync(double batchSeconds = 0.5, FaultScenario? faults = null, string urls = "http://127.0.0.1:0", string? token = null, long maxUpload = 10 * 1024 * 1024)
+    public static async Task<WebHost> StartAsync(double batchSeconds = 0.5, FaultScenario? faults = null, string urls = "http://127.0.0.1:0", string? token = null, long maxUpload = 10 * 1024 * 1024, Running.CostOptions? costs = null)
     {
         var ws = new TempWorkspace();
         var emulator = await EmulatorHost.StartAsync(batchSeconds, faults);
@@ -53,6 +53,8 @@ public sealed class WebHost : IAsyncDisposable
             Store = store,
             ClientFactory = (spec, _) => Task.FromResult(BatchClients.Create(new BatchClientOptions
             {
+                Api = spec.Api,
+                BatchEndpoint = spec.RawUrl,
                 Provider = spec.Provider,
                 BaseUrl = new Uri(spec.Endpoint),
                 ApiKey = ApiKey,
@@ -60,6 +62,7 @@ public sealed class WebHost : IAsyncDisposable
             })),
             SyncClientFactory = (spec, _) => Task.FromResult(SyncClients.Create(new BatchClientOptions
             {
+                Api = spec.Api,
                 Provider = spec.Provider,
                 BaseUrl = new Uri(spec.Endpoint),
                 ApiKey = ApiKey,
@@ -73,6 +76,7 @@ public sealed class WebHost : IAsyncDisposable
             IndexInterval = TimeSpan.FromMilliseconds(200),
             LiveRefreshMilliseconds = 400,
             LoggerProvider = logs,
+            Costs = costs ?? new Running.CostOptions(),
         });
         return new WebHost(ws, emulator, store, dashboard, logs);
     }

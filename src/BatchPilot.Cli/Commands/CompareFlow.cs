@@ -358,14 +358,8 @@ internal static class CompareFlow
     /// <summary>The group's children in order, each with its job (null when the job was deleted).</summary>
     public static async Task<IReadOnlyList<(string Label, JobRecord? Job)>> ChildrenAsync(CliContext ctx, GroupRecord group, CancellationToken ct)
     {
-        var result = new List<(string, JobRecord?)>();
-        foreach (var m in group.Members)
-        {
-            var job = await ctx.Store.GetJobAsync(m.JobId, ct).ConfigureAwait(false);
-            result.Add((m.Label, job is not null && job.Id == m.JobId ? job : null));
-        }
-
-        return result;
+        var variants = await Comparisons.VariantsAsync(ctx.Store, group, ct).ConfigureAwait(false);
+        return [.. variants.Select(v => (v.Label, v.Job))];
     }
 
     /// <summary>The group's view: totals and each variant's job view.</summary>

@@ -180,16 +180,7 @@ internal static class JobFlow
     public static async Task<(JobRecord Job, BudgetRefusal? BudgetStop)> RunSyncAsync(CliContext ctx, JobRecord job, string? apiKeyFlag, SyncLimiter limiter, int concurrency, int? chunkSize, CancellationToken ct)
     {
         using var client = await ctx.SyncClientAsync(job.Spec, apiKeyFlag, ct).ConfigureAwait(false);
-        var options = new SyncOptions
-        {
-            Concurrency = concurrency,
-            Retry = ctx.SyncRetryOptions(),
-            Costs = ctx.Costs,
-
-            // What the providers count against the output-token limits when the job sets no max tokens: Anthropic's
-            // default max_tokens as we send it; for OpenAI an assumption (the answer's length is not known up front).
-            AssumedOutputTokens = job.Spec.Provider == ProviderNames.Anthropic ? SyncClients.AnthropicDefaultMaxTokens : new SyncOptions().AssumedOutputTokens,
-        };
+        var options = SyncOptionsFor(ctx, job.Spec) with { Concurrency = concurrency };
         if (chunkSize is { } size)
         {
             options = options with { ChunkSize = size };
@@ -203,6 +194,20 @@ internal static class JobFlow
         ctx.Ui.Info($"Sync: {report.Succeeded} answered, {report.Failed} failed{cached} in {Ui.Format.Duration(report.Elapsed)} ({limits}; {report.Attempts} HTTP attempts, {report.Throttled} throttled).");
         return (await JobStatusRules.RefreshAsync(ctx.Store, job, ct).ConfigureAwait(false), report.BudgetStop);
     }
+
+    /// <summary>
+    /// The settings of a sync run of a job (the dashboard's too): the retries, prices, daily budget and cache mode of the
+    /// configuration, the default concurrency, and the output tokens the rate limiter assumes per request.
+    /// </summary>
+    public static SyncOptions SyncOptionsFor(CliContext ctx, JobSpec spec) => new()
+    {
+        Retry = ctx.SyncRetryOptions(),
+        Costs = ctx.Costs,
+
+        // What the providers count against the output-token limits when the job sets no max tokens: Anthropic's
+        // default max_tokens as we send it; for OpenAI an assumption (the answer's length is not known up front).
+        AssumedOutputTokens = spec.Provider == ProviderNames.Anthropic ? SyncClients.AnthropicDefaultMaxTokens : new SyncOptions().AssumedOutputTokens,
+    };
 
     /// <summary>
     /// Parses <c>--budget</c>: an amount in USD (a leading <c>$</c> is accepted), or <c>off</c> / <c>none</c> to remove the
@@ -232,27 +237,24 @@ internal static class JobFlow
 
     /// <summary>Refuses, before anything is stored or sent, a budget on a model without a price.</summary>
     /// <exception cref="InputException">A budget applies and the model has no price.</exception>
-    public static void EnsureBudgetPriced(CliContext ctx, string model, (bool Given, decimal? Usd) budget, decimal? storedBudget = null)
-    {
-        var jobBudget = budget.Given ? budget.Usd : storedBudget;
-        if ((jobBudget is not null || ctx.Costs.DailyBudgetUsd is not null) && ctx.Prices.Find(model) is null)
-        {
-            throw Budgets.NeedsPrice(model, jobBudget is not null ? "--budget" : "budget.daily_usd");
-        }
-    }
+    public static void EnsureBudgetPriced(CliContext ctx, string model, (bool Given, decimal? Usd) budget, decimal? storedBudget = null) =>
+        JobBudgets.EnsurePriced(ctx.Prices, ctx.Costs.DailyBudgetUsd, model, budget.Given ? budget.Usd : storedBudget);
 
     /// <summary>Stores <c>--budget</c> on the job when it was given and differs; returns the job as stored.</summary>
     public static async Task<JobRecord> ApplyBudgetAsync(CliContext ctx, JobRecord job, (bool Given, decimal? Usd) budget, CancellationToken ct)
     {
-        if (!budget.Given || budget.Usd == job.BudgetUsd)
+        if (!budget.Given)
         {
             return job;
         }
 
-        var reason = budget.Usd is { } usd ? $"Budget set to {Budgets.Money(usd)} (--budget)." : "Budget removed (--budget off).";
-        await ctx.Store.SetJobBudgetAsync(job.Id, budget.Usd, reason, ct).ConfigureAwait(false);
-        ctx.Ui.Info($"Job {job.Id}: {char.ToLowerInvariant(reason[0])}{reason[1..]}");
-        return await ctx.Store.GetJobAsync(job.Id, ct).ConfigureAwait(false) ?? job;
+        var (updated, reason) = await JobBudgets.SetAsync(ctx.Store, job, budget.Usd, budget.Usd is null ? "--budget off" : "--budget", ct).ConfigureAwait(false);
+        if (reason is not null)
+        {
+            ctx.Ui.Info($"Job {job.Id}: {char.ToLowerInvariant(reason[0])}{reason[1..]}");
+        }
+
+        return updated;
     }
 
     /// <summary>Reports a budget stop (one line) and returns its exit code.</summary>
@@ -270,8 +272,7 @@ internal static class JobFlow
         Spend? spend = null;
         if (job.BudgetUsd is not null || batches.Any(b => b.ReservedUsd is not null && JobSteps.HasInFlight([b])))
         {
-            var now = ctx.Time.GetUtcNow().UtcDateTime;
-            spend = (await ctx.Store.GetSpendAsync(job.Id, new DateTimeOffset(now.Date, TimeSpan.Zero), ct).ConfigureAwait(false)).Job;
+            spend = (await ctx.Store.GetSpendAsync(job.Id, JobBudgets.DayStart(ctx.Time.GetUtcNow()), ct).ConfigureAwait(false)).Job;
         }
 
         var view = JobView.Of(job, counts, batches, withBatches, ctx.Prices, spend);
@@ -374,61 +375,12 @@ internal static class JobFlow
             : ProviderFor(model, setting.Value);
     }
 
-    /// <summary>Parses the provider flag or derives it from the model.</summary>
-    public static string ProviderFor(string model, string? flag, string flagName = "--provider")
-    {
-        ArgumentNullException.ThrowIfNull(model);
-        if (flag is not null)
-        {
-            var p = flag.Trim().ToLowerInvariant();
-            if (!ProviderNames.All.Contains(p))
-            {
-                throw new InputException($"unknown provider '{flag}'", field: flagName, hint: "use " + string.Join(", ", ProviderNames.All.SkipLast(1)) + " or " + ProviderNames.All[^1]);
-            }
-
-            if (p == ProviderNames.OpenRouter)
-            {
-                return CheckOpenRouterModel(model);
-            }
-
-            // An OpenAI-compatible server may serve any model name (vLLM serves vendor/model ids too), but Anthropic
-            // only serves claude-* models, and a claude-* model is never served by OpenAI.
-            var natural = ProviderNames.FromModel(model);
-            if (natural != p && (p == ProviderNames.Anthropic || natural == ProviderNames.Anthropic))
-            {
-                throw new InputException($"the model '{model}' is not a model of {p}", field: "--model",
-                    hint: p == ProviderNames.Anthropic ? "Anthropic models start with claude- (e.g. claude-haiku-4-5)" : $"drop --provider {flag} to send {model} to Anthropic");
-            }
-
-            return p;
-        }
-
-        var provider = ProviderNames.FromModel(model);
-        return provider == ProviderNames.OpenRouter ? CheckOpenRouterModel(model) : provider;
-    }
-
-    /// <summary>An OpenRouter model id must be <c>vendor/model</c>.</summary>
-    private static string CheckOpenRouterModel(string model) => ProviderNames.IsOpenRouterModelId(model)
-        ? ProviderNames.OpenRouter
-        : throw new InputException(
-            $"the model id '{model}' is not an OpenRouter model id: expected vendor/model (a lower-case vendor, one '/', the model name), e.g. openai/gpt-4o-mini or meta-llama/llama-3.1-8b-instruct:free",
-            field: "--model",
-            hint: "copy the id from openrouter.ai/models, or give --provider openai to send it to another OpenAI-compatible server (--base-url)");
+    /// <summary>Parses the provider flag or derives it from the model (<see cref="ProviderChoice.ProviderFor"/>).</summary>
+    public static string ProviderFor(string model, string? flag, string flagName = "--provider") => ProviderChoice.ProviderFor(model, flag, flagName);
 
     /// <summary>Refuses batch mode for a provider whose batch API BatchPilot does not use, before anything is sent.</summary>
     /// <exception cref="InputException">The provider has no batch API here.</exception>
-    public static void RequireBatchApi(string provider, string model, string modeFlag = "--mode")
-    {
-        if (ProviderNames.HasBatchApi(provider))
-        {
-            return;
-        }
-
-        var why = provider == ProviderNames.OpenRouter
-            ? "OpenRouter requests go through its synchronous API only"
-            : "Azure OpenAI batch deployments are not supported yet";
-        throw new InputException($"batch mode is not available for {model} (provider {provider}): {why}", field: modeFlag, hint: "add --mode sync");
-    }
+    public static void RequireBatchApi(string provider, string model, string modeFlag = "--mode") => ProviderChoice.RequireBatchApi(provider, model, modeFlag);
 
     public static string Plural(long n, string word) => n.ToString(CultureInfo.InvariantCulture) + " " + word + (n == 1 ? string.Empty : "s");
 }

@@ -330,29 +330,10 @@ internal static class RunCommand
     }
 
     /// <summary>Parses --mode.</summary>
-    internal static JobMode ParseMode(string? value) => value?.Trim().ToLowerInvariant() switch
-    {
-        null or "" or "batch" => JobMode.Batch,
-        "sync" => JobMode.Sync,
-        _ => throw new InputException($"unknown mode '{value}'", field: "--mode", hint: "use batch (half price, results within 24 h) or sync (immediate, rate-limited)"),
-    };
+    internal static JobMode ParseMode(string? value) => ProviderChoice.ParseMode(value);
 
     /// <summary>--api, checked against the provider: null for chat completions (the default), else <c>responses</c>.</summary>
-    internal static string? ParseApi(string? value, string provider)
-    {
-        var api = value?.Trim().ToLowerInvariant();
-        switch (api)
-        {
-            case null or "" or Providers.OpenAIApis.Chat:
-                return null;
-            case Providers.OpenAIApis.Responses when provider == Providers.ProviderNames.OpenAI:
-                return Providers.OpenAIApis.Responses;
-            case Providers.OpenAIApis.Responses:
-                throw new InputException($"the Responses API is used with OpenAI only, not {provider}", field: "--api", hint: "drop --api responses (chat completions are used)");
-            default:
-                throw new InputException($"unknown API '{value}'", field: "--api", hint: "use chat (chat completions) or responses (the OpenAI Responses API)");
-        }
-    }
+    internal static string? ParseApi(string? value, string provider) => ProviderChoice.ParseApi(value, provider);
 
     /// <summary>The provider's base URL (flag, environment, config, default), checked; Azure has no default.</summary>
     internal static string RequireBaseUrl(CliContext ctx, string provider, string? flag)

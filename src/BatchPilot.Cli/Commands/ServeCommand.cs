@@ -42,7 +42,12 @@ internal static class ServeCommand
                     ClientFactory = (spec, token) => ctx.ClientAsync(spec, null, null, token),
                     SyncClientFactory = (spec, token) => ctx.SyncClientAsync(spec, null, token),
                     SyncLimiterFor = (spec, rpm, tpm) => ctx.Limiter(spec.Model, spec.Provider, new CliContext.RateLimitFlags(rpm, tpm, null, null)),
-                    EndpointFor = provider => useEmulator ? CliContext.EmulatorEndpoint : ctx.Settings.BaseUrl(provider, null).Value!,
+                    EndpointFor = provider => useEmulator ? CliContext.EmulatorEndpoint : RunCommand.RequireBaseUrl(ctx, provider, null),
+
+                    // The CLI's prices (config overrides), daily budget, cache mode and engine/sync settings.
+                    Costs = ctx.Costs,
+                    EngineOptionsFor = spec => ctx.EngineOptions(spec.Model),
+                    SyncOptionsFor = spec => JobFlow.SyncOptionsFor(ctx, spec),
                     DataDirectory = Path.Combine(ctx.Settings.DataDirectory(), "web"),
                     AllowedInputFolder = allowed,
                     Time = ctx.Time,

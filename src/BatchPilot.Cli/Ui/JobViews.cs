@@ -187,17 +187,8 @@ internal sealed record GroupView
     };
 
     /// <summary>The children's common status, else Running while any is unfinished, else CompletedWithErrors.</summary>
-    private static string StatusOf(IReadOnlyList<string> statuses, bool missing)
-    {
-        if (statuses.Count > 0 && !missing && statuses.All(s => s == statuses[0]))
-        {
-            return statuses[0];
-        }
-
-        return statuses.Any(s => s is nameof(JobStatus.Preparing) or nameof(JobStatus.Pending) or nameof(JobStatus.Running))
-            ? nameof(JobStatus.Running)
-            : nameof(JobStatus.CompletedWithErrors);
-    }
+    private static string StatusOf(IReadOnlyList<string> statuses, bool missing) =>
+        Comparisons.StatusOf([.. statuses.Select(Enum.Parse<JobStatus>)], missing).ToString();
 }
 
 /// <summary>A short result line for verbs that act (cancel, delete, resume, collect, export).</summary>

@@ -143,11 +143,7 @@ internal sealed class BudgetGuard
     }
 
     /// <summary>Midnight UTC of today.</summary>
-    public DateTimeOffset DayStart()
-    {
-        var now = _time.GetUtcNow().UtcDateTime;
-        return new DateTimeOffset(now.Year, now.Month, now.Day, 0, 0, 0, TimeSpan.Zero);
-    }
+    public DateTimeOffset DayStart() => JobBudgets.DayStart(_time.GetUtcNow());
 
     /// <summary>The estimate of a batch from its items and input tokens (observed output of earlier runs, else max tokens).</summary>
     public async Task<decimal> EstimateAsync(JobRecord job, long items, long inputTokens, bool batchApi, CancellationToken cancellationToken)

@@ -24,6 +24,12 @@ public interface IGroupStore
     /// <summary>The group a job belongs to, if any.</summary>
     Task<GroupRecord?> GetGroupOfJobAsync(string jobId, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Every group with its members, oldest first, read at once: what a long-lived reader (the dashboard's job list) needs
+    /// to show each job's group and variant without one query per job.
+    /// </summary>
+    Task<IReadOnlyList<GroupRecord>> ListGroupsAsync(CancellationToken cancellationToken = default);
+
     /// <summary>Deletes a group and its member rows; its jobs are left as they are.</summary>
     Task DeleteGroupAsync(string groupId, CancellationToken cancellationToken = default);
 }

@@ -31,6 +31,19 @@ internal sealed record JobDto
     public required long OutputTokens { get; init; }
     public decimal? CostUsd { get; init; }
     public decimal? EstimatedCostUsd { get; init; }
+
+    /// <summary>Succeeded items answered from the response cache (nothing sent, no cost).</summary>
+    public long FromCache { get; init; }
+
+    /// <summary>The job's budget (USD), if any.</summary>
+    public decimal? BudgetUsd { get; init; }
+
+    /// <summary><c>table</c> for a job from a table, <c>raw</c> for one from a ready batch file (<c>submit-file</c>).</summary>
+    public required string Kind { get; init; }
+
+    /// <summary>The comparison group (<c>grp-…</c>) of the job, if any, and its variant label there.</summary>
+    public string? Group { get; init; }
+    public string? Variant { get; init; }
     public required int Batches { get; init; }
     public required int ActiveBatches { get; init; }
     public required DateTimeOffset CreatedAt { get; init; }
@@ -60,6 +73,11 @@ internal sealed record JobDto
         OutputTokens = s.Counts.OutputTokens,
         CostUsd = s.CostUsd is { } c ? Math.Round(c, 6) : null,
         EstimatedCostUsd = JobSummary.EstimatedCost(s.Job, estimate) is { } e ? Math.Round(e, 6) : null,
+        FromCache = s.Counts.FromCache,
+        BudgetUsd = s.Job.BudgetUsd,
+        Kind = s.Job.Spec.Kind.ToString().ToLowerInvariant(),
+        Group = s.Group?.Id,
+        Variant = s.Group?.Label,
         Batches = s.Batches,
         ActiveBatches = s.ActiveBatches,
         CreatedAt = s.Job.CreatedAt,
@@ -118,7 +136,7 @@ internal sealed record EstimateDto(long Items, long InputTokens, long OutputToke
 internal sealed record ActivityDto(DateTimeOffset At, string Message, bool Warning);
 
 /// <summary>A job with its batches.</summary>
-internal sealed record JobDetailDto(JobDto Job, IReadOnlyList<BatchDto> BatchList, EstimateDto? Estimate, IReadOnlyList<ActivityDto> Activity, bool Busy);
+internal sealed record JobDetailDto(JobDto Job, IReadOnlyList<BatchDto> BatchList, EstimateDto? Estimate, IReadOnlyList<ActivityDto> Activity, bool Busy, BudgetDto? Budget = null);
 
 /// <summary>One item.</summary>
 internal sealed record ItemDto
@@ -137,7 +155,7 @@ internal sealed record ItemDto
     public string? ErrorCode { get; init; }
     public string? ErrorMessage { get; init; }
 
-    public static ItemDto Of(ItemRecord i, JobRecord job, Planning.RequestFactory? factory) => new()
+    public static ItemDto Of(ItemRecord i, JobRecord job, Planning.RequestFactory? factory, PriceTable prices) => new()
     {
         Seq = i.Seq,
         CustomId = i.CustomId,
@@ -149,7 +167,7 @@ internal sealed record ItemDto
         Response = i.ResultText,
         InputTokens = i.Usage?.InputTokens,
         OutputTokens = i.Usage?.OutputTokens,
-        CostUsd = i.Usage is { } u && PriceTable.Default.Cost(job.Spec.Model, u, job.Spec.Mode == JobMode.Batch) is { } c ? Math.Round(c, 8) : null,
+        CostUsd = i.Usage is { } u && prices.Cost(job.Spec.Model, u, job.Spec.Mode == JobMode.Batch) is { } c ? Math.Round(c, 8) : null,
         ErrorCode = i.ErrorCode,
         ErrorMessage = i.ErrorMessage,
     };
@@ -180,11 +198,35 @@ internal sealed record CreateJobDto
     public long? StartRow { get; init; }
     public long? EndRow { get; init; }
     public decimal? BudgetUsd { get; init; }
+
+    /// <summary>Send every request, even one answered before (<c>--no-cache</c>).</summary>
+    public bool NoCache { get; init; }
+
+    /// <summary>The column (or comma list of columns) whose cells name an image sent with the row (<c>--image-column</c>).</summary>
+    public string? ImageColumns { get; init; }
+
+    /// <summary>Rows whose image cannot be sent are skipped instead of failed (<c>--skip-missing-images</c>).</summary>
+    public bool SkipMissingImages { get; init; }
+
+    /// <summary>The JSON schema every answer must follow, as text (<c>--json-schema</c>).</summary>
+    public string? JsonSchema { get; init; }
+
+    /// <summary>The OpenAI API: <c>chat</c> (the default) or <c>responses</c> (<c>--api</c>).</summary>
+    public string? Api { get; init; }
     public bool New { get; init; }
     public long? RequestsPerMinute { get; init; }
     public long? TokensPerMinute { get; init; }
     public int? Concurrency { get; init; }
 }
+
+/// <summary>A new budget for a job (null removes it).</summary>
+internal sealed record BudgetRequestDto
+{
+    public decimal? BudgetUsd { get; init; }
+}
+
+/// <summary>A job's budget: the amount, what counts against it (actual plus reserved), and why a batch is held back.</summary>
+internal sealed record BudgetDto(decimal? BudgetUsd, decimal? UsedUsd, decimal? ReservedUsd, decimal? DailyBudgetUsd, string? Stop);
 
 /// <summary>One rendered request of the preview.</summary>
 internal sealed record PreviewRequestDto(long Row, string CustomId, string? System, string User);
@@ -214,6 +256,7 @@ internal sealed record LabelValueDto(string Label, decimal Value);
 [JsonSerializable(typeof(List<ActionDto>))]
 [JsonSerializable(typeof(UploadDto))]
 [JsonSerializable(typeof(CreateJobDto))]
+[JsonSerializable(typeof(BudgetRequestDto))]
 [JsonSerializable(typeof(PreviewDto))]
 [JsonSerializable(typeof(CsrfDto))]
 [JsonSerializable(typeof(ErrorDto))]

@@ -9,6 +9,7 @@ using BatchPilot.Operations;
 using BatchPilot.Planning;
 using BatchPilot.Providers;
 using BatchPilot.Running;
+using BatchPilot.Storage;
 using BatchPilot.Web.Api;
 using BatchPilot.Web.Hosting;
 
@@ -80,9 +81,14 @@ internal sealed class DashboardActions(DashboardState state)
         return results;
     }
 
-    public async Task<ActionDto> ResumeAsync(string id, bool includeInvalid, CancellationToken ct, CancellationToken stopping = default)
+    /// <summary>
+    /// As <c>resume</c>: the failed, expired and cancelled items go out again; with <paramref name="noCache"/> (as
+    /// <c>--no-cache</c>) the response cache is not read for them.
+    /// </summary>
+    public async Task<ActionDto> ResumeAsync(string id, bool includeInvalid, CancellationToken ct, CancellationToken stopping = default, bool noCache = false)
     {
         var job = await RequireAsync(id, ct);
+        state.Runner.SetNoCache(job.Id, noCache);
         int n;
         if (job.Spec.Mode == JobMode.Sync && state.Runner.CanSync)
         {
@@ -154,25 +160,61 @@ internal sealed class DashboardActions(DashboardState state)
         var job = await RequireAsync(id, ct);
         if (!JobExporter.TryParseFormat(format, out var fmt))
         {
-            throw new InputException($"unknown export format '{format}'", field: "format", hint: "use csv, jsonl, md, docx or xlsx");
+            throw new InputException($"unknown export format '{format}'", field: "format", hint: "use csv, jsonl, md, docx or xlsx (provider for a batch file's job)");
         }
 
         var ext = JobExporter.ExtensionOf(fmt);
-        var type = fmt switch
+        var path = StagedExportPath(ext);
+        await JobExporter.ExportAsync(state.Options.Store, job, fmt, path, new ExportOptions { Time = state.Time }, ct);
+        return new ExportFile(path, $"{SafeFileName(job.Name)}-{job.Id}{(fmt == ExportFormat.Provider ? ".output" : string.Empty)}{ext}", ContentTypeOf(fmt));
+    }
+
+    /// <summary>
+    /// A comparison group's side-by-side file, as <c>export grp-… --out FILE</c>: csv, jsonl, md or docx, the variants'
+    /// answers in columns (a deleted variant's job is left out).
+    /// </summary>
+    public async Task<ExportFile> ExportGroupAsync(string id, string format, CancellationToken ct)
+    {
+        if (state.Options.Store is not IGroupStore groups || await groups.GetGroupAsync(id, ct) is not { } group)
         {
-            ExportFormat.Jsonl => "application/x-ndjson; charset=utf-8",
-            ExportFormat.Markdown => "text/markdown; charset=utf-8",
-            ExportFormat.Docx => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-            ExportFormat.Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            _ => "text/csv; charset=utf-8",
-        };
+            throw new InputException($"no comparison group '{id}'", field: "group", hint: "open a job of the comparison from the job list, which links to its group");
+        }
+
+        if (!JobExporter.TryParseFormat(format, out var fmt))
+        {
+            throw new InputException($"unknown export format '{format}'", field: "format", hint: "use csv, jsonl, md or docx");
+        }
+
+        GroupExporter.EnsureSupported(fmt);
+        var variants = (await Comparisons.VariantsAsync(state.Options.Store, group, ct)).Where(v => v.Job is not null).Select(v => new ComparedJob(v.Label, v.Job!)).ToList();
+        if (variants.Count == 0)
+        {
+            throw new InputException($"every job of comparison {group.Id} was deleted", field: "group", hint: "rerun the 'batchpilot run' command that created it");
+        }
+
+        var ext = JobExporter.ExtensionOf(fmt);
+        var path = StagedExportPath(ext);
+        await GroupExporter.ExportAsync(state.Options.Store, group, variants, fmt, path, new ExportOptions { Time = state.Time }, ct);
+        return new ExportFile(path, $"{SafeFileName(group.Name)}-{group.Id}{ext}", ContentTypeOf(fmt));
+    }
+
+    private string StagedExportPath(string ext)
+    {
         var dir = Path.Combine(state.Options.DataDirectory, "exports");
         Directory.CreateDirectory(dir);
-        var path = Path.Combine(dir, Guid.NewGuid().ToString("N") + ext);
-        await JobExporter.ExportAsync(state.Options.Store, job, fmt, path, new ExportOptions { Time = state.Time }, ct);
-        var safeName = new string(job.Name.Select(ch => char.IsLetterOrDigit(ch) || ch is '-' or '_' or '.' ? ch : '_').ToArray());
-        return new ExportFile(path, $"{safeName}-{job.Id}{ext}", type);
+        return Path.Combine(dir, Guid.NewGuid().ToString("N") + ext);
     }
+
+    private static string SafeFileName(string name) => new(name.Select(ch => char.IsLetterOrDigit(ch) || ch is '-' or '_' or '.' ? ch : '_').ToArray());
+
+    private static string ContentTypeOf(ExportFormat fmt) => fmt switch
+    {
+        ExportFormat.Jsonl or ExportFormat.Provider => "application/x-ndjson; charset=utf-8",
+        ExportFormat.Markdown => "text/markdown; charset=utf-8",
+        ExportFormat.Docx => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ExportFormat.Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        _ => "text/csv; charset=utf-8",
+    };
 
     // ------------------------------------------------------------------ new job
 
@@ -228,6 +270,14 @@ internal sealed class DashboardActions(DashboardState state)
             throw new InputException("this dashboard cannot send through the synchronous API", field: "mode", hint: "choose batch");
         }
 
+        // As 'run': a provider without a batch API here needs sync mode; the Responses API is OpenAI's only.
+        if (mode == JobMode.Batch)
+        {
+            ProviderChoice.RequireBatchApi(provider, model, "mode");
+        }
+
+        var api = ProviderChoice.ParseApi(form.Api, provider, "api");
+
         if (form.RequestsPerMinute is < 1 || form.TokensPerMinute is < 1 || form.Concurrency is < 1)
         {
             throw new InputException("must be at least 1", field: form.RequestsPerMinute is < 1 ? "requests per minute" : form.TokensPerMinute is < 1 ? "tokens per minute" : "concurrency");
@@ -264,10 +314,94 @@ internal sealed class DashboardActions(DashboardState state)
             EndRow = form.EndRow,
             Endpoint = state.Options.EndpointFor(provider),
             Mode = mode,
+            Api = api,
         };
+        spec = WithAnswerOptions(spec, form, columns, input);
         var name = string.IsNullOrWhiteSpace(form.Name) ? Path.GetFileNameWithoutExtension(input.DisplayName) : form.Name.Trim();
         return (spec, columns, input, name.Length > 200 ? name[..200] : name);
     }
+
+    /// <summary>
+    /// The image columns and the JSON schema of the form, checked as <c>--image-column</c> and <c>--json-schema</c> check
+    /// them. A local image path is looked up in the allowed folder only (for a file picked from it), never through
+    /// <c>..</c> or an absolute path: the dashboard sends no file from elsewhere on the machine.
+    /// </summary>
+    private JobSpec WithAnswerOptions(JobSpec spec, CreateJobDto form, IReadOnlyList<string> columns, InputRef input)
+    {
+        var imageColumns = string.IsNullOrWhiteSpace(form.ImageColumns) ? [] : new[] { form.ImageColumns.Trim() };
+        if (form.SkipMissingImages && imageColumns.Length == 0)
+        {
+            throw new InputException("\"skip rows whose image cannot be sent\" needs an image column", field: "image column", hint: "name the image column, e.g. Image Path");
+        }
+
+        if (imageColumns.Length > 0)
+        {
+            IReadOnlyList<string> names;
+            try
+            {
+                names = ImageInputs.Create(imageColumns, [], spec.Provider, columns, input.DisplayName).Columns;
+            }
+            catch (InputException ex)
+            {
+                throw Field(ex, "image column");
+            }
+
+            CheckImageCells(input, columns, names);
+            // A file picked from the allowed folder: its own folder, then the allowed folder's root (an upload: neither).
+            var folders = new List<string>();
+            if (state.Options.AllowedInputFolder is { } allowed && input.Reference.StartsWith("folder:", StringComparison.Ordinal))
+            {
+                folders.Add(Path.GetDirectoryName(Path.GetFullPath(input.Path))!);
+                folders.Add(Path.GetFullPath(allowed));
+            }
+
+            spec = spec with { ImageColumns = names, ImageFolders = folders.Distinct(StringComparer.Ordinal).ToList(), SkipMissingImages = form.SkipMissingImages };
+        }
+
+        if (!string.IsNullOrWhiteSpace(form.JsonSchema))
+        {
+            try
+            {
+                var schema = AnswerSchema.Parse(form.JsonSchema, "JSON schema", spec.Provider);
+                spec = spec with { JsonSchema = schema.Format.SchemaJson, JsonSchemaName = schema.Format.Name };
+            }
+            catch (InputException ex)
+            {
+                throw Field(ex, "JSON schema");
+            }
+        }
+
+        return spec;
+    }
+
+    /// <summary>Refuses an image cell naming a local file by an absolute path or through <c>..</c> (row 1-based, as in the input).</summary>
+    private static void CheckImageCells(InputRef input, IReadOnlyList<string> columns, IReadOnlyList<string> imageColumns)
+    {
+        var indexes = imageColumns.Select(c => columns.ToList().IndexOf(c)).Where(i => i >= 0).ToArray();
+        using var reader = TableReader.Open(input.Path, TableReadOptions.Default);
+        foreach (var row in reader.ReadRows(CancellationToken.None))
+        {
+            foreach (var i in indexes)
+            {
+                var cell = i < row.Values.Length ? row.Values[i]?.Trim() : null;
+                if (string.IsNullOrEmpty(cell) || cell.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || cell.StartsWith("https://", StringComparison.OrdinalIgnoreCase)
+                    || cell.StartsWith("data:", StringComparison.OrdinalIgnoreCase))
+                {
+                    continue;
+                }
+
+                if (Path.IsPathRooted(cell) || cell.Replace('\\', '/').Split('/').Contains(".."))
+                {
+                    throw new InputException($"the image '{cell}' is outside the allowed folder: the dashboard only sends image files named relative to it", file: input.DisplayName, row: row.Row, field: columns[i],
+                        hint: "use an http(s) or data: URL, or a path relative to the allowed folder (--allowed-folder)");
+                }
+            }
+        }
+    }
+
+    /// <summary>The same error, naming the form's field instead of the CLI option.</summary>
+    private static InputException Field(InputException ex, string field) =>
+        new(ex.Message, ex, file: ex.File, row: ex.Row, field: field, hint: ex.Hint?.Replace("--image-column ", string.Empty, StringComparison.Ordinal), exitCode: ex.ExitCode);
 
     /// <summary>The first rendered requests and the estimate of a new job.</summary>
     public PreviewDto Preview(CreateJobDto form, CancellationToken ct)
@@ -332,7 +466,7 @@ internal sealed class DashboardActions(DashboardState state)
                 throw Renamed(ex, input);
             }
 
-            var estimate = CostEstimator.Of(spec, items, chars);
+            var estimate = CostEstimator.Of(spec, items, chars, state.Options.Costs.Prices);
             string? warning = null;
             if (estimate.BatchCostUsd is null)
             {
@@ -340,7 +474,7 @@ internal sealed class DashboardActions(DashboardState state)
             }
             else if (form.BudgetUsd is { } budget && (IsSync(form) ? estimate.SyncCostUsd : estimate.BatchCostUsd) is { } cost && cost > budget)
             {
-                warning = $"The estimate ({Pages.Html.Money(cost)}) is over the budget ({Pages.Html.Money(budget)}): the job will not be launched.";
+                warning = $"The estimate ({Pages.Html.Money(cost)}) is over the budget ({Pages.Html.Money(budget)}): the batches that would pass it are held back (their items stay pending until the budget is raised).";
             }
 
             return new PreviewDto(columns, provider, requests, EstimateDto.Of(estimate), null, warning);
@@ -355,15 +489,9 @@ internal sealed class DashboardActions(DashboardState state)
     public async Task<JobRecord> CreateAsync(CreateJobDto form, CancellationToken ct, CancellationToken stopping)
     {
         var (spec, columns, input, name) = Prepare(form);
-        if (form.BudgetUsd is { } budget)
-        {
-            var est = Preview(form, ct).Estimate;
-            if ((spec.Mode == JobMode.Sync ? est?.SyncCostUsd : est?.BatchCostUsd) is { } cost && cost > budget)
-            {
-                throw new InputException($"the estimated cost {Pages.Html.Money(cost)} is over the budget {Pages.Html.Money(budget)}", field: "budget",
-                    hint: "raise the budget, pick a cheaper model, or select fewer rows");
-            }
-        }
+
+        // As 'run --budget': refused on a model without a price before anything is stored, then kept on the job.
+        EnsureBudget(spec.Model, form.BudgetUsd);
 
         IEnumerable<SourceRow> Rows(CancellationToken token)
         {
@@ -389,6 +517,16 @@ internal sealed class DashboardActions(DashboardState state)
 
         var job = result.Job;
         state.Runner.Note(job.Id, result.Created ? $"Job created from {input.DisplayName}: {result.Items:N0} items, {spec.Provider} / {spec.Model}." : $"The same job already existed ({job.Status}); continuing it.");
+        if (form.BudgetUsd is not null)
+        {
+            job = await SetBudgetAsync(job, form.BudgetUsd, ct);
+        }
+
+        state.Runner.SetNoCache(job.Id, form.NoCache);
+        if (form.NoCache)
+        {
+            state.Runner.Note(job.Id, "No cache: every request is sent, even one answered before (new answers are still stored in the cache).");
+        }
         if (job.Status is not JobStatus.Cancelled && spec.Mode == JobMode.Sync)
         {
             state.Runner.SendSyncInBackground(job, new SyncSettings(form.RequestsPerMinute, form.TokensPerMinute, form.Concurrency), stopping);
@@ -411,37 +549,76 @@ internal sealed class DashboardActions(DashboardState state)
         return job;
     }
 
+    /// <summary>
+    /// Sets (or with null removes) the job's budget as <c>resume --budget</c> does, then lets what it held back go: a
+    /// submission pass for a batch job, a synchronous run for a sync one.
+    /// </summary>
+    public async Task<ActionDto> BudgetAsync(string id, decimal? budgetUsd, CancellationToken ct, CancellationToken stopping = default)
+    {
+        var job = await RequireAsync(id, ct);
+        EnsureBudget(job.Spec.Model, budgetUsd);
+        var before = job.BudgetUsd;
+        job = await SetBudgetAsync(job, budgetUsd, ct);
+        if (job.BudgetUsd == before)
+        {
+            return new ActionDto(job.Id, "budget", "Unchanged", null, budgetUsd is { } same ? $"The budget is already {Pages.Html.Money(same)}." : "The job has no budget.");
+        }
+
+        state.Runner.ClearBudgetStop(job.Id);
+        var counts = await state.Options.Store.GetCountsAsync(job.Id, ct);
+        if (job.Status is JobStatus.Pending or JobStatus.Running && counts.Pending + counts.InBatch > 0)
+        {
+            if (job.Spec.Mode == JobMode.Sync && state.Runner.CanSync)
+            {
+                state.Runner.SendSyncInBackground(job, new SyncSettings(), stopping);
+            }
+            else if (job.Spec.Mode == JobMode.Batch)
+            {
+                state.Runner.InBackground(job, "Submission", async (engine, token) =>
+                {
+                    var current = await state.Options.Store.GetJobAsync(job.Id, token) ?? job;
+                    await JobSteps.SubmitAsync(engine, current, token);
+                }, stopping);
+            }
+        }
+
+        await state.Index.RefreshAsync(ct);
+        var text = job.BudgetUsd is { } usd ? $"Budget set to {Pages.Html.Money(usd)}" : "Budget removed";
+        var waiting = counts.Pending + counts.InBatch;
+        return new ActionDto(job.Id, "budget", job.BudgetUsd is null ? "Removed" : "Set", waiting,
+            waiting > 0 ? $"{text}: the {waiting:N0} unfinished item(s) go on as far as it allows." : text + ".");
+    }
+
+    /// <summary>Refuses a negative budget, and a budget (the job's or the daily one) on a model without a price.</summary>
+    private void EnsureBudget(string model, decimal? budgetUsd)
+    {
+        if (budgetUsd is < 0)
+        {
+            throw new InputException($"'{budgetUsd.Value.ToString(CultureInfo.InvariantCulture)}' is not an amount in USD", field: "budget", hint: "give dollars, e.g. 5 or 0.50 (empty: no budget)");
+        }
+
+        JobBudgets.EnsurePriced(state.Options.Costs.Prices, state.Options.Costs.DailyBudgetUsd, model, budgetUsd, "budget");
+    }
+
+    private async Task<JobRecord> SetBudgetAsync(JobRecord job, decimal? budgetUsd, CancellationToken ct)
+    {
+        var (updated, reason) = await JobBudgets.SetAsync(state.Options.Store, job, budgetUsd, "dashboard", ct);
+        if (reason is not null)
+        {
+            state.Runner.Note(job.Id, reason);
+        }
+
+        return updated;
+    }
+
     private static bool IsSync(CreateJobDto form) => string.Equals(form.Mode?.Trim(), "sync", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>The mode of the form: batch (the default) or sync.</summary>
-    public static JobMode ParseMode(string? mode) => mode?.Trim().ToLowerInvariant() switch
-    {
-        null or "" or "batch" => JobMode.Batch,
-        "sync" => JobMode.Sync,
-        _ => throw new InputException($"unknown mode '{mode}'", field: "mode", hint: "use batch (half price, results within 24 h) or sync (immediate, rate-limited)"),
-    };
+    public static JobMode ParseMode(string? mode) => ProviderChoice.ParseMode(mode, "mode");
 
-    public static string ProviderFor(string model, string? flag)
-    {
-        if (!string.IsNullOrWhiteSpace(flag) && !flag.Equals("auto", StringComparison.OrdinalIgnoreCase))
-        {
-            var p = flag.Trim().ToLowerInvariant();
-            if (p is not (ProviderNames.OpenAI or ProviderNames.Anthropic))
-            {
-                throw new InputException($"unknown provider '{flag}'", field: "provider", hint: "use openai or anthropic");
-            }
-
-            return p;
-        }
-
-        if (model.Contains('/', StringComparison.Ordinal))
-        {
-            throw new InputException($"the model id '{model}' has a provider prefix, which only OpenRouter uses; batch jobs go to OpenAI or Anthropic directly",
-                field: "model", hint: $"drop the prefix (e.g. {model[(model.IndexOf('/', StringComparison.Ordinal) + 1)..]})");
-        }
-
-        return ProviderNames.FromModel(model);
-    }
+    /// <summary>The provider of the form: as <c>run --provider</c> (from the model name when empty or <c>auto</c>).</summary>
+    public static string ProviderFor(string model, string? flag) =>
+        ProviderChoice.ProviderFor(model, string.IsNullOrWhiteSpace(flag) || flag.Equals("auto", StringComparison.OrdinalIgnoreCase) ? null : flag, "provider", "model");
 
     /// <summary>Names the file as the user knows it (not the generated upload name).</summary>
     private static InputException Renamed(InputException ex, InputRef input) =>

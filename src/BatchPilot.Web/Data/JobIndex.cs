@@ -10,6 +10,12 @@ using BatchPilot.Storage;
 
 namespace BatchPilot.Web.Data;
 
+/// <summary>The comparison group a job belongs to, and its variant there.</summary>
+/// <param name="Id">The group id (<c>grp-…</c>).</param>
+/// <param name="Name">The group's name.</param>
+/// <param name="Label">The job's variant label.</param>
+internal sealed record GroupRef(string Id, string Name, string Label);
+
 /// <summary>One job as the list shows it: the record, its item counts, batches, cost and progress.</summary>
 internal sealed record JobSummary
 {
@@ -17,7 +23,11 @@ internal sealed record JobSummary
 
     public required JobCounts Counts { get; init; }
 
+    /// <summary>Actual cost: each batch's billed usage at the price of its API (as <c>status</c>); null when the model has no price.</summary>
     public decimal? CostUsd { get; init; }
+
+    /// <summary>The comparison group of the job, if any.</summary>
+    public GroupRef? Group { get; init; }
 
     /// <summary>The job's batches as last read (empty when it has none).</summary>
     public IReadOnlyList<BatchRecord> BatchList { get; init; } = [];
@@ -60,19 +70,16 @@ internal sealed record JobSummary
         return remaining <= 0 ? TimeSpan.Zero : TimeSpan.FromSeconds(elapsed.TotalSeconds / done * remaining);
     }
 
-    public static decimal? CostOf(JobRecord job, JobCounts c) =>
-        PriceTable.Default.Cost(job.Spec.Model, new TokenUsage(c.InputTokens, c.OutputTokens, c.CachedTokens), job.Spec.Mode == JobMode.Batch);
-
     /// <summary>The estimated cost in the job's own mode (batch or sync).</summary>
     public static decimal? EstimatedCost(JobRecord job, CostEstimate? estimate) =>
         estimate is null ? null : job.Spec.Mode == JobMode.Sync ? estimate.SyncCostUsd : estimate.BatchCostUsd;
 
-    /// <summary>The summary of a job from its counts and batches.</summary>
-    public static JobSummary Of(JobRecord job, JobCounts counts, IReadOnlyList<BatchRecord> batches) => new()
+    /// <summary>The summary of a job from its counts and batches, priced with <paramref name="prices"/>.</summary>
+    public static JobSummary Of(JobRecord job, JobCounts counts, IReadOnlyList<BatchRecord> batches, PriceTable prices) => new()
     {
         Job = job,
         Counts = counts,
-        CostUsd = CostOf(job, counts),
+        CostUsd = JobCosts.OfJob(job.Spec, batches, prices),
         BatchList = batches,
         ActiveBatches = batches.Count(b => b.IsActive),
         ProviderDoneInFlight = batches.Where(b => b.State is BatchState.Submitted or BatchState.Ended).Sum(b => (long)b.DoneCount + b.FailedCount),
@@ -148,6 +155,7 @@ internal sealed class JobIndex
     private static readonly JobCounts NoItems = new();
     private readonly IJobStore _store;
     private readonly TimeProvider _time;
+    private readonly PriceTable _prices;
     private readonly ConcurrentDictionary<string, byte> _dirty = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, CostEstimate> _estimates = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> _wantEstimate = new(StringComparer.Ordinal);
@@ -159,11 +167,18 @@ internal sealed class JobIndex
     private int _rotation;
     private long _estimatesVersion;
 
-    public JobIndex(IJobStore store, TimeProvider time)
+    public JobIndex(IJobStore store, TimeProvider time, PriceTable? prices = null)
     {
         _store = store;
         _time = time;
+        _prices = prices ?? PriceTable.Default;
     }
+
+    /// <summary>The prices costs and estimates are computed with (the configuration's, overrides included).</summary>
+    public PriceTable Prices => _prices;
+
+    /// <summary>The comparison group of each job that has one (re-read when jobs appear or go).</summary>
+    private Dictionary<string, GroupRef> _groups = new(StringComparer.Ordinal);
 
     /// <summary>An immutable view of every job, with what is computed from it once (sorted orders, totals, chart sums).</summary>
     internal sealed class Snapshot
@@ -294,6 +309,20 @@ internal sealed class JobIndex
                 }
             }
 
+            // Groups are stored with their members' job ids before the jobs exist, so a new job finds its group here.
+            var groups = _groups;
+            if ((full || records.Count > 0 || jobs.Count != old.Jobs.Length) && _store is IGroupStore groupStore)
+            {
+                groups = new Dictionary<string, GroupRef>(StringComparer.Ordinal);
+                foreach (var g in await groupStore.ListGroupsAsync(cancellationToken))
+                {
+                    foreach (var m in g.Members)
+                    {
+                        groups[m.JobId] = new GroupRef(g.Id, g.Name, m.Label);
+                    }
+                }
+            }
+
             IReadOnlyDictionary<string, JobCounts>? all = null;
             if (reread.Count > BulkCountsThreshold)
             {
@@ -324,6 +353,13 @@ internal sealed class JobIndex
                     summary = ReferenceEquals(p.Job, job) ? p : p with { Job = job };
                 }
 
+                var group = groups.GetValueOrDefault(job.Id);
+                if (summary.Group != group)
+                {
+                    summary = summary with { Group = group };
+                    changedAny = true;
+                }
+
                 changedAny |= !old.ById.ContainsKey(job.Id);
                 list[i] = summary;
                 byId[job.Id] = summary;
@@ -341,6 +377,8 @@ internal sealed class JobIndex
             {
                 Volatile.Write(ref _snapshot, new Snapshot(list, byId, old.Version + 1));
             }
+
+            _groups = groups;
 
             // Only a cycle that went through moves the marks on (a failed one is done again from the same point).
             _watermark = now;
@@ -364,10 +402,10 @@ internal sealed class JobIndex
         if (previous is null || previous.ActiveBatches > 0 || job.Status != previous.Job.Status || job.UpdatedAt != previous.Job.UpdatedAt
             || counts != previous.Counts || job.Status is JobStatus.Cancelled or JobStatus.Running)
         {
-            return JobSummary.Of(job, counts, await _store.ListBatchesAsync(job.Id, cancellationToken));
+            return JobSummary.Of(job, counts, await _store.ListBatchesAsync(job.Id, cancellationToken), _prices) with { Group = previous?.Group };
         }
 
-        return previous with { Job = job, Counts = counts, CostUsd = JobSummary.CostOf(job, counts) };
+        return previous with { Job = job, Counts = counts, CostUsd = JobCosts.OfJob(job.Spec, previous.BatchList, _prices) };
     }
 
     /// <summary>Asks for the estimates of these jobs to be computed in the background.</summary>
@@ -375,7 +413,7 @@ internal sealed class JobIndex
     {
         foreach (var j in jobs)
         {
-            if (j.Job.Status != JobStatus.Preparing && !_estimates.ContainsKey(j.Id))
+            if (j.Job.Status != JobStatus.Preparing && j.Job.Spec.Kind != JobKind.Raw && !_estimates.ContainsKey(j.Id))
             {
                 _wantEstimate.TryAdd(j.Id, 0);
             }
@@ -405,7 +443,7 @@ internal sealed class JobIndex
             }
 
             budget -= Math.Max(1, s.Total);
-            var est = await EstimateAsync(_store, s.Job, cancellationToken);
+            var est = await EstimateAsync(_store, s.Job, _prices, cancellationToken);
             if (est is not null && _estimates.TryAdd(id, est))
             {
                 added++;
@@ -418,9 +456,17 @@ internal sealed class JobIndex
         }
     }
 
-    /// <summary>The estimate of a stored job, from its items (null when its templates no longer compile).</summary>
-    public static async Task<CostEstimate?> EstimateAsync(IJobStore store, JobRecord job, CancellationToken cancellationToken)
+    /// <summary>
+    /// The estimate of a stored job, from its items (null when its templates no longer compile, and for a batch file's
+    /// job, whose requests are not estimated: see <c>submit-file</c>).
+    /// </summary>
+    public static async Task<CostEstimate?> EstimateAsync(IJobStore store, JobRecord job, PriceTable prices, CancellationToken cancellationToken)
     {
+        if (job.Spec.Kind == JobKind.Raw)
+        {
+            return null;
+        }
+
         RequestFactory factory;
         try
         {
@@ -439,7 +485,7 @@ internal sealed class JobIndex
             items++;
         }
 
-        return CostEstimator.Of(job.Spec, items, chars);
+        return CostEstimator.Of(job.Spec, items, chars, prices);
     }
 
     public CostEstimate? EstimateOf(string jobId) => _estimates.GetValueOrDefault(jobId);
@@ -460,7 +506,8 @@ internal sealed class JobIndex
         if (!string.IsNullOrWhiteSpace(q.Search))
         {
             var s = q.Search.Trim();
-            rows = rows.Where(j => j.Job.Name.Contains(s, StringComparison.OrdinalIgnoreCase) || j.Id.Contains(s, StringComparison.OrdinalIgnoreCase));
+            rows = rows.Where(j => j.Job.Name.Contains(s, StringComparison.OrdinalIgnoreCase) || j.Id.Contains(s, StringComparison.OrdinalIgnoreCase)
+                || (j.Group is { } g && (g.Id.Contains(s, StringComparison.OrdinalIgnoreCase) || g.Name.Contains(s, StringComparison.OrdinalIgnoreCase))));
         }
 
         if (!string.IsNullOrWhiteSpace(q.Status))

@@ -29,6 +29,11 @@ internal sealed class JobRunner
     private readonly ConcurrentDictionary<string, LinkedList<Activity>> _activity = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<Task, byte> _background = new();
     private readonly ConcurrentDictionary<string, CancellationTokenSource> _stops = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, byte> _noCache = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (BudgetRefusal Stop, DateTimeOffset At)> _budgetStops = new(StringComparer.Ordinal);
+
+    /// <summary>How long a sync-mode job held back by a budget is left alone by the background engine (a raise retries at once).</summary>
+    public static readonly TimeSpan BudgetRetryDelay = TimeSpan.FromMinutes(10);
 
     public JobRunner(DashboardState state) => _state = state;
 
@@ -50,6 +55,16 @@ internal sealed class JobRunner
         var list = _activity.GetOrAdd(jobId, _ => new LinkedList<Activity>());
         lock (list)
         {
+            // A pass that repeats what one of the last ones said (a batch still held back by a budget) adds nothing.
+            var recent = list.Last;
+            for (var i = 0; i < 4 && recent is not null; i++, recent = recent.Previous)
+            {
+                if (recent.Value.Message == message && recent.Value.Warning == warning)
+                {
+                    return;
+                }
+            }
+
             list.AddLast(new Activity(_state.Time.GetUtcNow(), message, warning));
             while (list.Count > ActivityKept)
             {
@@ -61,7 +76,12 @@ internal sealed class JobRunner
     /// <summary>True when a step is running on the job in this process.</summary>
     public bool IsBusy(string jobId) => _locks.TryGetValue(jobId, out var gate) && gate.CurrentCount == 0;
 
-    /// <summary>Runs <paramref name="work"/> with an engine for the job, waiting for any step already running on it.</summary>
+    /// <summary>
+    /// Runs <paramref name="work"/> with an engine for the job, waiting for any step already running on it. The engine has
+    /// the CLI's settings (<see cref="DashboardOptions.EngineOptionsFor"/>: prices, daily budget, cache mode); for a job
+    /// launched or resumed with "no cache" the response cache is not read (answers are still stored), as <c>--no-cache</c>.
+    /// A budget stop of the engine is kept for the job page (<see cref="BudgetStop"/>).
+    /// </summary>
     public async Task<T> WithEngineAsync<T>(JobRecord job, Func<JobEngine, IBatchClient, Task<T>> work, CancellationToken cancellationToken, bool wait = true)
     {
         var gate = _locks.GetOrAdd(job.Id, _ => new SemaphoreSlim(1, 1));
@@ -73,8 +93,16 @@ internal sealed class JobRunner
         try
         {
             using var client = await _state.Options.ClientFactory(job.Spec, cancellationToken);
-            var engine = new JobEngine(_state.Options.Store, client, _state.Time, new Observer(this, job.Id));
-            return await work(engine, client);
+            var options = _state.Options.EngineOptionsFor?.Invoke(job.Spec) ?? new EngineOptions { Costs = _state.Options.Costs };
+            options = options with { Costs = WithoutCacheReads(options.Costs, NoCache(job.Id)) };
+            var engine = new JobEngine(_state.Options.Store, client, _state.Time, new Observer(this, job.Id), options);
+            var result = await work(engine, client);
+            if (engine.BudgetStop is { } stop)
+            {
+                RecordBudgetStop(job.Id, stop);
+            }
+
+            return result;
         }
         finally
         {
@@ -155,6 +183,41 @@ internal sealed class JobRunner
         }
     }
 
+    /// <summary>The cost settings with the response cache not read (answers still stored) when <paramref name="noCache"/>; a cache that is off stays off.</summary>
+    private static CostOptions WithoutCacheReads(CostOptions costs, bool noCache) =>
+        noCache && costs.Cache == CacheMode.ReadWrite ? costs with { Cache = CacheMode.WriteOnly } : costs;
+
+    /// <summary>Remembers that the job was launched or resumed with "no cache": its later sends in this process do not read the cache either.</summary>
+    public void SetNoCache(string jobId, bool noCache)
+    {
+        if (noCache)
+        {
+            _noCache[jobId] = 0;
+        }
+        else
+        {
+            _noCache.TryRemove(jobId, out _);
+        }
+    }
+
+    private bool NoCache(string jobId) => _noCache.ContainsKey(jobId);
+
+    /// <summary>
+    /// The last budget stop of the job in this process (a batch or a chunk of sync requests held back), while it holds:
+    /// forgotten when the budget changes or a later submission pass sends everything it planned.
+    /// </summary>
+    public BudgetRefusal? BudgetStop(string jobId) => _budgetStops.TryGetValue(jobId, out var s) ? s.Stop : null;
+
+    /// <summary>Keeps a budget stop for the job page, with its one line in the activity (said once while it repeats).</summary>
+    private void RecordBudgetStop(string jobId, BudgetRefusal stop)
+    {
+        _budgetStops[jobId] = (stop, _state.Time.GetUtcNow());
+        Note(jobId, Pages.JobPage.BudgetStopMessage(stop), warning: true);
+    }
+
+    /// <summary>Forgets the job's budget stop (its budget changed): the next pass tries again.</summary>
+    public void ClearBudgetStop(string jobId) => _budgetStops.TryRemove(jobId, out _);
+
     /// <summary>True when this dashboard can send jobs through the synchronous API.</summary>
     public bool CanSync => _state.Options.SyncClientFactory is not null;
 
@@ -171,12 +234,23 @@ internal sealed class JobRunner
             var limiter = _state.Options.SyncLimiterFor?.Invoke(job.Spec, settings.RequestsPerMinute, settings.TokensPerMinute)
                 ?? new SyncLimiter(_state.Time, settings.RequestsPerMinute, settings.TokensPerMinute);
             using var client = await factory(job.Spec, token);
-            var runner = new SyncRunner(store, client, limiter, _state.Time, new Observer(this, job.Id), new SyncOptions { Concurrency = settings.Concurrency ?? new SyncOptions().Concurrency });
+            var options = _state.Options.SyncOptionsFor?.Invoke(job.Spec) ?? new SyncOptions { Costs = _state.Options.Costs };
+            options = options with { Concurrency = settings.Concurrency ?? options.Concurrency, Costs = WithoutCacheReads(options.Costs, NoCache(job.Id)) };
+            var runner = new SyncRunner(store, client, limiter, _state.Time, new Observer(this, job.Id), options);
             var current = await store.GetJobAsync(job.Id, token) ?? job;
             try
             {
                 var (report, updated) = await JobSteps.RunSyncAsync(store, runner, current, token);
-                Note(job.Id, $"Synchronous run: {report.Succeeded:N0} answered, {report.Failed:N0} failed in {Pages.Html.Duration(report.Elapsed)}; the job is {Pages.Html.StatusLabel(updated.Status).ToLowerInvariant()}.");
+                var cached = report.FromCache > 0 ? $", {report.FromCache:N0} answered from the cache" : string.Empty;
+                Note(job.Id, $"Synchronous run: {report.Succeeded:N0} answered, {report.Failed:N0} failed{cached} in {Pages.Html.Duration(report.Elapsed)}; the job is {Pages.Html.StatusLabel(updated.Status).ToLowerInvariant()}.");
+                if (report.BudgetStop is { } stop)
+                {
+                    RecordBudgetStop(job.Id, stop);
+                }
+                else
+                {
+                    ClearBudgetStop(job.Id);
+                }
             }
             catch (OperationCanceledException) when (!stopping.IsCancellationRequested)
             {
@@ -208,6 +282,7 @@ internal sealed class JobRunner
     private bool SyncNeedsSending(JobSummary s, DateTimeOffset now) =>
         CanSync && s.Job.Spec.Mode == JobMode.Sync && s.Job.Status is JobStatus.Pending or JobStatus.Running && s.Counts.Pending > 0
         && now - s.Job.UpdatedAt >= SyncPickUpDelay
+        && !(_budgetStops.TryGetValue(s.Id, out var held) && held.Stop.Sync && now - held.At < BudgetRetryDelay)
         && !s.BatchList.Any(b => b.State == BatchState.Submitted && b.ProviderStatus == SyncRunner.SyncStatus && b.LeaseUntil > now && !ProcessIdentity.IsDead(b.LeaseOwner));
 
     /// <summary>How long a sync-mode job with unsent items must be left alone before the background engine sends them.</summary>
@@ -252,6 +327,11 @@ internal sealed class JobRunner
                     if (job.Status is not JobStatus.Cancelled and not JobStatus.Preparing)
                     {
                         await engine.SubmitPlannedAsync(job, cancellationToken);
+                        if (engine.BudgetStop is null && job.Spec.Mode == JobMode.Batch)
+                        {
+                            ClearBudgetStop(job.Id);
+                        }
+
                         await engine.RefreshJobStatusAsync(job, cancellationToken);
                     }
 

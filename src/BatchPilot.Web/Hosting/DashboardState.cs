@@ -17,7 +17,7 @@ internal sealed class DashboardState
         Token = token;
         LoopbackOnly = loopbackOnly;
         Csrf = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24));
-        Index = new JobIndex(options.Store, options.Time);
+        Index = new JobIndex(options.Store, options.Time, options.Costs.Prices);
         Runner = new JobRunner(this);
         Responses = new ResponseCache(Index, options.Time);
         Uploads = new UploadStore(Path.Combine(options.DataDirectory, "uploads"), options.MaxUploadBytes, options.AllowedInputFolder);

@@ -63,6 +63,7 @@ internal static class Routes
         }));
 
         app.MapGet("/jobs/{id}/export", (HttpContext ctx, string id) => Page(ctx, () => ExportAsync(ctx, actions, id)));
+        app.MapGet("/groups/{id}/export", (HttpContext ctx, string id) => Page(ctx, () => ExportGroupAsync(ctx, actions, id)));
         app.MapGet("/new", (HttpContext ctx) => Html(NewJobPage.Render(state, null, state.TakeFlash(ctx.Request.Query["m"]))));
 
         app.MapPost("/jobs", async (HttpContext ctx, CancellationToken _) =>
@@ -79,6 +80,17 @@ internal static class Routes
                 if (form.Files.GetFile("file") is { Length: > 0 } file)
                 {
                     dto = dto with { Input = (await state.Uploads.SaveAsync(file, ctx.RequestAborted)).Reference };
+                }
+
+                if (form.Files.GetFile("json_schema_file") is { Length: > 0 } schemaFile && dto.JsonSchema is null)
+                {
+                    if (schemaFile.Length > MaxSchemaBytes)
+                    {
+                        throw new InputException($"the schema file is over {MaxSchemaBytes / 1024} KB", file: schemaFile.FileName, field: "JSON schema", hint: "a JSON Schema of the answer is a few KB");
+                    }
+
+                    using var text = new StreamReader(schemaFile.OpenReadStream());
+                    dto = dto with { JsonSchema = await text.ReadToEndAsync(ctx.RequestAborted) };
                 }
 
                 var job = await actions.CreateAsync(dto, ctx.RequestAborted, stopping);
@@ -99,7 +111,7 @@ internal static class Routes
                 var back = $"/jobs/{Uri.EscapeDataString(id)}";
                 try
                 {
-                    var result = await RunAction(actions, name, id, flag("include_invalid"), flag("force"), ctx.RequestAborted, stopping);
+                    var result = await RunAction(actions, name, id, flag("include_invalid"), flag("force"), ctx.RequestAborted, stopping, flag("no_cache"));
                     return Results.Redirect((name == "delete" ? "/" : back) + "?m=" + state.Flash(result.Message ?? result.Result));
                 }
                 catch (JobNotFoundException)
@@ -113,6 +125,26 @@ internal static class Routes
                 }
             });
         }
+
+        app.MapPost("/jobs/{id}/budget", async (HttpContext ctx, string id) =>
+        {
+            var form = await ctx.Request.ReadFormAsync(ctx.RequestAborted);
+            var back = $"/jobs/{Uri.EscapeDataString(id)}";
+            try
+            {
+                var result = await actions.BudgetAsync(id, ParseBudget(form["budget_usd"].ToString()), ctx.RequestAborted, stopping);
+                return Results.Redirect(back + "?m=" + state.Flash(result.Message ?? result.Result));
+            }
+            catch (JobNotFoundException)
+            {
+                return Results.Redirect("/?m=" + state.Flash($"No job '{id}': it may have been deleted.", error: true));
+            }
+            catch (Exception ex) when (ex is InputException or ProviderException or JobRunner.BusyException)
+            {
+                Log.ActionFailed(state.Logger, "budget", id, JobRunner.Describe(ex));
+                return Results.Redirect(back + "?m=" + state.Flash(JobRunner.Describe(ex), error: true));
+            }
+        });
 
         app.MapPost("/collect-all", async (HttpContext ctx, CancellationToken _) =>
         {
@@ -166,7 +198,7 @@ internal static class Routes
         {
             var v = await JobView.LoadAsync(state, id, ctx.RequestAborted);
             var dto = new JobDetailDto(JobDto.Of(v.Summary, v.Estimate, state.Time.GetUtcNow()), v.Batches.Select(BatchDto.Of).ToList(), EstimateDto.Of(v.Estimate),
-                v.Activity.Select(a => new ActivityDto(a.At, a.Message, a.Warning)).ToList(), v.Busy);
+                v.Activity.Select(a => new ActivityDto(a.At, a.Message, a.Warning)).ToList(), v.Busy, v.BudgetView(state.Options.Costs.DailyBudgetUsd));
             return Results.Json(dto, WebJson.Default.JobDetailDto);
         }));
         api.MapGet("/jobs/{id}/items", (HttpContext ctx, string id) => Api(ctx, async () =>
@@ -191,7 +223,7 @@ internal static class Routes
             {
             }
 
-            return Results.Json(new ItemPageDto(items.Select(i => ItemDto.Of(i, job, factory)).ToList(), next), WebJson.Default.ItemPageDto);
+            return Results.Json(new ItemPageDto(items.Select(i => ItemDto.Of(i, job, factory, state.Index.Prices)).ToList(), next), WebJson.Default.ItemPageDto);
         }));
         api.MapGet("/jobs/{id}/diagnosis", (HttpContext ctx, string id) => Api(ctx, async () =>
         {
@@ -200,6 +232,7 @@ internal static class Routes
             return Results.Json(report, WebJson.Default.DiagnosisReport);
         }));
         api.MapGet("/jobs/{id}/export", (HttpContext ctx, string id) => Api(ctx, () => ExportAsync(ctx, actions, id)));
+        api.MapGet("/groups/{id}/export", (HttpContext ctx, string id) => Api(ctx, () => ExportGroupAsync(ctx, actions, id)));
         api.MapPost("/uploads", (HttpContext ctx, CancellationToken _) => Api(ctx, async () =>
         {
             if (!ctx.Request.HasFormContentType || (await ctx.Request.ReadFormAsync(ctx.RequestAborted)).Files.GetFile("file") is not { } file)
@@ -237,8 +270,14 @@ internal static class Routes
         foreach (var name in new[] { "refresh", "collect", "resume", "cancel" })
         {
             api.MapPost("/jobs/{id}/" + name, (HttpContext ctx, string id) => Api(ctx, async () =>
-                Results.Json(await RunAction(actions, name, id, Flag(ctx, "include_invalid"), false, ctx.RequestAborted, stopping), WebJson.Default.ActionDto)));
+                Results.Json(await RunAction(actions, name, id, Flag(ctx, "include_invalid"), false, ctx.RequestAborted, stopping, Flag(ctx, "no_cache")), WebJson.Default.ActionDto)));
         }
+
+        api.MapPost("/jobs/{id}/budget", (HttpContext ctx, string id) => Api(ctx, async () =>
+        {
+            var dto = await ReadJsonAsync(ctx, WebJson.Default.BudgetRequestDto);
+            return Results.Json(await actions.BudgetAsync(id, dto.BudgetUsd, ctx.RequestAborted, stopping), WebJson.Default.ActionDto);
+        }));
 
         api.MapDelete("/jobs/{id}", (HttpContext ctx, string id) => Api(ctx, async () =>
             Results.Json(await actions.DeleteAsync(id, Flag(ctx, "force"), ctx.RequestAborted), WebJson.Default.ActionDto)));
@@ -247,14 +286,17 @@ internal static class Routes
         api.MapFallback(() => Results.Json(new ErrorDto("no such API route: see /api/openapi.json"), WebJson.Default.ErrorDto, statusCode: StatusCodes.Status404NotFound));
     }
 
+    /// <summary>The largest JSON schema file the New job form takes.</summary>
+    private const long MaxSchemaBytes = 1024 * 1024;
+
     private static bool Flag(HttpContext ctx, string name) =>
         ctx.Request.Query[name] is { Count: > 0 } v && (v[0] is "true" or "1" or "yes");
 
-    private static Task<ActionDto> RunAction(DashboardActions actions, string name, string id, bool includeInvalid, bool force, CancellationToken ct, CancellationToken stopping) => name switch
+    private static Task<ActionDto> RunAction(DashboardActions actions, string name, string id, bool includeInvalid, bool force, CancellationToken ct, CancellationToken stopping, bool noCache = false) => name switch
     {
         "refresh" => actions.RefreshAsync(id, ct),
         "collect" => actions.CollectAsync(id, ct),
-        "resume" => actions.ResumeAsync(id, includeInvalid, ct, stopping),
+        "resume" => actions.ResumeAsync(id, includeInvalid, ct, stopping, noCache),
         "cancel" => actions.CancelAsync(id, ct),
         _ => actions.DeleteAsync(id, force, ct),
     };
@@ -262,7 +304,18 @@ internal static class Routes
     private static async Task<IResult> ExportAsync(HttpContext ctx, DashboardActions actions, string id)
     {
         var format = ctx.Request.Query["format"].ToString();
-        var file = await actions.ExportAsync(id, format.Length == 0 ? "csv" : format, ctx.RequestAborted);
+        return Send(await actions.ExportAsync(id, format.Length == 0 ? "csv" : format, ctx.RequestAborted));
+    }
+
+    private static async Task<IResult> ExportGroupAsync(HttpContext ctx, DashboardActions actions, string id)
+    {
+        var format = ctx.Request.Query["format"].ToString();
+        return Send(await actions.ExportGroupAsync(id, format.Length == 0 ? "csv" : format, ctx.RequestAborted));
+    }
+
+    /// <summary>Sends a staged export, deleted once sent.</summary>
+    private static IResult Send(ExportFile file)
+    {
         var stream = new FileStream(file.Path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 81920, FileOptions.DeleteOnClose | FileOptions.Asynchronous);
         return Results.File(stream, file.ContentType, file.FileName);
     }
@@ -283,6 +336,20 @@ internal static class Routes
         {
             throw new InputException($"the JSON body cannot be read ({ex.Message})", ex, field: "body");
         }
+    }
+
+    /// <summary>A budget typed in a form: dollars (a leading <c>$</c> allowed); empty or <c>off</c> removes it.</summary>
+    private static decimal? ParseBudget(string text)
+    {
+        var t = text.Trim();
+        if (t.Length == 0 || t.Equals("off", StringComparison.OrdinalIgnoreCase))
+        {
+            return null;
+        }
+
+        return decimal.TryParse(t.TrimStart('$'), NumberStyles.Float, CultureInfo.InvariantCulture, out var usd) && usd >= 0
+            ? usd
+            : throw new InputException($"'{text}' is not an amount in USD", field: "budget", hint: "give dollars, e.g. 5 or 0.50 (empty: no budget)");
     }
 
     /// <summary>The New job form as a request; a field that is not a number is returned as the error to show (with the other fields kept).</summary>
@@ -306,6 +373,11 @@ internal static class Routes
             System = S(f, "system"),
             IdColumn = S(f, "id_column"),
             New = f["new"] == "true",
+            NoCache = f["no_cache"] == "true",
+            ImageColumns = S(f, "image_columns"),
+            SkipMissingImages = f["skip_missing_images"] == "true",
+            JsonSchema = S(f, "json_schema"),
+            Api = S(f, "api"),
         };
         try
         {
@@ -315,7 +387,7 @@ internal static class Routes
                 Temperature = D(f, "temperature", "temperature"),
                 StartRow = L(f, "start_row", "start row"),
                 EndRow = L(f, "end_row", "end row"),
-                BudgetUsd = (decimal?)D(f, "budget_usd", "budget"),
+                BudgetUsd = S(f, "budget_usd") is { } budget ? ParseBudget(budget) : null,
                 RequestsPerMinute = L(f, "requests_per_minute", "requests per minute"),
                 TokensPerMinute = L(f, "tokens_per_minute", "tokens per minute"),
                 Concurrency = (int?)L(f, "concurrency", "concurrency"),

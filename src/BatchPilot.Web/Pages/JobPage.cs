@@ -7,6 +7,8 @@ using BatchPilot.Jobs;
 using BatchPilot.Operations;
 using BatchPilot.Planning;
 using BatchPilot.Pricing;
+using BatchPilot.Running;
+using BatchPilot.Storage;
 using BatchPilot.Web.Data;
 using BatchPilot.Web.Hosting;
 using static BatchPilot.Web.Pages.Html;
@@ -16,6 +18,17 @@ namespace BatchPilot.Web.Pages;
 /// <summary>Everything a job page shows, read once per request.</summary>
 internal sealed record JobView(JobRecord Job, JobCounts Counts, IReadOnlyList<BatchRecord> Batches, JobSummary Summary, CostEstimate? Estimate, IReadOnlyList<Activity> Activity, bool Busy)
 {
+    /// <summary>What counts against the job's budget and today's (read when a budget applies or a batch holds a reservation).</summary>
+    public SpendSnapshot? Spend { get; init; }
+
+    /// <summary>Why the job's next batch (or chunk of sync requests) is held back, while its items wait for more budget.</summary>
+    public BudgetRefusal? BudgetStop { get; init; }
+
+    /// <summary>The budget as the API shows it: null when no budget applies to the job.</summary>
+    public Api.BudgetDto? BudgetView(decimal? dailyBudgetUsd) => Job.BudgetUsd is null && dailyBudgetUsd is null && Spend is null ? null
+        : new Api.BudgetDto(Job.BudgetUsd, Job.BudgetUsd is not null && Spend is { } s ? Math.Round(s.Job.TotalUsd, 6) : null,
+            Spend is { Job.ReservedUsd: > 0 } r ? Math.Round(r.Job.ReservedUsd, 6) : null, dailyBudgetUsd, BudgetStop is null ? null : JobPage.BudgetStopMessage(BudgetStop));
+
     /// <summary>
     /// The view of a job (by id, unique id prefix or name). A finished job nobody is acting on comes from the job index
     /// (nothing about it changes without its status or update time changing, which the index follows); any other is read
@@ -34,7 +47,7 @@ internal sealed record JobView(JobRecord Job, JobCounts Counts, IReadOnlyList<Ba
         {
             var job = await state.Options.Store.GetJobAsync(idOrName, ct) ?? throw new JobNotFoundException(idOrName);
             var counts = await state.Options.Store.GetCountsAsync(job.Id, ct);
-            summary = JobSummary.Of(job, counts, await state.Options.Store.ListBatchesAsync(job.Id, ct));
+            summary = JobSummary.Of(job, counts, await state.Options.Store.ListBatchesAsync(job.Id, ct), state.Index.Prices) with { Group = state.Index.Find(job.Id)?.Group };
             busy = state.Runner.IsBusy(job.Id);
         }
 
@@ -42,7 +55,7 @@ internal sealed record JobView(JobRecord Job, JobCounts Counts, IReadOnlyList<Ba
         var estimate = state.Index.EstimateOf(id);
         if (estimate is null && summary.Job.Status != JobStatus.Preparing && summary.Counts.Total <= 20_000)
         {
-            estimate = await JobIndex.EstimateAsync(state.Options.Store, summary.Job, ct);
+            estimate = await JobIndex.EstimateAsync(state.Options.Store, summary.Job, state.Index.Prices, ct);
             if (estimate is not null)
             {
                 state.Index.SetEstimate(id, estimate);
@@ -53,7 +66,16 @@ internal sealed record JobView(JobRecord Job, JobCounts Counts, IReadOnlyList<Ba
             state.Index.WantEstimates([summary]);
         }
 
-        return new JobView(summary.Job, summary.Counts, summary.BatchList, summary, estimate, state.Runner.ActivityOf(id), busy);
+        // As 'status': the spend is read when a budget applies, or a batch in flight holds a reservation.
+        SpendSnapshot? spend = null;
+        var daily = state.Options.Costs.DailyBudgetUsd;
+        if (summary.Job.BudgetUsd is not null || daily is not null || summary.BatchList.Any(b => b.ReservedUsd is not null && JobSteps.HasInFlight([b])))
+        {
+            spend = await state.Options.Store.GetSpendAsync(id, JobBudgets.DayStart(state.Time.GetUtcNow()), ct);
+        }
+
+        var stop = state.Runner.BudgetStop(id) is { } held && summary.Counts.Pending + summary.Counts.InBatch > 0 && !summary.IsFinal ? held : null;
+        return new JobView(summary.Job, summary.Counts, summary.BatchList, summary, estimate, state.Runner.ActivityOf(id), busy) { Spend = spend, BudgetStop = stop };
     }
 }
 
@@ -72,7 +94,8 @@ internal static class JobPage
         sb.Append(PostButton($"/jobs/{id}/refresh", "Refresh status", state.Csrf, "btn", "refresh", title: "Ask the provider for fresh statuses and collect ended batches (\"Actualiser\" / \"Vérifier\")"));
         sb.Append(PostButton($"/jobs/{id}/collect", "Collect finished batches", state.Csrf, "btn", "collect", title: "Fetch the results of every ended batch (\"Traiter les batches terminés\")"));
         sb.Append(PostButton($"/jobs/{id}/resume", "Resume", state.Csrf, "btn", "resume",
-            "<label class=\"check\" title=\"Also resend items that failed for a reason a retry cannot fix (invalid request, context too long)\"><input type=\"checkbox\" name=\"include_invalid\" value=\"true\"> also items a retry cannot fix</label>",
+            "<label class=\"check\" title=\"Also resend items that failed for a reason a retry cannot fix (invalid request, context too long)\"><input type=\"checkbox\" name=\"include_invalid\" value=\"true\"> also items a retry cannot fix</label>"
+            + "<label class=\"check\" title=\"Send every request, even one answered before (--no-cache)\"><input type=\"checkbox\" name=\"no_cache\" value=\"true\" data-testid=\"resume-no-cache\"> no cache</label>",
             "Send the failed, expired and cancelled items again as a new batch (\"Reprendre\")"));
         sb.Append(PostButton($"/jobs/{id}/cancel", "Cancel", state.Csrf, "btn warn", "cancel", title: "Cancel unsent items and ask the provider to stop batches in flight"));
         sb.Append($"<a class=\"btn danger\" href=\"/jobs/{id}/delete\" data-testid=\"delete\">Delete…</a>");
@@ -83,7 +106,24 @@ internal static class JobPage
             sb.Append($"<a class=\"btn small\" href=\"/jobs/{id}/export?format={f}\" download data-testid=\"export-{f}\">{f.ToUpperInvariant()}</a> ");
         }
 
+        if (v.Summary.Group is { } group)
+        {
+            sb.Append("<span class=\"group-exports\">· the comparison ").Append(E(group.Id)).Append(", side by side: ");
+            foreach (var f in new[] { "csv", "jsonl", "md", "docx" })
+            {
+                sb.Append($"<a class=\"btn small\" href=\"/groups/{Url(group.Id)}/export?format={f}\" download data-testid=\"group-export-{f}\">{f.ToUpperInvariant()}</a> ");
+            }
+
+            sb.Append("</span>");
+        }
+
+        if (job.Spec.Kind == JobKind.Raw)
+        {
+            sb.Append($"<a class=\"btn small\" href=\"/jobs/{id}/export?format=provider\" download data-testid=\"export-provider\" title=\"The provider's own output file again, one line per request in input order (export --format provider); once every request has its result\">Provider output file</a> ");
+        }
+
         sb.Append("</div>");
+        sb.Append(BudgetForm(state, v));
         sb.Append("<div id=\"job-live\" data-live-region>").Append(await LiveAsync(state, v, ct)).Append("</div>");
         sb.Append("<section><h2>Items</h2><div id=\"items-live\" data-live-region>").Append(await ItemsAsync(state, v, filter, after, ct)).Append("</div></section>");
         return Layout(job.Name, "jobs", sb.ToString(), state.Csrf, flash, state.Options.LiveRefreshMilliseconds);
@@ -109,6 +149,23 @@ internal static class JobPage
         Fact(sb, "Provider / model", $"{job.Spec.Provider} / {job.Spec.Model}");
         Fact(sb, "Mode", job.Spec.Mode.ToString().ToLowerInvariant(), "job-mode");
         Fact(sb, "Endpoint", SafeEndpoint(job.Spec.Endpoint));
+        if (job.Spec.Kind == JobKind.Raw)
+        {
+            Fact(sb, "Source", "batch file (submit-file): each request sent as written", "job-kind");
+        }
+
+        if (s.Group is { } group)
+        {
+            sb.Append("<div><dt>Comparison group</dt><dd data-testid=\"job-group\"><a href=\"/?q=").Append(Url(group.Id)).Append("\">").Append(E(group.Name)).Append(" (").Append(E(group.Id)).Append(")</a>, variant ")
+              .Append(E(group.Label));
+            foreach (var other in state.Index.Current.Jobs.Where(o => o.Group?.Id == group.Id && o.Id != job.Id).OrderBy(o => o.Job.CreatedAt))
+            {
+                sb.Append(" · <a href=\"/jobs/").Append(Url(other.Id)).Append("\" data-testid=\"variant-link\">").Append(E(other.Group!.Label)).Append("</a>");
+            }
+
+            sb.Append("</dd></div>");
+        }
+
         Fact(sb, "Succeeded", N(c.Succeeded), "count-succeeded");
         Fact(sb, "Failed / expired / cancelled", $"{N(c.Failed)} / {N(c.Expired)} / {N(c.Cancelled)}", "count-failed");
         Fact(sb, "Pending / in a batch", $"{N(c.Pending)} / {N(c.InBatch)}", "count-pending");
@@ -116,6 +173,16 @@ internal static class JobPage
         Fact(sb, "Tokens in / out", $"{N(c.InputTokens)} / {N(c.OutputTokens)}");
         Fact(sb, "Estimated cost", v.Estimate is null ? "…" : $"{Money(v.Estimate.BatchCostUsd)} (batch) · {Money(v.Estimate.SyncCostUsd)} (sync)", "cost-estimated");
         Fact(sb, "Actual cost", Money(s.CostUsd), "cost-actual");
+        if (c.FromCache > 0)
+        {
+            Fact(sb, "Answered from the cache", $"{N(c.FromCache)} (nothing sent, no cost)", "count-cached");
+        }
+
+        if (BudgetFact(v, state.Options.Costs.DailyBudgetUsd) is { } budget)
+        {
+            Fact(sb, "Budget", budget, "budget");
+        }
+
         Fact(sb, "Created", Time(job.CreatedAt));
         Fact(sb, "Updated", Time(job.UpdatedAt));
         Fact(sb, "Completed", Time(job.CompletedAt));
@@ -123,6 +190,11 @@ internal static class JobPage
         if (v.Estimate is not null)
         {
             sb.Append("<p class=\"note\">").Append(E(v.Estimate.Basis)).Append("</p>");
+        }
+
+        if (v.BudgetStop is { } stop)
+        {
+            sb.Append("<p class=\"warn-t budget-stop\" role=\"status\" data-testid=\"budget-stop\">").Append(E(BudgetStopMessage(stop))).Append("</p>");
         }
 
         sb.Append("</section>");
@@ -181,6 +253,50 @@ internal static class JobPage
 
         sb.Append("</ul></details></section>");
         return sb.ToString();
+    }
+
+    /// <summary>The budget line, as <c>status</c> shows it: the amount, what is used (with its share) and what of it is reserved; null without a budget.</summary>
+    private static string? BudgetFact(JobView v, decimal? dailyBudgetUsd)
+    {
+        var reserved = v.Spend is { Job.ReservedUsd: > 0 } r ? $", {Budgets.Money(r.Job.ReservedUsd)} of it reserved for batches in flight" : string.Empty;
+        var daily = dailyBudgetUsd is { } d && v.Spend is { } today ? $"; daily budget {Budgets.Money(d)}: {Budgets.Money(today.Day.TotalUsd)} used today (UTC, all jobs)" : string.Empty;
+        if (v.Job.BudgetUsd is { } budget)
+        {
+            var used = v.Spend?.Job.TotalUsd ?? 0;
+            var share = budget > 0 ? $" ({(used / budget).ToString("0%", CultureInfo.InvariantCulture)})" : string.Empty;
+            return $"{Budgets.Money(budget)}: {Budgets.Money(used)} used{share}{reserved}{daily}";
+        }
+
+        return daily.Length > 0 ? "none" + daily : null;
+    }
+
+    /// <summary>The budget form: set, raise or remove the job's budget; what it held back is sent as far as the new one allows.</summary>
+    private static string BudgetForm(DashboardState state, JobView v)
+    {
+        var job = v.Job;
+        var suggested = v.BudgetStop is { Kind: BudgetKind.Job } stop ? stop.SuggestedBudgetUsd : job.BudgetUsd;
+        var value = suggested is { } usd ? Budgets.Amount(usd) : string.Empty;
+        var field = $"<label>Budget (USD) <input type=\"number\" name=\"budget_usd\" min=\"0\" step=\"any\" value=\"{E(value)}\" data-testid=\"budget-input\"></label> ";
+        var label = job.BudgetUsd is null ? "Set budget" : "Change budget and continue";
+        return "<div class=\"budget-form\" data-testid=\"budget-form\">"
+            + PostButton($"/jobs/{Url(job.Id)}/budget", label, state.Csrf, "btn small", "set-budget", field,
+                "Most this job may spend, kept on the job as 'resume --budget' does; held batches go on as far as it allows (empty removes the budget)")
+            + "</div>";
+    }
+
+    /// <summary>
+    /// The one line a budget stop shows on the dashboard: the engine's reason (the budget, the spend so far, the held
+    /// batch's estimate), then how to continue here.
+    /// </summary>
+    public static string BudgetStopMessage(BudgetRefusal stop)
+    {
+        var reason = stop.Message;
+        var cut = reason.IndexOf(" To continue,", StringComparison.Ordinal);
+        reason = cut < 0 ? reason : reason[..cut];
+        var next = stop.Kind == BudgetKind.Job
+            ? $" To continue, raise the job's budget to {Budgets.Money(stop.SuggestedBudgetUsd)} or more (Raise budget on the job page)."
+            : " To continue, resume the job after midnight UTC, or raise budget.daily_usd in config/user.yaml.";
+        return "Budget stop: " + reason + next;
     }
 
     private static void Fact(StringBuilder sb, string label, string value, string? testId = null) =>
@@ -300,6 +416,8 @@ internal static class JobPage
         {
         }
 
+        // A job with a JSON schema: each answer as its top-level fields (as the exports spread them).
+        var fields = Exports.AnswerFields.ForJob(job);
         sb.Append("<div class=\"table-wrap\"><table class=\"grid items\" data-testid=\"items-table\"><thead><tr><th>#</th><th>Id</th><th>Status</th><th>Prompt</th><th>Answer</th><th>Tokens in / out</th><th>Cost</th><th>Error</th></tr></thead><tbody>");
         if (items.Count == 0)
         {
@@ -309,10 +427,10 @@ internal static class JobPage
         foreach (var i in items)
         {
             var prompt = factory?.Create(i.Values);
-            var cost = i.Usage is { } u ? PriceTable.Default.Cost(job.Spec.Model, u, job.Spec.Mode == JobMode.Batch) : null;
+            var cost = i.Usage is { } u ? state.Index.Prices.Cost(job.Spec.Model, u, job.Spec.Mode == JobMode.Batch) : null;
             sb.Append("<tr><td class=\"num\">").Append(N(i.Seq)).Append("</td><td class=\"mono\">").Append(E(i.CustomId)).Append(i.Attempt > 1 ? $"<div class=\"muted\">attempt {i.Attempt}</div>" : string.Empty)
               .Append("</td><td>").Append(Badge(Exports.JobExporter.StatusName(i.Status))).Append("</td><td>").Append(LongText(prompt is null ? null : (prompt.System is null ? prompt.UserText : prompt.System + "\n\n" + prompt.UserText), 120))
-              .Append("</td><td>").Append(LongText(i.ResultText, 160)).Append("</td><td class=\"num\">").Append(i.Usage is { } us ? $"{N(us.InputTokens)} / {N(us.OutputTokens)}" : "–")
+              .Append("</td><td>").Append(fields is not null && i.ResultText is not null ? AnswerFieldsHtml(fields, i.ResultText) : LongText(i.ResultText, 160)).Append("</td><td class=\"num\">").Append(i.Usage is { } us ? $"{N(us.InputTokens)} / {N(us.OutputTokens)}" : "–")
               .Append("</td><td class=\"num\">").Append(i.Usage is null ? "–" : Money(cost)).Append("</td><td>")
               .Append(i.ErrorCode is null && i.ErrorMessage is null ? "–" : $"<b class=\"mono bad-t\">{E(i.ErrorCode)}</b> {LongText(i.ErrorMessage, 100)}").Append("</td></tr>");
         }
@@ -330,6 +448,24 @@ internal static class JobPage
         }
 
         return sb.Append("</nav>").ToString();
+    }
+
+    /// <summary>An answer of a job with a JSON schema, one line per top-level field (the raw answer when it is not the schema's object).</summary>
+    private static string AnswerFieldsHtml(Exports.AnswerFields fields, string answer)
+    {
+        var values = fields.Values(answer);
+        if (values.All(v => v is null))
+        {
+            return LongText(answer, 160);
+        }
+
+        var sb = new StringBuilder("<dl class=\"answer-fields\" data-testid=\"answer-fields\">");
+        for (var k = 0; k < fields.Properties.Count; k++)
+        {
+            sb.Append("<div><dt>").Append(E(fields.Properties[k])).Append("</dt><dd>").Append(LongText(values[k], 80)).Append("</dd></div>");
+        }
+
+        return sb.Append("</dl>").ToString();
     }
 
     public static string DeleteConfirm(DashboardState state, JobView v, (string, bool)? flash)

@@ -96,13 +96,25 @@ internal static class JobsPage
         var c = j.Counts;
         var sb = new StringBuilder(900);
         sb.Append("<tr data-job=\"").Append(E(j.Id)).Append("\">");
-        sb.Append("<td><a href=\"/jobs/").Append(Url(j.Id)).Append("\" class=\"job-link\">").Append(E(j.Job.Name)).Append("</a><div class=\"muted mono\">").Append(E(j.Id)).Append("</div></td>");
+        sb.Append("<td><a href=\"/jobs/").Append(Url(j.Id)).Append("\" class=\"job-link\">").Append(E(j.Job.Name)).Append("</a><div class=\"muted mono\">").Append(E(j.Id)).Append("</div>");
+        if (j.Group is { } g)
+        {
+            sb.Append("<div class=\"muted\"><a class=\"group-link\" href=\"/?q=").Append(Url(g.Id)).Append("\" title=\"").Append(E(g.Name)).Append("\" data-testid=\"group-link\">")
+              .Append(E(g.Id)).Append("</a> · ").Append(E(g.Label)).Append("</div>");
+        }
+
+        if (j.Job.Spec.Kind == Jobs.JobKind.Raw)
+        {
+            sb.Append("<div class=\"muted\">batch file</div>");
+        }
+
+        sb.Append("</td>");
         sb.Append("<td>").Append(E(j.Job.Spec.Provider)).Append("<div class=\"muted\">").Append(E(j.Job.Spec.Model)).Append("</div></td>");
         sb.Append("<td>").Append(E(j.Job.Spec.Mode.ToString().ToLowerInvariant())).Append("</td>");
         sb.Append("<td>").Append(Badge(StatusLabel(j.Job.Status), StatusClass(j.Job.Status.ToString()))).Append("</td>");
         sb.Append("<td class=\"w-progress\">").Append(Progress(j.Progress, $"{N(c.Ended)}/{N(j.Total)} ({Pct(j.Progress)})")).Append("</td>");
         sb.Append("<td>").Append(j.IsFinal ? "–" : Duration(j.Eta(now))).Append("</td>");
-        sb.Append("<td class=\"num\"><span class=\"ok-t\">").Append(N(c.Succeeded)).Append("</span> / <span class=\"bad-t\">").Append(N(c.NotSucceeded)).Append("</span> / ").Append(N(c.Pending + c.InBatch)).Append("</td>");
+        sb.Append("<td class=\"num\"><span class=\"ok-t\">").Append(N(c.Succeeded)).Append("</span>").Append(c.FromCache > 0 ? $" <span class=\"muted\" title=\"answered from the cache\">({N(c.FromCache)} cached)</span>" : string.Empty).Append(" / <span class=\"bad-t\">").Append(N(c.NotSucceeded)).Append("</span> / ").Append(N(c.Pending + c.InBatch)).Append("</td>");
         sb.Append("<td class=\"num\">").Append(estimate is null ? "…" : Money(JobSummary.EstimatedCost(j.Job, estimate))).Append(" / ").Append(Money(j.CostUsd)).Append("</td>");
         sb.Append("<td>").Append(TimeTag(j.Job.CreatedAt)).Append("</td><td>").Append(TimeTag(j.Job.UpdatedAt)).Append("</td></tr>");
         return sb.ToString();
@@ -115,7 +127,7 @@ internal static class JobsPage
     {
         var models = state.Index.Models();
         var sb = new StringBuilder("<form class=\"filters\" method=\"get\" action=\"/\" role=\"search\">");
-        sb.Append($"<label>Search <input type=\"search\" name=\"q\" value=\"{E(q.Search)}\" placeholder=\"name or id\" data-testid=\"search\"></label>");
+        sb.Append($"<label>Search <input type=\"search\" name=\"q\" value=\"{E(q.Search)}\" placeholder=\"name, id or grp-…\" data-testid=\"search\"></label>");
         sb.Append("<label>Status <select name=\"status\"><option value=\"\">any</option>");
         foreach (var (v, l) in new[] { ("active", "unfinished") }.Concat(Enum.GetValues<JobStatus>().Select(s => (s.ToString(), StatusLabel(s)))))
         {

@@ -71,12 +71,15 @@ internal static class NewJobPage
 
         sb.Append("</datalist>");
         sb.Append("<label>Provider <select name=\"provider\" id=\"provider\"><option value=\"auto\">from the model name</option>");
-        foreach (var p in new[] { "openai", "anthropic" })
+        foreach (var p in BatchPilot.Providers.ProviderNames.All)
         {
             sb.Append($"<option{(form.Provider == p ? " selected" : string.Empty)}>{p}</option>");
         }
 
         sb.Append("</select></label>");
+        sb.Append("<label>OpenAI API <select name=\"api\" id=\"api\" data-testid=\"api\"><option value=\"chat\">chat completions</option><option value=\"responses\"")
+          .Append(string.Equals(form.Api, "responses", StringComparison.OrdinalIgnoreCase) ? " selected" : string.Empty).Append(">Responses API (OpenAI only)</option></select></label>");
+        sb.Append("<p class=\"note\">OpenRouter (<code>vendor/model</code> ids) and Azure OpenAI (deployment names; its endpoint from <code>AZURE_OPENAI_ENDPOINT</code> or <code>base_urls.azure</code>) run in the synchronous mode only.</p>");
         var sync = string.Equals(form.Mode, "sync", StringComparison.OrdinalIgnoreCase) && state.Runner.CanSync;
         sb.Append("<div class=\"radio\" role=\"radiogroup\" aria-label=\"Mode\"><label><input type=\"radio\" name=\"mode\" value=\"batch\" data-testid=\"mode-batch\"").Append(sync ? string.Empty : " checked")
           .Append("> Batch API (half price, results within 24 h)</label>");
@@ -99,7 +102,7 @@ internal static class NewJobPage
         sb.Append(NumberField("temperature", "Temperature", form.Temperature?.ToString(CultureInfo.InvariantCulture), "0", "0.1"));
         sb.Append(NumberField("start_row", "First row", form.StartRow?.ToString(CultureInfo.InvariantCulture), "1", null));
         sb.Append(NumberField("end_row", "Last row", form.EndRow?.ToString(CultureInfo.InvariantCulture), "1", null));
-        sb.Append(NumberField("budget_usd", "Budget (USD)", form.BudgetUsd?.ToString(CultureInfo.InvariantCulture), "0", "0.01"));
+        sb.Append(NumberField("budget_usd", "Budget (USD)", form.BudgetUsd?.ToString(CultureInfo.InvariantCulture), "0", "any"));
         sb.Append("</div>");
         if (state.Runner.CanSync)
         {
@@ -117,8 +120,20 @@ internal static class NewJobPage
         }
 
         sb.Append("</select></label>");
-        sb.Append("<p class=\"note\">The budget is checked against the estimate before launch: a job whose estimate is over it is not started. Stopping a running job at its budget comes with a later release.</p>");
+        sb.Append("<p class=\"note\">The budget is kept on the job, as <code>run --budget</code>: each batch's estimate is reserved before it is sent, and a batch that would pass the budget is held back (its items stay pending until the budget is raised on the job's page).</p>");
+        sb.Append("<label class=\"check\" title=\"--no-cache\"><input type=\"checkbox\" name=\"no_cache\" value=\"true\" data-testid=\"no-cache\"").Append(form.NoCache ? " checked" : string.Empty)
+          .Append("> no cache: send every request, even one answered before (new answers are still stored)</label>");
         sb.Append("<label class=\"check\"><input type=\"checkbox\" name=\"new\" value=\"true\"> start a new job even if the same one ran before (default: continue it)</label>");
+        sb.Append("</fieldset>");
+
+        sb.Append("<fieldset><legend>5. Images and structured answers (optional)</legend>");
+        sb.Append($"<label>Image column(s), a comma list <input name=\"image_columns\" id=\"image-columns\" value=\"{E(form.ImageColumns)}\" placeholder=\"e.g. Image Path\" data-testid=\"image_columns\"></label>");
+        sb.Append("<p class=\"note\">Each cell names an image sent with the row: an http(s) URL, a data: URL, or a file relative to the allowed folder (an upload's images must be URLs). An empty cell sends no image.</p>");
+        sb.Append("<label class=\"check\"><input type=\"checkbox\" name=\"skip_missing_images\" value=\"true\" data-testid=\"skip_missing_images\"").Append(form.SkipMissingImages ? " checked" : string.Empty)
+          .Append("> skip rows whose image cannot be sent (instead of failing them)</label>");
+        sb.Append($"<label>JSON schema every answer must follow <textarea name=\"json_schema\" id=\"json-schema\" rows=\"4\" placeholder=\"{{&quot;type&quot;:&quot;object&quot;,&quot;properties&quot;:{{…}}}}\" data-testid=\"json_schema\">{E(form.JsonSchema)}</textarea></label>");
+        sb.Append("<label>or a schema file <input type=\"file\" name=\"json_schema_file\" accept=\".json\" data-testid=\"json_schema_file\"></label>");
+        sb.Append("<p class=\"note\">As <code>--json-schema</code>: OpenAI structured output or an Anthropic forced tool; answers are validated and their top-level fields become export columns.</p>");
         sb.Append("</fieldset>");
         sb.Append("<p><button type=\"submit\" class=\"btn primary big\" data-testid=\"launch\">Launch job</button></p>");
         sb.Append("</div><div class=\"col\"><section class=\"preview\" aria-live=\"polite\"><h2>Preview</h2>");
