@@ -107,7 +107,17 @@ public sealed class SyncRunner
             }
 
             var token = TokenPrefix + job.Id + "-" + Guid.NewGuid().ToString("N")[..12];
-            var batch = await _store.CreatePlannedBatchAsync(job.Id, page.Select(i => i.Seq).ToList(), 0, token, cancellationToken).ConfigureAwait(false);
+            BatchRecord batch;
+            try
+            {
+                batch = await _store.CreatePlannedBatchAsync(job.Id, page.Select(i => i.Seq).ToList(), 0, token, cancellationToken).ConfigureAwait(false);
+            }
+            catch (PlanningConflictException)
+            {
+                // Another process (the same command run twice at once) took some of these items first: read again.
+                continue;
+            }
+
             var now = _time.GetUtcNow();
             await _store.TryTransitionBatchAsync(batch.Id, [BatchState.Planned], BatchState.Submitted,
                 new BatchUpdate { ProviderBatchId = token, ProviderStatus = SyncStatus, SubmittingAt = now, SubmittedAt = now, LeaseOwner = ProcessIdentity.Current, LeaseUntil = now + _options.LeaseDuration },
