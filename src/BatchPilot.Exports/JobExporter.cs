@@ -121,8 +121,13 @@ public static class JobExporter
         return parsed is not null;
     }
 
-    /// <summary>The format a file name asks for by its extension (<c>.md</c>, <c>.markdown</c>, <c>.docx</c>, <c>.xlsx</c>, <c>.jsonl</c>); CSV otherwise.</summary>
-    public static ExportFormat FormatFromExtension(string path)
+    /// <summary>
+    /// The format a file name asks for by its extension (<c>.md</c>, <c>.markdown</c>, <c>.docx</c>, <c>.xlsx</c>,
+    /// <c>.jsonl</c>); CSV otherwise, except for an extension that promises another format (<c>.json</c>, <c>.xls</c>,
+    /// <c>.doc</c>, <c>.pdf</c>, <c>.tsv</c>), which is refused rather than filled with CSV.
+    /// </summary>
+    /// <exception cref="Errors.InputException">The extension names a format that is not written.</exception>
+    public static ExportFormat FormatFromExtension(string path, string option = "--out")
     {
         ArgumentNullException.ThrowIfNull(path);
         var ext = Path.GetExtension(path).ToLowerInvariant();
@@ -132,6 +137,15 @@ public static class JobExporter
             ".md" or ".markdown" => ExportFormat.Markdown,
             ".docx" => ExportFormat.Docx,
             ".xlsx" => ExportFormat.Xlsx,
+            ".json" or ".xls" or ".doc" or ".pdf" or ".tsv" => throw new Errors.InputException(
+                $"a {ext} file cannot be written (it would hold CSV)", file: path, field: option,
+                hint: ext switch
+                {
+                    ".json" => "use .jsonl (one JSON object per item)",
+                    ".xls" => "use .xlsx",
+                    ".doc" => "use .docx",
+                    _ => "use .csv, .jsonl, .md, .docx or .xlsx",
+                }),
             _ => ExportFormat.Csv,
         };
     }

@@ -1,4 +1,5 @@
 using System.Reflection;
+using BatchPilot.Emulator;
 using BatchPilot.Items;
 using BatchPilot.Jobs;
 using BatchPilot.Operations;
@@ -39,8 +40,8 @@ public sealed class ConcurrentRunTests
         }
     }
 
-    private static CreateJobRequest Request(Action? beforeFirstRow = null) =>
-        new() { Spec = Spec(), Name = "twice", Columns = ["text"], Rows = _ => Source(beforeFirstRow) };
+    private static CreateJobRequest Request(Action? beforeFirstRow = null, JobMode mode = JobMode.Batch) =>
+        new() { Spec = Spec() with { Mode = mode }, Name = "twice", Columns = ["text"], Rows = _ => Source(beforeFirstRow) };
 
     [Fact]
     public async Task CreateJob_WhileAnotherProcessReadsTheSameInput_ContinuesItsJob_AndStoresEachRowOnce()
@@ -93,6 +94,34 @@ public sealed class ConcurrentRunTests
         }
 
         Assert.Equal(Enumerable.Range(1, Rows).Select(i => (long)i), seqs.Order());
+    }
+
+    [Fact]
+    public async Task SyncRun_WhenAnotherProcessTakesAChunkMeanwhile_SendsTheOtherItems_AndNeverItsChunk()
+    {
+        // Given a sync job of 35 items, and another process taking the first 10 while this one reads them
+        using var two = new TwoProcesses();
+        var (store, other, client) = (two.Store, two.Other, two.Client);
+        await using var emu = await EmulatorServer.StartAsync(new EmulatorOptions());
+        var baseUrl = new Uri(emu.BaseAddress, "v1");
+        var job = (await CreateJob.RunAsync(store, Request(mode: JobMode.Sync), client, TimeProvider.System)).Job;
+        var interleaved = BeforeFirstCall.Wrap(store, nameof(IJobStore.CreatePlannedBatchAsync),
+            () => other.CreatePlannedBatchAsync(job.Id, [.. Enumerable.Range(1, 10).Select(i => (long)i)], 0, "bp-sync-other").GetAwaiter().GetResult());
+        using var sync = SyncClients.Create(new BatchClientOptions { Provider = ProviderNames.OpenAI, BaseUrl = baseUrl, ApiKey = "sk-test", SpoolDirectory = Path.GetTempPath() });
+
+        // When this process runs the job synchronously
+        var report = await new SyncRunner(interleaved, sync, new SyncLimiter(TimeProvider.System), TimeProvider.System, options: new SyncOptions { ChunkSize = 15 }).RunAsync(job);
+
+        // Then it answered the 25 items nobody else holds, and left the other process's 10 alone
+        Assert.Equal(25, report.Succeeded);
+        var items = new List<ItemRecord>();
+        await foreach (var item in store.ReadItemsAsync(job.Id))
+        {
+            items.Add(item);
+        }
+
+        Assert.All(items.Where(i => i.Seq <= 10), i => Assert.Equal(ItemStatus.InBatch, i.Status));
+        Assert.All(items.Where(i => i.Seq > 10), i => Assert.Equal(ItemStatus.Succeeded, i.Status));
     }
 
     /// <summary>Two processes' stores on one SQLite file, and a client of batches of 10.</summary>

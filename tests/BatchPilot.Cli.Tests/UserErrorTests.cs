@@ -82,6 +82,43 @@ public sealed class UserErrorTests
         Assert.Equal("[]", (await cli.RunAsync("jobs", "--json")).StdOut.Trim());
     }
 
+    [Theory]
+    [InlineData("out.json", "use .jsonl (one JSON object per item)")]
+    [InlineData("out.xls", "use .xlsx")]
+    [InlineData("out.pdf", "use .csv, .jsonl, .md, .docx or .xlsx")]
+    public async Task Run_OutputExtensionOfAFormatNotWritten_IsRefusedBeforeAnythingIsSent(string name, string hint)
+    {
+        using var ws = new TempWorkspace();
+        await using var emu = await EmulatorHost.StartAsync();
+        var cli = new CliRunner(ws).WithEmulator(emu);
+        var ext = Path.GetExtension(name);
+
+        var r = await cli.RunAsync("run", ws.WriteReviews("r.csv", 2), "--model", "gpt-4o-mini", "--prompt", "x {{id}}", "--out", ws.PathOf(name));
+
+        Assert.Equal(2, r.ExitCode);
+        Assert.Equal($"error: {ws.PathOf(name)}: '--out': a {ext} file cannot be written (it would hold CSV). {char.ToUpperInvariant(hint[0])}{hint[1..]}.", r.StdErr.Trim());
+        Assert.Empty(emu.Server.ListBatches());
+        Assert.False(File.Exists(ws.PathOf(name)));
+    }
+
+    [Fact]
+    public async Task Export_ToAJsonFile_IsRefused_ButAnExplicitFormatIsWritten()
+    {
+        using var ws = new TempWorkspace();
+        await using var emu = await EmulatorHost.StartAsync();
+        var cli = new CliRunner(ws).WithEmulator(emu);
+        var run = await cli.RunAsync("run", ws.WriteReviews("r.csv", 2), "--model", "gpt-4o-mini", "--prompt", "x {{id}}", "--out", ws.PathOf("o.csv"));
+        Assert.True(run.ExitCode == 0, run.ToString());
+
+        var refused = await cli.RunAsync("export", "r", "--out", ws.PathOf("r.json"));
+        var forced = await cli.RunAsync("export", "r", "--out", ws.PathOf("r.json"), "--format", "jsonl");
+
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Contains("a .json file cannot be written", refused.StdErr, StringComparison.Ordinal);
+        Assert.Equal(0, forced.ExitCode);
+        Assert.Equal(2, File.ReadAllLines(ws.PathOf("r.json")).Length);
+    }
+
     [Fact]
     public async Task Run_OutputFolderMissing_FailsBeforeAnythingIsSent()
     {

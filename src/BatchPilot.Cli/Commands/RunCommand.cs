@@ -160,6 +160,7 @@ internal static class RunCommand
             ValidateTemplates(prompt!, promptFile is null ? "--prompt" : "--prompt-file", pr.GetValue(System), columns, inputArg == "-" ? "<stdin>" : inputArg);
             var outPath = ctx.Resolve(pr.GetValue(Out) ?? StemOf(inputArg) + ".results.csv");
             AtomicFile.EnsureWritable(outPath);
+            _ = JobExporter.FormatFromExtension(outPath);
             if (stdinSpool is null)
             {
                 RefuseOverwritingInput(outPath, inputArg, ".results.csv");

@@ -166,7 +166,17 @@ public sealed class SyncRunner
             }
 
             var token = TokenPrefix + job.Id + "-" + Guid.NewGuid().ToString("N")[..12];
-            var batch = await _store.CreatePlannedBatchAsync(job.Id, new PlannedBatch { Seqs = [.. page.Select(i => i.Seq)], Token = token, CacheKeys = keys }, cancellationToken).ConfigureAwait(false);
+            BatchRecord batch;
+            try
+            {
+                batch = await _store.CreatePlannedBatchAsync(job.Id, new PlannedBatch { Seqs = [.. page.Select(i => i.Seq)], Token = token, CacheKeys = keys }, cancellationToken).ConfigureAwait(false);
+            }
+            catch (PlanningConflictException)
+            {
+                // Another process (the same command run twice at once) took some of these items first: read again.
+                continue;
+            }
+
             var now = _time.GetUtcNow();
             var claim = await _store.TryReserveAsync(batch.Id, [BatchState.Planned], BatchState.Submitted,
                 new BatchUpdate { ProviderBatchId = token, ProviderStatus = SyncStatus, SubmittingAt = now, SubmittedAt = now, LeaseOwner = ProcessIdentity.Current, LeaseUntil = now + _options.LeaseDuration },
