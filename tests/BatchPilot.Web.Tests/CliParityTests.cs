@@ -240,6 +240,7 @@ public sealed class CliParityTests
         var page = await host.Http.GetStringAsync(new Uri("/jobs/" + id, UriKind.Relative));
         Assert.Contains("data-testid=\"export-provider\"", page, StringComparison.Ordinal);
         Assert.Contains("data-testid=\"job-kind\"", page, StringComparison.Ordinal);
+        Assert.Contains("data-testid=\"cost-estimated\">– (a batch file&#39;s requests are not estimated)", page, StringComparison.Ordinal);
         using var resp = await host.Http.GetAsync(new Uri($"/jobs/{id}/export?format=provider", UriKind.Relative));
         Assert.Equal(HttpStatusCode.OK, resp.StatusCode);
         Assert.EndsWith(".output.jsonl", resp.Content.Headers.ContentDisposition!.FileName!.Trim('"'), StringComparison.Ordinal);

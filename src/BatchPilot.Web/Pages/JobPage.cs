@@ -172,7 +172,7 @@ internal static class JobPage
         Fact(sb, "Pending / in a batch", $"{N(c.Pending)} / {N(c.InBatch)}", "count-pending");
         Fact(sb, "ETA", s.IsFinal ? "–" : Duration(s.Eta(now)));
         Fact(sb, "Tokens in / out", $"{N(c.InputTokens)} / {N(c.OutputTokens)}");
-        Fact(sb, "Estimated cost", v.Estimate is null ? "…" : $"{Money(v.Estimate.BatchCostUsd)} (batch) · {Money(v.Estimate.SyncCostUsd)} (sync)", "cost-estimated");
+        Fact(sb, "Estimated cost", job.Spec.Kind == JobKind.Raw ? "– (a batch file's requests are not estimated)" : v.Estimate is null ? "…" : $"{Money(v.Estimate.BatchCostUsd)} (batch) · {Money(v.Estimate.SyncCostUsd)} (sync)", "cost-estimated");
         Fact(sb, "Actual cost", Money(s.CostUsd), "cost-actual");
         if (c.FromCache > 0)
         {
