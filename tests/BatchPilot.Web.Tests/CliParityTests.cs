@@ -57,6 +57,30 @@ public sealed class CliParityTests
     }
 
     [Fact]
+    public async Task Budget_RaisedToTheSuggestedAmount_SendsTheBatch_AndAlertsAt80Percent()
+    {
+        // Given a job held back by its budget
+        await using var host = await WebHost.StartAsync();
+        var input = await host.UploadAsync("alert.csv", WebHost.ReviewsCsv(5));
+        using var created = await host.PostJsonAsync("/api/jobs", $$$"""{"input":"{{{input}}}","model":"gpt-4o-mini","prompt":"Classify {{product}}","max_tokens":40,"budget_usd":0}""");
+        var id = JsonDocument.Parse(await created.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetString()!;
+        using var held = await WaitForAsync(host, id, d => d.RootElement.GetProperty("budget") is { ValueKind: JsonValueKind.Object } b && b.GetProperty("suggested_budget_usd").ValueKind == JsonValueKind.Number);
+        var suggested = held.RootElement.GetProperty("budget").GetProperty("suggested_budget_usd").GetDecimal();
+        Assert.Contains($"raise the job's budget to {BatchPilot.Running.Budgets.Money(suggested)} or more", held.RootElement.GetProperty("budget").GetProperty("stop").GetString(), StringComparison.Ordinal);
+
+        // When the budget is raised to the suggested amount over the API
+        using var raised = await host.PostJsonAsync($"/api/jobs/{id}/budget", $$"""{"budget_usd":{{suggested.ToString(System.Globalization.CultureInfo.InvariantCulture)}}}""");
+        Assert.Contains("\"result\":\"Set\"", await raised.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        // Then the batch goes (its estimate is all the budget allows), and the 80 % alert is in the activity and the history
+        Assert.Equal("Completed", await host.WaitForStatusAsync(id, "Completed"));
+        Assert.Equal(1, host.Emulator.Server.Counters["POST /v1/batches"]);
+        using var done = await host.JobAsync(id);
+        Assert.Contains(done.RootElement.GetProperty("activity").EnumerateArray(), a => a.GetProperty("message").GetString()!.StartsWith("budget alert: ", StringComparison.Ordinal) && a.GetProperty("warning").GetBoolean());
+        Assert.Contains(await host.Store.GetHistoryAsync(id), h => h.Reason.Contains("budget alert", StringComparison.OrdinalIgnoreCase));
+    }
+
+    [Fact]
     public async Task DailyBudget_FromTheConfiguration_HoldsBatchesBack_AndSaysToWaitForMidnight()
     {
         // Given a dashboard with the CLI's daily budget (budget.daily_usd) far below a job's estimate
@@ -216,6 +240,7 @@ public sealed class CliParityTests
         var page = await host.Http.GetStringAsync(new Uri("/jobs/" + id, UriKind.Relative));
         Assert.Contains("data-testid=\"export-provider\"", page, StringComparison.Ordinal);
         Assert.Contains("data-testid=\"job-kind\"", page, StringComparison.Ordinal);
+        Assert.Contains("data-testid=\"cost-estimated\">– (a batch file&#39;s requests are not estimated)", page, StringComparison.Ordinal);
         using var resp = await host.Http.GetAsync(new Uri($"/jobs/{id}/export?format=provider", UriKind.Relative));
         Assert.Equal(HttpStatusCode.OK, resp.StatusCode);
         Assert.EndsWith(".output.jsonl", resp.Content.Headers.ContentDisposition!.FileName!.Trim('"'), StringComparison.Ordinal);

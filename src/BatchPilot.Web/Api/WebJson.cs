@@ -225,8 +225,11 @@ internal sealed record BudgetRequestDto
     public decimal? BudgetUsd { get; init; }
 }
 
-/// <summary>A job's budget: the amount, what counts against it (actual plus reserved), and why a batch is held back.</summary>
-internal sealed record BudgetDto(decimal? BudgetUsd, decimal? UsedUsd, decimal? ReservedUsd, decimal? DailyBudgetUsd, string? Stop);
+/// <summary>
+/// A job's budget: the amount, what counts against it (actual plus reserved), why a batch is held back, and the
+/// smallest job budget that lets the held batch go (a job budget's stop only).
+/// </summary>
+internal sealed record BudgetDto(decimal? BudgetUsd, decimal? UsedUsd, decimal? ReservedUsd, decimal? DailyBudgetUsd, string? Stop, decimal? SuggestedBudgetUsd = null);
 
 /// <summary>One rendered request of the preview.</summary>
 internal sealed record PreviewRequestDto(long Row, string CustomId, string? System, string User);

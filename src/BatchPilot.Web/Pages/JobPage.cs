@@ -27,7 +27,8 @@ internal sealed record JobView(JobRecord Job, JobCounts Counts, IReadOnlyList<Ba
     /// <summary>The budget as the API shows it: null when no budget applies to the job.</summary>
     public Api.BudgetDto? BudgetView(decimal? dailyBudgetUsd) => Job.BudgetUsd is null && dailyBudgetUsd is null && Spend is null ? null
         : new Api.BudgetDto(Job.BudgetUsd, Job.BudgetUsd is not null && Spend is { } s ? Math.Round(s.Job.TotalUsd, 6) : null,
-            Spend is { Job.ReservedUsd: > 0 } r ? Math.Round(r.Job.ReservedUsd, 6) : null, dailyBudgetUsd, BudgetStop is null ? null : JobPage.BudgetStopMessage(BudgetStop));
+            Spend is { Job.ReservedUsd: > 0 } r ? Math.Round(r.Job.ReservedUsd, 6) : null, dailyBudgetUsd, BudgetStop is null ? null : JobPage.BudgetStopMessage(BudgetStop),
+            BudgetStop is { Kind: BudgetKind.Job } held ? held.SuggestedBudgetUsd : null);
 
     /// <summary>
     /// The view of a job (by id, unique id prefix or name). A finished job nobody is acting on comes from the job index
@@ -171,7 +172,7 @@ internal static class JobPage
         Fact(sb, "Pending / in a batch", $"{N(c.Pending)} / {N(c.InBatch)}", "count-pending");
         Fact(sb, "ETA", s.IsFinal ? "–" : Duration(s.Eta(now)));
         Fact(sb, "Tokens in / out", $"{N(c.InputTokens)} / {N(c.OutputTokens)}");
-        Fact(sb, "Estimated cost", v.Estimate is null ? "…" : $"{Money(v.Estimate.BatchCostUsd)} (batch) · {Money(v.Estimate.SyncCostUsd)} (sync)", "cost-estimated");
+        Fact(sb, "Estimated cost", job.Spec.Kind == JobKind.Raw ? "– (a batch file's requests are not estimated)" : v.Estimate is null ? "…" : $"{Money(v.Estimate.BatchCostUsd)} (batch) · {Money(v.Estimate.SyncCostUsd)} (sync)", "cost-estimated");
         Fact(sb, "Actual cost", Money(s.CostUsd), "cost-actual");
         if (c.FromCache > 0)
         {

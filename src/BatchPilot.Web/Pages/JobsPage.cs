@@ -115,7 +115,7 @@ internal static class JobsPage
         sb.Append("<td class=\"w-progress\">").Append(Progress(j.Progress, $"{N(c.Ended)}/{N(j.Total)} ({Pct(j.Progress)})")).Append("</td>");
         sb.Append("<td>").Append(j.IsFinal ? "–" : Duration(j.Eta(now))).Append("</td>");
         sb.Append("<td class=\"num\"><span class=\"ok-t\">").Append(N(c.Succeeded)).Append("</span>").Append(c.FromCache > 0 ? $" <span class=\"muted\" title=\"answered from the cache\">({N(c.FromCache)} cached)</span>" : string.Empty).Append(" / <span class=\"bad-t\">").Append(N(c.NotSucceeded)).Append("</span> / ").Append(N(c.Pending + c.InBatch)).Append("</td>");
-        sb.Append("<td class=\"num\">").Append(estimate is null ? "…" : Money(JobSummary.EstimatedCost(j.Job, estimate))).Append(" / ").Append(Money(j.CostUsd)).Append("</td>");
+        sb.Append("<td class=\"num\">").Append(j.Job.Spec.Kind == Jobs.JobKind.Raw ? "–" : estimate is null ? "…" : Money(JobSummary.EstimatedCost(j.Job, estimate))).Append(" / ").Append(Money(j.CostUsd)).Append("</td>");
         sb.Append("<td>").Append(TimeTag(j.Job.CreatedAt)).Append("</td><td>").Append(TimeTag(j.Job.UpdatedAt)).Append("</td></tr>");
         return sb.ToString();
     }
