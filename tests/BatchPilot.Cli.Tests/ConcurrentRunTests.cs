@@ -1,4 +1,5 @@
 using System.Reflection;
+using BatchPilot.Batches;
 using BatchPilot.Emulator;
 using BatchPilot.Items;
 using BatchPilot.Jobs;
@@ -122,6 +123,78 @@ public sealed class ConcurrentRunTests
 
         Assert.All(items.Where(i => i.Seq <= 10), i => Assert.Equal(ItemStatus.InBatch, i.Status));
         Assert.All(items.Where(i => i.Seq > 10), i => Assert.Equal(ItemStatus.Succeeded, i.Status));
+    }
+
+    [Fact]
+    public async Task SyncRun_WhileAnotherProcessIsStillSendingAChunk_WaitsForItsAnswers_BeforeReturning()
+    {
+        // Given a sync job of 35 items whose first 10 another live process is sending right now
+        using var two = new TwoProcesses();
+        var (store, other, client) = (two.Store, two.Other, two.Client);
+        await using var emu = await EmulatorServer.StartAsync(new EmulatorOptions());
+        var job = (await CreateJob.RunAsync(store, Request(mode: JobMode.Sync), client, TimeProvider.System)).Job;
+        var chunk = await other.CreatePlannedBatchAsync(job.Id, [.. Enumerable.Range(1, 10).Select(i => (long)i)], 0, SyncRunner.TokenPrefix + "other");
+        var now = DateTimeOffset.UtcNow;
+        Assert.True(await other.TryTransitionBatchAsync(chunk.Id, [BatchState.Planned], BatchState.Submitted,
+            new BatchUpdate { ProviderBatchId = "sync-other", ProviderStatus = SyncRunner.SyncStatus, SubmittingAt = now, SubmittedAt = now, LeaseOwner = ProcessIdentity.Current, LeaseUntil = now.AddMinutes(15) },
+            "Sending 10 requests through the synchronous API."));
+        using var sync = SyncClients.Create(new BatchClientOptions { Provider = ProviderNames.OpenAI, BaseUrl = new Uri(emu.BaseAddress, "v1"), ApiKey = "sk-test", SpoolDirectory = Path.GetTempPath() });
+
+        // When this process runs the job synchronously
+        var run = new SyncRunner(store, sync, new SyncLimiter(TimeProvider.System), TimeProvider.System, options: new SyncOptions { ChunkSize = 15 }).RunAsync(job);
+
+        // Then it does not return while the other process's chunk is in flight
+        Assert.NotSame(run, await Task.WhenAny(run, Task.Delay(TimeSpan.FromSeconds(3))));
+
+        // And once the other process has its answers, it returns with every item answered
+        var held = new List<ResultLine>();
+        await foreach (var item in other.ReadItemsAsync(job.Id))
+        {
+            if (item.Seq <= 10)
+            {
+                held.Add(new ResultLine { CustomId = item.CustomId, Kind = ResultKind.Succeeded, Text = "answer " + item.Seq });
+            }
+        }
+
+        await other.ApplyResultsAsync(chunk.Id, held);
+        Assert.True(await other.TryTransitionBatchAsync(chunk.Id, [BatchState.Submitted], BatchState.Collected, new BatchUpdate { ClearLease = true, EndedAt = DateTimeOffset.UtcNow, CollectedAt = DateTimeOffset.UtcNow }, "10 of 10 requests answered."));
+        var report = await run.WaitAsync(TimeSpan.FromMinutes(1));
+        Assert.Equal(25, report.Succeeded);
+        var counts = await store.GetCountsAsync(job.Id);
+        Assert.Equal(35, counts.Succeeded);
+    }
+
+    [Fact]
+    public async Task SyncRun_AChunkLongerThanItsLease_RenewsTheLease_SoNoOtherProcessTakesItForInterrupted()
+    {
+        // Given a sync job whose one chunk takes longer than the lease (a slow server, one request at a time)
+        using var two = new TwoProcesses();
+        var (store, client) = (two.Store, two.Client);
+        await using var emu = await EmulatorServer.StartAsync(new EmulatorOptions { LatencyMs = 1000 });
+        var job = (await CreateJob.RunAsync(store, Request(mode: JobMode.Sync), client, TimeProvider.System)).Job;
+        using var sync = SyncClients.Create(new BatchClientOptions { Provider = ProviderNames.OpenAI, BaseUrl = new Uri(emu.BaseAddress, "v1"), ApiKey = "sk-test", SpoolDirectory = Path.GetTempPath() });
+        var options = new SyncOptions { ChunkSize = 8, Concurrency = 1, LeaseDuration = TimeSpan.FromSeconds(3) };
+        using var stop = new CancellationTokenSource();
+
+        // When it has been sending for longer than one lease
+        var run = new SyncRunner(store, sync, new SyncLimiter(TimeProvider.System), TimeProvider.System, options: options).RunAsync(job, stop.Token);
+        BatchRecord? first = null;
+        for (var i = 0; i < 100 && first?.LeaseUntil is null; i++)
+        {
+            await Task.Delay(50);
+            first = (await store.ListBatchesAsync(job.Id)).FirstOrDefault(b => b.State == BatchState.Submitted);
+        }
+
+        Assert.NotNull(first?.LeaseUntil);
+        await Task.Delay(TimeSpan.FromSeconds(4.5));
+        var later = await store.GetBatchAsync(first.Id);
+
+        // Then the chunk, still being sent, holds a lease moved on past the first one
+        Assert.NotNull(later);
+        Assert.Equal(BatchState.Submitted, later.State);
+        Assert.True(later.LeaseUntil > first.LeaseUntil, $"lease {later.LeaseUntil:O} not renewed past {first.LeaseUntil:O}");
+        await stop.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
     }
 
     /// <summary>Two processes' stores on one SQLite file, and a client of batches of 10.</summary>

@@ -119,6 +119,14 @@ public sealed class SyncRunner
             var read = await _store.ReadPendingItemsAsync(job.Id, 0, _options.ChunkSize, cancellationToken).ConfigureAwait(false);
             if (read.Count == 0)
             {
+                // Another process (the same command run twice at once) may still be sending chunks of this job: its
+                // answers belong to this run's output, so wait for them; a chunk whose process died is settled, and its
+                // unanswered items are read again and sent here.
+                if (await WaitForOtherSendersAsync(job, cancellationToken).ConfigureAwait(false))
+                {
+                    continue;
+                }
+
                 break;
             }
 
@@ -238,6 +246,10 @@ public sealed class SyncRunner
                 }
             }
 
+            // The chunk's lease is renewed while it is sent (a slow rate limit can take longer than one lease), so that no
+            // other process takes the chunk of a live one for interrupted and sends its items a second time.
+            using var renewing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var renewal = RenewLeaseAsync(batch.Id, renewing.Token);
             try
             {
                 await Parallel.ForEachAsync(Enumerable.Range(0, prepared.Length), new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, _options.Concurrency), CancellationToken = cancellationToken }, async (index, ct) =>
@@ -284,6 +296,9 @@ public sealed class SyncRunner
             }
             finally
             {
+                await renewing.CancelAsync().ConfigureAwait(false);
+                await renewal.ConfigureAwait(false);
+
                 // Whatever was answered is kept, even when the run is interrupted.
                 await FlushAsync(force: true).ConfigureAwait(false);
                 gate.Dispose();
@@ -322,6 +337,63 @@ public sealed class SyncRunner
         };
     }
 
+    /// <summary>How long a chunk recorded but not yet marked sent belongs to the process that recorded it.</summary>
+    public static readonly TimeSpan PlannedChunkGrace = TimeSpan.FromMinutes(1);
+
+    /// <summary>How often a run whose own items are all sent looks again at chunks another process is still sending.</summary>
+    public static readonly TimeSpan OtherSendersPoll = TimeSpan.FromSeconds(1);
+
+    /// <summary>Moves the chunk's lease on every third of its duration until <paramref name="cancellationToken"/> ends the chunk.</summary>
+    private async Task RenewLeaseAsync(long batchId, CancellationToken cancellationToken)
+    {
+        var every = _options.LeaseDuration / 3;
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(every, _time, cancellationToken).ConfigureAwait(false);
+                await _store.UpdateBatchAsync(batchId, new BatchUpdate { LeaseUntil = _time.GetUtcNow() + _options.LeaseDuration }, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The chunk ended (or the run was stopped): its lease is released or left to expire.
+        }
+    }
+
+    /// <summary>
+    /// Waits while another live process holds sync chunks of the job (its lease renewed, its process alive), then settles
+    /// what such a process left interrupted. Returns true when it waited (the pending items are to be read again).
+    /// </summary>
+    private async Task<bool> WaitForOtherSendersAsync(JobRecord job, CancellationToken cancellationToken)
+    {
+        var waited = false;
+        while (true)
+        {
+            var now = _time.GetUtcNow();
+            var held = (await _store.ListBatchesAsync(job.Id, cancellationToken).ConfigureAwait(false))
+                .Count(b => (b.State == BatchState.Submitted && b.ProviderStatus == SyncStatus && b.LeaseUntil > now && !ProcessIdentity.IsDead(b.LeaseOwner))
+                    || (b.State == BatchState.Planned && IsSyncChunk(b) && b.CreatedAt >= now - PlannedChunkGrace));
+            if (held == 0)
+            {
+                if (waited)
+                {
+                    await SettleInterruptedAsync(_store, job, _time, _options.Costs.Prices, cancellationToken).ConfigureAwait(false);
+                }
+
+                return waited;
+            }
+
+            if (!waited)
+            {
+                _observer.Info($"Another process is still sending {held.ToString(CultureInfo.InvariantCulture)} chunk(s) of this job; waiting for its answers.");
+                waited = true;
+            }
+
+            await Task.Delay(OtherSendersPoll, _time, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>The actual cost of a chunk from the usage applied to it (null when the model has no price).</summary>
     private static async Task<decimal?> SettledCostAsync(IJobStore store, JobRecord job, long batchId, PriceTable? prices, CancellationToken cancellationToken)
     {
@@ -351,7 +423,7 @@ public sealed class SyncRunner
         {
             // A chunk recorded but never marked sent (the process died in between, a minute or more ago): nothing of it
             // was sent, so its items simply go back to Pending.
-            if (batch.State == BatchState.Planned && IsSyncChunk(batch) && batch.CreatedAt < time.GetUtcNow() - TimeSpan.FromMinutes(1))
+            if (batch.State == BatchState.Planned && IsSyncChunk(batch) && batch.CreatedAt < time.GetUtcNow() - PlannedChunkGrace)
             {
                 var unsent = await store.ReleaseBatchItemsAsync(batch.Id, cancellationToken).ConfigureAwait(false);
                 var at = time.GetUtcNow();
