@@ -41,6 +41,32 @@ public sealed class EstimateAndCostsTests
         Assert.False(File.Exists(ws.PathOf("jobs.db")), "estimate must not create the store");
     }
 
+    [Theory]
+    [InlineData("estimate")]
+    [InlineData("run")]
+    public async Task Estimate_WithWhereAndLimit_CountsOnlyTheRowsTheRunWouldSend(string verb)
+    {
+        // Given 30 reviews, of which rows 1, 8, 15, 22 and 29 are about "Product 1"
+        using var ws = new TempWorkspace();
+        var input = ws.WriteReviews("reviews.csv", 30);
+        string[] Args(params string[] selection) => verb == "run"
+            ? ["run", input, "--model", "gpt-4o-mini", "--prompt", Prompt, "--estimate-cost", "--json", .. selection]
+            : ["estimate", input, "--model", "gpt-4o-mini", "--prompt", Prompt, "--json", .. selection];
+        async Task<long> ItemsAsync(params string[] selection)
+        {
+            var r = await new CliRunner(ws).RunAsync(Args(selection));
+            Assert.True(r.ExitCode == 0, r.ToString());
+            return JsonDocument.Parse(r.StdOut).RootElement.GetProperty("items").GetInt64();
+        }
+
+        // When estimating with --where, --limit, both, and a range
+        var counts = (await ItemsAsync("--where", "product=Product 1"), await ItemsAsync("--limit", "7"),
+            await ItemsAsync("--where", "product=Product 1", "--limit", "3"), await ItemsAsync("--start-row", "10", "--where", "product=Product 1"));
+
+        // Then each counts the rows the same run would send, as ingest selects them
+        Assert.Equal((5L, 7L, 3L, 3L), counts);
+    }
+
     [Fact]
     public async Task Estimate_UnknownModel_WarnsAndShowsCostAsUnknown()
     {

@@ -27,7 +27,8 @@ internal static class EstimateCommand
     {
         var cmd = new Command("estimate", "Count the items, input tokens (real tokenizer for OpenAI, an estimate for Anthropic, or Anthropic's count_tokens with --exact) and expected output tokens of a run, its cost in sync and batch mode, and its number of provider batches. Takes the same arguments as run; without --exact it needs no key and sends nothing.")
         {
-            RunCommand.Input, RunCommand.Model, RunCommand.Prompt, RunCommand.PromptFile, RunCommand.System, RunCommand.MaxTokens, RunCommand.Temperature,
+            RunCommand.Input, RunCommand.Model, RunCommand.Prompt, RunCommand.PromptFile, RunCommand.System, RunCommand.Examples, RunCommand.Where, RunCommand.Limit,
+            RunCommand.MaxTokens, RunCommand.Temperature,
             RunCommand.IdColumn, RunCommand.StartRow, RunCommand.EndRow, RunCommand.BatchSize, RunCommand.Provider, RunCommand.Delimiter, RunCommand.Encoding,
             RunCommand.InputFormat, RunCommand.MaxBatchTokens, InputOptions.ImageColumn, InputOptions.SkipMissingImages, InputOptions.JsonSchema,
             Exact, RunCommand.ApiKey, RunCommand.BaseUrl,
@@ -107,6 +108,7 @@ internal static class EstimateCommand
                     field: "--exact", hint: "or drop --exact for the offline estimate", exitCode: ExitCodes.MissingKey);
         }
 
+        var selection = RunCommand.ReadSelection(pr, ctx);
         var prices = ctx.Prices;
         var readOptions = new TableReadOptions { Delimiter = pr.GetValue(RunCommand.Delimiter), Encoding = pr.GetValue(RunCommand.Encoding), Format = pr.GetValue(RunCommand.InputFormat) };
         using var reader = inputArg == "-" ? TableReader.Open(Console.OpenStandardInput(), "<stdin>", readOptions) : TableReader.Open(inputArg, readOptions);
@@ -123,6 +125,9 @@ internal static class EstimateCommand
             IdColumn = pr.GetValue(RunCommand.IdColumn),
             StartRow = pr.GetValue(RunCommand.StartRow),
             EndRow = pr.GetValue(RunCommand.EndRow),
+            Examples = selection.Examples,
+            Where = selection.Where,
+            Limit = selection.Limit,
             Delimiter = pr.GetValue(RunCommand.Delimiter),
             Encoding = pr.GetValue(RunCommand.Encoding),
             Endpoint = "estimate",
@@ -198,9 +203,7 @@ internal static class EstimateCommand
         var factory = new Planning.RequestFactory(spec, columns, spec.InputPath);
         long total = 0, counted = 0;
         using var reader = TableReader.Open(input, readOptions);
-        var requests = reader.ReadRows(ct)
-            .Where(r => spec.StartRow is not { } start || r.Index >= start)
-            .TakeWhile(r => spec.EndRow is not { } end || r.Index <= end)
+        var requests = JobIngest.Select(spec, columns, reader.ReadRows(ct).Select(r => new SourceRow(r.Index, r.Row, r.Values)))
             .Select(r => new IdentifiedRequest("row-" + r.Index.ToString(CultureInfo.InvariantCulture), factory.Create(r.Values)));
         await Parallel.ForEachAsync(requests, new ParallelOptions { MaxDegreeOfParallelism = ExactConcurrency, CancellationToken = ct }, async (request, token) =>
         {

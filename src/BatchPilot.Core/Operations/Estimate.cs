@@ -108,7 +108,7 @@ public sealed record ObservedOutput(double TokensPerItem, int Jobs, long Items);
 public static class JobEstimator
 {
     /// <summary>Estimates a job from its rows.</summary>
-    /// <param name="spec">What the job sends (row range and id column included).</param>
+    /// <param name="spec">What the job sends (row range, --where filters, --limit and id column included).</param>
     /// <param name="columns">The input's columns.</param>
     /// <param name="rows">The input's data rows in order.</param>
     /// <param name="options">Limits, sizer, observed output and prices.</param>
@@ -125,19 +125,9 @@ public static class JobEstimator
         long items = 0, input = 0, bytes = 0, tokens = 0, images = 0, imageTokens = 0, imageProblems = 0;
         var inBatch = 0;
         var batches = 0;
-        foreach (var row in rows)
+        foreach (var row in JobIngest.Select(spec, columns, rows))
         {
             cancellationToken.ThrowIfCancellationRequested();
-            if (spec.StartRow is { } start && row.Index < start)
-            {
-                continue;
-            }
-
-            if (spec.EndRow is { } end && row.Index > end)
-            {
-                break;
-            }
-
             if (factory.HasImages && factory.CheckImages(row.Values, row.Row) is not null)
             {
                 imageProblems++;
