@@ -195,6 +195,26 @@ public sealed class StreamingTests
         Assert.Equal(created.GetProperty("id").GetString(), completed.GetProperty("id").GetString());
     }
 
+    [Fact]
+    public async Task AzureAndOpenRouterChat_Stream_LikeOpenAI_WithTheDeploymentAsModel()
+    {
+        await using var server = await TestKit.StartAsync();
+        using var http = TestKit.OpenAIHttp(server);
+        http.DefaultRequestHeaders.Add("api-key", "0123456789abcdef0123456789abcdef");
+
+        var (azure, azureEvents, _) = await StreamAsync(http, "openai/deployments/my-gpt4o/chat/completions?api-version=2024-10-21", """{"stream":true,"messages":[{"role":"user","content":"Hello Azure"}]}""");
+        using var _a = azure;
+        var (router, routerEvents, _) = await StreamAsync(http, "api/v1/chat/completions", """{"model":"openai/gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"Hello router"}]}""");
+        using var _r = router;
+
+        static string Text(List<Sse> events) => string.Concat(events[1..^2].Select(e => e.Json.GetProperty("choices")[0].GetProperty("delta").GetProperty("content").GetString()));
+        Assert.Equal("my-gpt4o", azureEvents[0].Json.GetProperty("model").GetString());
+        Assert.Equal("Emulated answer to: Hello Azure", Text(azureEvents));
+        Assert.Equal("openai/gpt-4o-mini", routerEvents[0].Json.GetProperty("model").GetString());
+        Assert.Equal("Emulated answer to: Hello router", Text(routerEvents));
+        Assert.Equal("[DONE]", routerEvents[^1].Data);
+    }
+
     [Theory]
     [InlineData("openai", "v1/chat/completions", """{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"Hi"}]}""")]
     [InlineData("anthropic", "v1/messages", """{"model":"claude-haiku-4-5","max_tokens":10,"stream":true,"messages":[{"role":"user","content":"Hi"}]}""")]
@@ -274,5 +294,24 @@ public sealed class StreamingTests
         Assert.True(rule.MidBody);
         Assert.False(SyncApi.Answers("GET", "/v1/files/file-1/content"));
         Assert.True(SyncApi.Answers("POST", "/openai/deployments/gpt/chat/completions"));
+    }
+
+    [Theory]
+    [InlineData("Emulated answer to: Hi there", true)]
+    [InlineData("Emulated answer to: Tell me about the rings of Saturn, please.", true)]
+    [InlineData("🙂🙂🙂🙂🙂🙂🙂", false)]
+    [InlineData("{\"name\":\"name: banana\",\"sweet\":false,\"count\":1}", false)]
+    [InlineData("x", false)]
+    public void Pieces_JoinBackToTheText_InAFewPiecesThatKeepSurrogatePairsAndWordsWhole(string text, bool wordsWhole)
+    {
+        var pieces = Answers.StreamedAnswers.Pieces(text);
+
+        Assert.Equal(text, string.Concat(pieces));
+        Assert.InRange(pieces.Count, 1, 6);
+        Assert.All(pieces, p => Assert.False(char.IsHighSurrogate(p[^1]), $"'{p}' ends inside a surrogate pair"));
+        if (wordsWhole)
+        {
+            Assert.All(pieces[..^1], p => Assert.EndsWith(" ", p));
+        }
     }
 }

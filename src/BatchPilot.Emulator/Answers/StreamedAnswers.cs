@@ -239,7 +239,8 @@ internal static class StreamedAnswers
 
     /// <summary>
     /// Cuts <paramref name="text"/> into about <see cref="Deltas"/> pieces that join back to it: each cut falls after
-    /// the last space before the even cut point when there is one, and never inside a surrogate pair.
+    /// the last space before the even cut point, else after the next space not too far after it, and never inside a
+    /// surrogate pair.
     /// </summary>
     public static List<string> Pieces(string text)
     {
@@ -251,10 +252,15 @@ internal static class StreamedAnswers
             var end = Math.Min(text.Length, start + size);
             if (end < text.Length)
             {
-                var space = text.LastIndexOf(' ', end - 1, end - start);
-                if (space > start)
+                var back = text.LastIndexOf(' ', end - 1, end - start);
+                var ahead = text.IndexOf(' ', end, Math.Min(size, text.Length - end));
+                if (back > start)
                 {
-                    end = space + 1;
+                    end = back + 1;
+                }
+                else if (ahead >= 0)
+                {
+                    end = ahead + 1;
                 }
                 else if (char.IsHighSurrogate(text[end - 1]))
                 {
