@@ -234,16 +234,23 @@ public sealed class OfficialSdkTests
         var kinds = new List<string>();
         long? inputTokens = null;
         long? outputTokens = null;
+        TextBlock? opened = null;
         await foreach (var e in client.Messages.CreateStreaming(parameters))
         {
             e.Switch(
-                start => { kinds.Add("start"); inputTokens = start.Message.Usage.InputTokens; },
-                delta => { kinds.Add("delta"); outputTokens = delta.Usage.OutputTokens; },
+                start => { kinds.Add("start"); start.Validate(); inputTokens = start.Message.Usage.InputTokens; },
+                delta => { kinds.Add("delta"); delta.Validate(); outputTokens = delta.Usage.OutputTokens; },
                 stop => kinds.Add("stop"),
-                blockStart => kinds.Add("block_start"),
+                blockStart =>
+                {
+                    kinds.Add("block_start");
+                    blockStart.Validate();
+                    opened = blockStart.ContentBlock.Value as TextBlock;
+                },
                 blockDelta =>
                 {
                     kinds.Add("block_delta");
+                    blockDelta.Validate();
                     if (blockDelta.Delta.TryPickText(out var t))
                     {
                         text.Append(t.Text);
@@ -254,6 +261,7 @@ public sealed class OfficialSdkTests
 
         Assert.Equal((plain.Content[0].Value as TextBlock)!.Text, text.ToString());
         Assert.Equal(["start", "block_start"], kinds[..2]);
+        Assert.Equal("", opened?.Text);
         Assert.Equal(["block_stop", "delta", "stop"], kinds[^3..]);
         Assert.Equal(plain.Usage.InputTokens, inputTokens);
         Assert.Equal(plain.Usage.OutputTokens, outputTokens);

@@ -426,7 +426,11 @@ internal static class Responder
         {
             w.WriteString("type"u8, "text"u8);
             w.WriteString("text"u8, empty ? "" : p.Reply);
-            w.WriteNull("citations"u8);
+            if (!empty)
+            {
+                // The API's content_block_start has no citations; the full block has them as null.
+                w.WriteNull("citations"u8);
+            }
         }
         w.WriteEndObject();
     }
