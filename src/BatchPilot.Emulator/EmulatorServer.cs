@@ -251,7 +251,11 @@ public sealed class EmulatorServer : IAsyncDisposable
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(fault.DelayMs), _ctx.Time, http.RequestAborted);
             }
-            if (fault.Reset)
+            if (fault.Reset && fault.MidBody && SyncApi.Answers(request.Method, path))
+            {
+                http.Items[SyncApi.MidBodyResetKey] = true;
+            }
+            else if (fault.Reset)
             {
                 http.Abort();
                 return;

@@ -159,6 +159,18 @@ internal sealed class SyncApi(EmulatorContext ctx)
         }
         SyncRateLimiter.WriteHeaders(http.Response, provider, decision);
         var created = ctx.Now.ToUnixTimeSeconds();
+        var resetMidBody = http.Items.Remove(MidBodyResetKey);
+        if (body.TryGetProperty("stream", out var stream) && stream.ValueKind == JsonValueKind.True)
+        {
+            var events = shape switch
+            {
+                Responder.Shape.ChatCompletions => StreamedAnswers.ChatCompletion(Ids.NewChatCompletionId(), created, prompt, body),
+                Responder.Shape.Responses => StreamedAnswers.Response(Ids.NewResponseId(), Ids.NewResponseMessageId(), created, prompt, body),
+                _ => StreamedAnswers.Message(Ids.NewMessageId(), prompt),
+            };
+            await Wire.WriteEventsAsync(http, events, resetMidBody);
+            return;
+        }
         await Wire.WriteJsonAsync(http, 200, w =>
         {
             switch (shape)
@@ -173,25 +185,20 @@ internal sealed class SyncApi(EmulatorContext ctx)
                     Responder.WriteMessage(w, Ids.NewMessageId(), prompt, "standard");
                     break;
             }
-        });
+        }, resetMidBody);
     }
+
+    /// <summary>Set by the pipeline when a <c>midBody</c> reset fault chose this call: the answer breaks off half way.</summary>
+    public const string MidBodyResetKey = "emulator.midBodyReset";
+
+    /// <summary>True for the calls that answer a prompt (where a <c>midBody</c> reset can cut an answer short).</summary>
+    public static bool Answers(string method, string path) =>
+        HttpMethods.IsPost(method) && (path.EndsWith("/chat/completions", StringComparison.Ordinal) || path is "/v1/responses" or "/v1/messages");
 
     /// <summary>Writes a 400 and returns true when the body lacks what the real endpoint requires.</summary>
     private static async Task<bool> ValidateAsync(HttpContext http, JsonElement body, Responder.Shape shape, bool requireModel)
     {
         bool Has(string name, JsonValueKind kind) => body.TryGetProperty(name, out var v) && v.ValueKind == kind;
-        if (body.TryGetProperty("stream", out var stream) && stream.ValueKind == JsonValueKind.True)
-        {
-            if (shape == Responder.Shape.AnthropicMessages)
-            {
-                await Wire.AnthropicErrorAsync(http, 400, "invalid_request_error", "stream: the emulator does not support streaming responses.");
-            }
-            else
-            {
-                await Wire.OpenAIErrorAsync(http, 400, "The emulator does not support streaming responses.", param: "stream", code: "unsupported_value");
-            }
-            return true;
-        }
         switch (shape)
         {
             case Responder.Shape.ChatCompletions:

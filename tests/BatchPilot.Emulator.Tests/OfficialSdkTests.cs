@@ -159,4 +159,111 @@ public sealed class OfficialSdkTests
         Assert.Equal("Emulated answer to: Two", (succeeded!.Message.Content[0].Value as TextBlock)!.Text);
         Assert.Equal("batch", succeeded.Message.Usage.ServiceTier?.Raw());
     }
+
+    [Fact]
+    public async Task OpenAISdk_ChatCompletionStreaming_JoinsToTheAnswerWithUsage()
+    {
+        await using var server = await TestKit.StartAsync();
+        var chat = OpenAIClientFor(server).GetChatClient("gpt-4o-mini");
+        ChatMessage[] messages = [new UserChatMessage("Stream me the capital of France, please.")];
+        ChatCompletion plain = await chat.CompleteChatAsync(messages);
+
+        var text = new System.Text.StringBuilder();
+        var updates = 0;
+        ChatFinishReason? finish = null;
+        ChatTokenUsage? usage = null;
+        await foreach (var update in chat.CompleteChatStreamingAsync(messages))
+        {
+            updates++;
+            foreach (var part in update.ContentUpdate)
+            {
+                text.Append(part.Text);
+            }
+            finish ??= update.FinishReason;
+            usage ??= update.Usage;
+        }
+
+        Assert.Equal(plain.Content[0].Text, text.ToString());
+        Assert.True(updates >= 4, $"{updates} updates");
+        Assert.Equal(ChatFinishReason.Stop, finish);
+        Assert.NotNull(usage);
+        Assert.Equal(plain.Usage.InputTokenCount, usage.InputTokenCount);
+        Assert.Equal(plain.Usage.OutputTokenCount, usage.OutputTokenCount);
+    }
+
+    [Fact]
+    public async Task OpenAISdk_ResponsesStreaming_JoinsToTheOutputText()
+    {
+        await using var server = await TestKit.StartAsync();
+        var responses = OpenAIClientFor(server).GetResponsesClient();
+
+        var deltas = new System.Text.StringBuilder();
+        ResponseResult? completed = null;
+        await foreach (var update in await responses.CreateResponseStreamingAsync("gpt-4.1-mini", "Name three colours, streamed."))
+        {
+            if (update is StreamingResponseOutputTextDeltaUpdate delta)
+            {
+                deltas.Append(delta.Delta);
+            }
+            else if (update is StreamingResponseCompletedUpdate done)
+            {
+                completed = done.Response;
+            }
+        }
+
+        Assert.Equal("Emulated answer to: Name three colours, streamed.", deltas.ToString());
+        Assert.NotNull(completed);
+        Assert.Equal(deltas.ToString(), completed.GetOutputText());
+        Assert.True(completed.Usage.OutputTokenCount >= 1);
+    }
+
+    [Fact]
+    public async Task AnthropicSdk_MessagesStreaming_JoinsToTheAnswerWithUsage()
+    {
+        await using var server = await TestKit.StartAsync();
+        var client = AnthropicClientFor(server);
+        var parameters = new MessageCreateParams
+        {
+            Model = "claude-haiku-4-5",
+            MaxTokens = 256,
+            Messages = [new UserMessageParam { Content = "Hello, Claude, stream this." }],
+        };
+        var plain = await client.Messages.Create(parameters);
+
+        var text = new System.Text.StringBuilder();
+        var kinds = new List<string>();
+        long? inputTokens = null;
+        long? outputTokens = null;
+        TextBlock? opened = null;
+        await foreach (var e in client.Messages.CreateStreaming(parameters))
+        {
+            e.Switch(
+                start => { kinds.Add("start"); start.Validate(); inputTokens = start.Message.Usage.InputTokens; },
+                delta => { kinds.Add("delta"); delta.Validate(); outputTokens = delta.Usage.OutputTokens; },
+                stop => kinds.Add("stop"),
+                blockStart =>
+                {
+                    kinds.Add("block_start");
+                    blockStart.Validate();
+                    opened = blockStart.ContentBlock.Value as TextBlock;
+                },
+                blockDelta =>
+                {
+                    kinds.Add("block_delta");
+                    blockDelta.Validate();
+                    if (blockDelta.Delta.TryPickText(out var t))
+                    {
+                        text.Append(t.Text);
+                    }
+                },
+                blockStop => kinds.Add("block_stop"));
+        }
+
+        Assert.Equal((plain.Content[0].Value as TextBlock)!.Text, text.ToString());
+        Assert.Equal(["start", "block_start"], kinds[..2]);
+        Assert.Equal("", opened?.Text);
+        Assert.Equal(["block_stop", "delta", "stop"], kinds[^3..]);
+        Assert.Equal(plain.Usage.InputTokens, inputTokens);
+        Assert.Equal(plain.Usage.OutputTokens, outputTokens);
+    }
 }

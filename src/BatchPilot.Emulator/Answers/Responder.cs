@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using BatchPilot.Emulator.Infrastructure;
 
 namespace BatchPilot.Emulator.Answers;
 
@@ -220,6 +221,15 @@ internal static class Responder
         w.WriteString("finish_reason"u8, "stop"u8);
         w.WriteEndObject();
         w.WriteEndArray();
+        WriteChatUsage(w, p);
+        w.WriteString("service_tier"u8, "default"u8);
+        w.WriteString("system_fingerprint"u8, "fp_emulator"u8);
+        w.WriteEndObject();
+    }
+
+    /// <summary>The <c>usage</c> property of a chat completion (and of the last chunk of a stream asking for it).</summary>
+    public static void WriteChatUsage(Utf8JsonWriter w, Prompt p)
+    {
         w.WriteStartObject("usage"u8);
         w.WriteNumber("prompt_tokens"u8, p.InputTokens);
         w.WriteNumber("completion_tokens"u8, p.OutputTokens);
@@ -235,43 +245,31 @@ internal static class Responder
         w.WriteNumber("rejected_prediction_tokens"u8, 0);
         w.WriteEndObject();
         w.WriteEndObject();
-        w.WriteString("service_tier"u8, "default"u8);
-        w.WriteString("system_fingerprint"u8, "fp_emulator"u8);
-        w.WriteEndObject();
     }
 
-    /// <summary>A <c>response</c> object (Responses API).</summary>
-    public static void WriteResponse(Utf8JsonWriter w, string id, string messageId, long created, Prompt p, JsonElement body)
+    /// <summary>
+    /// A <c>response</c> object (Responses API); <paramref name="inProgress"/> gives the one a stream starts with
+    /// (status <c>in_progress</c>, no output, no usage).
+    /// </summary>
+    public static void WriteResponse(Utf8JsonWriter w, string id, string messageId, long created, Prompt p, JsonElement body, bool inProgress = false)
     {
         w.WriteStartObject();
         w.WriteString("id"u8, id);
         w.WriteString("object"u8, "response"u8);
         w.WriteNumber("created_at"u8, created);
-        w.WriteString("status"u8, "completed"u8);
+        w.WriteString("status"u8, inProgress ? "in_progress"u8 : "completed"u8);
         w.WriteBoolean("background"u8, false);
-        w.WriteNumber("completed_at"u8, created);
+        Wire.WriteNumberOrNull(w, "completed_at"u8, inProgress ? null : created);
         w.WriteNull("error"u8);
         w.WriteNull("incomplete_details"u8);
         CopyOrNull(w, body, "instructions"u8, "instructions");
         CopyOrNull(w, body, "max_output_tokens"u8, "max_output_tokens");
         w.WriteString("model"u8, p.Model);
         w.WriteStartArray("output"u8);
-        w.WriteStartObject();
-        w.WriteString("type"u8, "message"u8);
-        w.WriteString("id"u8, messageId);
-        w.WriteString("status"u8, "completed"u8);
-        w.WriteString("role"u8, "assistant"u8);
-        w.WriteStartArray("content"u8);
-        w.WriteStartObject();
-        w.WriteString("type"u8, "output_text"u8);
-        w.WriteStartArray("annotations"u8);
-        w.WriteEndArray();
-        w.WriteStartArray("logprobs"u8);
-        w.WriteEndArray();
-        w.WriteString("text"u8, p.Reply);
-        w.WriteEndObject();
-        w.WriteEndArray();
-        w.WriteEndObject();
+        if (!inProgress)
+        {
+            WriteResponseMessage(w, messageId, p, done: true);
+        }
         w.WriteEndArray();
         w.WriteBoolean("parallel_tool_calls"u8, true);
         w.WriteNull("previous_response_id"u8);
@@ -293,17 +291,14 @@ internal static class Responder
         w.WriteEndArray();
         w.WriteNumber("top_p"u8, 1.0);
         w.WriteString("truncation"u8, "disabled"u8);
-        w.WriteStartObject("usage"u8);
-        w.WriteNumber("input_tokens"u8, p.InputTokens);
-        w.WriteStartObject("input_tokens_details"u8);
-        w.WriteNumber("cached_tokens"u8, 0);
-        w.WriteEndObject();
-        w.WriteNumber("output_tokens"u8, p.OutputTokens);
-        w.WriteStartObject("output_tokens_details"u8);
-        w.WriteNumber("reasoning_tokens"u8, 0);
-        w.WriteEndObject();
-        w.WriteNumber("total_tokens"u8, p.InputTokens + p.OutputTokens);
-        w.WriteEndObject();
+        if (inProgress)
+        {
+            w.WriteNull("usage"u8);
+        }
+        else
+        {
+            WriteResponseUsage(w, p);
+        }
         w.WriteNull("user"u8);
         w.WritePropertyName("metadata"u8);
         if (body.ValueKind == JsonValueKind.Object && body.TryGetProperty("metadata", out var metadata) && metadata.ValueKind == JsonValueKind.Object)
@@ -318,8 +313,56 @@ internal static class Responder
         w.WriteEndObject();
     }
 
-    /// <summary>An Anthropic <c>message</c> object.</summary>
-    public static void WriteMessage(Utf8JsonWriter w, string id, Prompt p, string serviceTier)
+    /// <summary>The assistant <c>message</c> output item of a response; without its text while a stream has not finished it.</summary>
+    public static void WriteResponseMessage(Utf8JsonWriter w, string messageId, Prompt p, bool done)
+    {
+        w.WriteStartObject();
+        w.WriteString("type"u8, "message"u8);
+        w.WriteString("id"u8, messageId);
+        w.WriteString("status"u8, done ? "completed"u8 : "in_progress"u8);
+        w.WriteString("role"u8, "assistant"u8);
+        w.WriteStartArray("content"u8);
+        if (done)
+        {
+            WriteOutputText(w, p.Reply);
+        }
+        w.WriteEndArray();
+        w.WriteEndObject();
+    }
+
+    /// <summary>An <c>output_text</c> content part.</summary>
+    public static void WriteOutputText(Utf8JsonWriter w, string text)
+    {
+        w.WriteStartObject();
+        w.WriteString("type"u8, "output_text"u8);
+        w.WriteStartArray("annotations"u8);
+        w.WriteEndArray();
+        w.WriteStartArray("logprobs"u8);
+        w.WriteEndArray();
+        w.WriteString("text"u8, text);
+        w.WriteEndObject();
+    }
+
+    private static void WriteResponseUsage(Utf8JsonWriter w, Prompt p)
+    {
+        w.WriteStartObject("usage"u8);
+        w.WriteNumber("input_tokens"u8, p.InputTokens);
+        w.WriteStartObject("input_tokens_details"u8);
+        w.WriteNumber("cached_tokens"u8, 0);
+        w.WriteEndObject();
+        w.WriteNumber("output_tokens"u8, p.OutputTokens);
+        w.WriteStartObject("output_tokens_details"u8);
+        w.WriteNumber("reasoning_tokens"u8, 0);
+        w.WriteEndObject();
+        w.WriteNumber("total_tokens"u8, p.InputTokens + p.OutputTokens);
+        w.WriteEndObject();
+    }
+
+    /// <summary>
+    /// An Anthropic <c>message</c> object; <paramref name="started"/> gives the one of a stream's <c>message_start</c>
+    /// (no content, no stop reason, one output token so far).
+    /// </summary>
+    public static void WriteMessage(Utf8JsonWriter w, string id, Prompt p, string serviceTier, bool started = false)
     {
         // Nullable fields the SDKs declare as required are sent as null, as the API does.
         w.WriteStartObject();
@@ -328,26 +371,20 @@ internal static class Responder
         w.WriteString("type"u8, "message"u8);
         w.WriteString("role"u8, "assistant"u8);
         w.WriteStartArray("content"u8);
-        w.WriteStartObject();
-        if (p.ToolName is not null)
+        if (!started)
         {
-            // A forced tool: the answer is the tool call's input.
-            w.WriteString("type"u8, "tool_use"u8);
-            w.WriteString("id"u8, "toolu_01" + (id.Length > 6 ? id[6..] : id));
-            w.WriteString("name"u8, p.ToolName);
-            w.WritePropertyName("input"u8);
-            w.WriteRawValue(p.Reply, skipInputValidation: true);
+            WriteContentBlock(w, id, p, empty: false);
+        }
+        w.WriteEndArray();
+        w.WriteNull("container"u8);
+        if (started)
+        {
+            w.WriteNull("stop_reason"u8);
         }
         else
         {
-            w.WriteString("type"u8, "text"u8);
-            w.WriteString("text"u8, p.Reply);
-            w.WriteNull("citations"u8);
+            w.WriteString("stop_reason"u8, StopReason(p));
         }
-        w.WriteEndObject();
-        w.WriteEndArray();
-        w.WriteNull("container"u8);
-        w.WriteString("stop_reason"u8, p.ToolName is not null ? "tool_use"u8 : "end_turn"u8);
         w.WriteNull("stop_sequence"u8);
         w.WriteNull("stop_details"u8);
         w.WriteStartObject("usage"u8);
@@ -358,12 +395,43 @@ internal static class Responder
         w.WriteNumber("ephemeral_5m_input_tokens"u8, 0);
         w.WriteNumber("ephemeral_1h_input_tokens"u8, 0);
         w.WriteEndObject();
-        w.WriteNumber("output_tokens"u8, p.OutputTokens);
+        w.WriteNumber("output_tokens"u8, started ? 1 : p.OutputTokens);
         w.WriteNull("output_tokens_details"u8);
         w.WriteNull("server_tool_use"u8);
         w.WriteString("service_tier"u8, serviceTier);
         w.WriteNull("inference_geo"u8);
         w.WriteEndObject();
+        w.WriteEndObject();
+    }
+
+    /// <summary>The <c>stop_reason</c> of an Anthropic answer: <c>tool_use</c> for a forced tool, else <c>end_turn</c>.</summary>
+    public static string StopReason(Prompt p) => p.ToolName is not null ? "tool_use" : "end_turn";
+
+    /// <summary>
+    /// The one content block of an Anthropic answer: the forced tool's call (its input is the answer) or the text;
+    /// <paramref name="empty"/> gives the block a stream's <c>content_block_start</c> opens (empty text, <c>{}</c> input).
+    /// </summary>
+    public static void WriteContentBlock(Utf8JsonWriter w, string messageId, Prompt p, bool empty)
+    {
+        w.WriteStartObject();
+        if (p.ToolName is not null)
+        {
+            w.WriteString("type"u8, "tool_use"u8);
+            w.WriteString("id"u8, "toolu_01" + (messageId.Length > 6 ? messageId[6..] : messageId));
+            w.WriteString("name"u8, p.ToolName);
+            w.WritePropertyName("input"u8);
+            w.WriteRawValue(empty ? "{}" : p.Reply, skipInputValidation: true);
+        }
+        else
+        {
+            w.WriteString("type"u8, "text"u8);
+            w.WriteString("text"u8, empty ? "" : p.Reply);
+            if (!empty)
+            {
+                // The API's content_block_start has no citations; the full block has them as null.
+                w.WriteNull("citations"u8);
+            }
+        }
         w.WriteEndObject();
     }
 

@@ -72,6 +72,13 @@ public sealed class HttpFaultRule
     /// <summary>Abort the connection instead of answering.</summary>
     public bool Reset { get; init; }
 
+    /// <summary>
+    /// With <see cref="Reset"/>: on the calls that answer a prompt (chat completions, responses, messages) the 200
+    /// answer starts and the connection is reset half way through its body (half the JSON, or half the events of a
+    /// stream); other calls are reset before answering.
+    /// </summary>
+    public bool MidBody { get; init; }
+
     /// <summary><c>openai</c>, <c>anthropic</c> or null for both.</summary>
     public string? Provider { get; init; }
 }

@@ -117,7 +117,7 @@ public sealed class FaultScenario
     /// <list type="bullet">
     /// <item><c>seed=42</c></item>
     /// <item><c>items:error=server_error:rate=0.2[:firstAttemptOnly][:provider=openai][:ids=a,b]</c></item>
-    /// <item><c>http:POST /v1/batches:status=429:nth=2</c> (also <c>first=N</c>, <c>rate=R</c>, <c>times=N</c>, <c>retryAfterMs=N</c>, <c>delayMs=N</c>, <c>status=reset</c>, <c>provider=…</c>)</item>
+    /// <item><c>http:POST /v1/batches:status=429:nth=2</c> (also <c>first=N</c>, <c>rate=R</c>, <c>times=N</c>, <c>retryAfterMs=N</c>, <c>delayMs=N</c>, <c>status=reset</c>, <c>midBody=true</c>, <c>provider=…</c>)</item>
     /// <item><c>batch:validation_failure[:code=token_limit_exceeded][:nth=1]</c>, <c>batch:expire:fraction=0.5</c>, …</item>
     /// </list>
     /// </summary>

@@ -38,7 +38,7 @@ internal static class Rules
 
     public static HttpFaultRule Http(Dictionary<string, string> v)
     {
-        Check(v, "endpoint", "method", "path", "status", "rate", "nth", "first", "times", "retryafterms", "retryafter", "delayms", "reset", "provider", "code");
+        Check(v, "endpoint", "method", "path", "status", "rate", "nth", "first", "times", "retryafterms", "retryafter", "delayms", "reset", "midbody", "provider", "code");
         var method = Get(v, "method");
         var path = Get(v, "path");
         if (Get(v, "endpoint") is { } endpoint)
@@ -59,7 +59,8 @@ internal static class Rules
             }
         }
         var statusText = Get(v, "status");
-        var reset = Bool(v, "reset") || string.Equals(statusText, "reset", StringComparison.OrdinalIgnoreCase);
+        var midBody = Bool(v, "midbody");
+        var reset = midBody || Bool(v, "reset") || string.Equals(statusText, "reset", StringComparison.OrdinalIgnoreCase);
         var status = 0;
         if (statusText is not null && !reset)
         {
@@ -87,6 +88,7 @@ internal static class Rules
             RetryAfterMs = retryAfterMs,
             DelayMs = delay,
             Reset = reset,
+            MidBody = midBody,
             Provider = Provider(v),
             Code = Get(v, "code"),
         };

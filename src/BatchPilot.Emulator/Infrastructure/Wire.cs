@@ -1,12 +1,16 @@
 using System.Buffers;
 using System.Globalization;
+using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 
 namespace BatchPilot.Emulator.Infrastructure;
 
-/// <summary>JSON responses and the two providers' error envelopes.</summary>
+/// <summary>One server-sent event: an optional <c>event:</c> name and its <c>data:</c> (JSON, or <c>[DONE]</c>).</summary>
+internal readonly record struct ServerSentEvent(string? Name, ReadOnlyMemory<byte> Data);
+
+/// <summary>JSON responses, event streams and the two providers' error envelopes.</summary>
 internal static class Wire
 {
     public const string OpenAI = "openai";
@@ -33,7 +37,17 @@ internal static class Wire
         return OpenAI;
     }
 
-    public static async Task WriteJsonAsync(HttpContext context, int status, Action<Utf8JsonWriter> write)
+    /// <summary>
+    /// Writes a JSON response; with <paramref name="resetMidBody"/> only the first half of it, then the connection is
+    /// cut (the <c>midBody</c> HTTP fault).
+    /// </summary>
+    /// <remarks>
+    /// A cut answer declares its full length: Kestrel ends a response shorter than its <c>Content-Length</c> by closing
+    /// the connection once what was written has gone out, so the client reads all of it, then an unexpected end of the
+    /// body. An abort instead sends a reset, which can make the client's TCP stack drop what it has received but not
+    /// read yet (the headers included).
+    /// </remarks>
+    public static async Task WriteJsonAsync(HttpContext context, int status, Action<Utf8JsonWriter> write, bool resetMidBody = false)
     {
         var buffer = new ArrayBufferWriter<byte>(1024);
         using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
@@ -43,7 +57,48 @@ internal static class Wire
         context.Response.StatusCode = status;
         context.Response.ContentType = "application/json";
         context.Response.ContentLength = buffer.WrittenCount;
+        if (resetMidBody)
+        {
+            // See the remarks: the declared length is never reached and the connection closes.
+            await context.Response.Body.WriteAsync(buffer.WrittenMemory[..(buffer.WrittenCount / 2)], context.RequestAborted);
+            return;
+        }
         await context.Response.Body.WriteAsync(buffer.WrittenMemory, context.RequestAborted);
+    }
+
+    /// <summary>
+    /// Writes a 200 <c>text/event-stream</c> of <paramref name="events"/>, each flushed as it is written; with
+    /// <paramref name="resetMidBody"/> the connection is cut after the first half of them.
+    /// </summary>
+    public static async Task WriteEventsAsync(HttpContext context, IReadOnlyList<ServerSentEvent> events, bool resetMidBody = false)
+    {
+        context.Response.StatusCode = 200;
+        context.Response.ContentType = "text/event-stream; charset=utf-8";
+        context.Response.Headers.CacheControl = "no-cache";
+        var count = events.Count;
+        if (resetMidBody)
+        {
+            // As in WriteJsonAsync: the full length is declared, half the events are sent, and the connection closes.
+            context.Response.ContentLength = events.Sum(e => (e.Name is null ? 0 : 8 + Encoding.UTF8.GetByteCount(e.Name)) + 8 + e.Data.Length);
+            count = Math.Max(1, events.Count / 2);
+        }
+        var buffer = new ArrayBufferWriter<byte>(512);
+        for (var i = 0; i < count; i++)
+        {
+            var e = events[i];
+            buffer.ResetWrittenCount();
+            if (e.Name is not null)
+            {
+                buffer.Write("event: "u8);
+                Encoding.UTF8.GetBytes(e.Name, buffer);
+                buffer.Write("\n"u8);
+            }
+            buffer.Write("data: "u8);
+            buffer.Write(e.Data.Span);
+            buffer.Write("\n\n"u8);
+            await context.Response.Body.WriteAsync(buffer.WrittenMemory, context.RequestAborted);
+            await context.Response.Body.FlushAsync(context.RequestAborted);
+        }
     }
 
     public static Task OpenAIErrorAsync(HttpContext context, int status, string message, string type = "invalid_request_error", string? param = null, string? code = null) =>
