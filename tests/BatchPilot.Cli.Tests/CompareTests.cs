@@ -326,7 +326,6 @@ public sealed class CompareTests
     [InlineData("--model|gpt-4o-mini,gpt-4o-mini|--prompt|x", "error: '--model': gpt-4o-mini is listed twice. Give each model once.")]
     [InlineData("--model|gpt-4o-mini|--prompt|Say {{product}}|--prompt|Say {{product}}", "error: '--prompt': prompt 2 is the same prompt as prompt 1. Compare different prompts, or give the prompt once.")]
     [InlineData("--model|gpt-4o-mini|--prompt|Say {{product}}|--prompt|Say {{nope}}", "error: '--prompt #2': the template uses the placeholder {{nope}} but the input reviews.csv has no such column. Use one of: {{id}}, {{product}}, {{review_text}}.")]
-    [InlineData("--model|" + Models + "|--prompt|x|--estimate-cost", "error: '--estimate-cost': works with one model and one prompt. Run 'batchpilot estimate' once per model and prompt.")]
     [InlineData("--model|" + Models + "|--prompt|x|--out|c.xlsx", "error: '--out': a comparison is written as csv, jsonl, md or docx, not xlsx. Use a .csv, .jsonl, .md or .docx file, or export one variant's job with 'batchpilot export JOB'.")]
     [InlineData("--model|" + Models + "|--prompt|x|--api-key|sk-proj-0000000000000000000000000000", "error: '--api-key': gives one key, but the comparison uses openai and anthropic. Set each provider's key and base URL in the environment or config/user.yaml instead.")]
     public async Task Run_ABadComparison_IsOneLine_ExitCode2_AndNothingIsStoredOrSent(string argList, string expected)
@@ -352,13 +351,13 @@ public sealed class CompareTests
         var input = ws.WriteReviews("reviews.csv", 2);
         var cli = new CliRunner(ws).WithEmulator(emu);
 
-        var estimate = await cli.RunAsync("estimate", input, "--model", Models, "--prompt", Prompt);
+        var preview = await cli.RunAsync("preview", input, "--prompt", Prompt, "--prompt", "Other {{product}}");
         await cli.RunAsync("run", input, "--model", "gpt-4o-mini", "--prompt", "Solo {{product}}", "--name", "same");
         await cli.RunAsync("run", input, "--model", Models, "--prompt", Prompt, "--name", "same");
         var ambiguous = await cli.RunAsync("status", "same");
 
-        Assert.Equal(2, estimate.ExitCode);
-        Assert.StartsWith("error: --model takes one value with 'estimate'; only 'batchpilot run' compares several", estimate.StdErr, StringComparison.Ordinal);
+        Assert.Equal(2, preview.ExitCode);
+        Assert.StartsWith("error: --prompt takes one value with 'preview'; only 'batchpilot run' compares several (and 'batchpilot estimate' estimates them)", preview.StdErr, StringComparison.Ordinal);
         Assert.Equal(2, ambiguous.ExitCode);
         Assert.Matches(@"^error: 'JOB': 'same' names both job job-[0-9a-f]{6} and comparison grp-[0-9a-f]{6}\. Give the id: job-[0-9a-f]{6} or grp-[0-9a-f]{6}\.$", ambiguous.StdErr.Trim());
     }

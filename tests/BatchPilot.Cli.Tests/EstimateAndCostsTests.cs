@@ -68,6 +68,46 @@ public sealed class EstimateAndCostsTests
     }
 
     [Fact]
+    public async Task Estimate_SeveralModels_GivesEachVariantTheEstimateOfItsOwnJob_AndTheirTotal()
+    {
+        // Given the example reviews, and the estimates of each model alone
+        using var ws = new TempWorkspace();
+        var cli = new CliRunner(ws);
+        async Task<JsonElement> JsonOf(params string[] args)
+        {
+            var r = await cli.RunAsync(args);
+            Assert.True(r.ExitCode == 0, r.ToString());
+            return JsonDocument.Parse(r.StdOut).RootElement.Clone();
+        }
+
+        var alone = new[] { await JsonOf("estimate", Reviews(), "--model", "gpt-4o-mini", "--prompt", Prompt, "--max-tokens", "20", "--json"),
+            await JsonOf("estimate", Reviews(), "--model", "claude-haiku-4-5", "--prompt", Prompt, "--max-tokens", "20", "--json") };
+
+        // When estimating the comparison of the two, as estimate and as run --estimate-cost
+        var both = await JsonOf("estimate", Reviews(), "--model", "gpt-4o-mini,claude-haiku-4-5", "--prompt", Prompt, "--max-tokens", "20", "--json");
+        var run = await JsonOf("run", Reviews(), "--model", "gpt-4o-mini,claude-haiku-4-5", "--prompt", Prompt, "--max-tokens", "20", "--estimate-cost", "--json");
+
+        // Then each variant is its model's own estimate, and the total their sum
+        static string Compact(JsonElement e) => JsonSerializer.Serialize(e);
+        Assert.Equal(Compact(both), Compact(run));
+        var variants = both.GetProperty("variants").EnumerateArray().ToList();
+        Assert.Equal(["gpt-4o-mini", "claude-haiku-4-5"], variants.Select(v => v.GetProperty("label").GetString()));
+        for (var i = 0; i < 2; i++)
+        {
+            Assert.Equal(Compact(alone[i]), Compact(variants[i].GetProperty("estimate")));
+        }
+
+        var total = both.GetProperty("total");
+        foreach (var field in new[] { "items", "input_tokens", "output_tokens" })
+        {
+            Assert.Equal(alone.Sum(a => a.GetProperty(field).GetInt64()), total.GetProperty(field).GetInt64());
+        }
+
+        Assert.Equal(alone.Sum(a => a.GetProperty("cost_batch_usd").GetDecimal()), total.GetProperty("cost_batch_usd").GetDecimal());
+        Assert.Equal(400, total.GetProperty("items").GetInt64());
+    }
+
+    [Fact]
     public async Task Estimate_UnknownModel_WarnsAndShowsCostAsUnknown()
     {
         using var ws = new TempWorkspace();

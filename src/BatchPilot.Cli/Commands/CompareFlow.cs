@@ -57,9 +57,9 @@ internal static class CompareFlow
     public static string? FirstValue(ArgumentResult result, string option, bool commaList)
     {
         var values = Values(result.Tokens.Select(t => t.Value).ToList(), commaList);
-        if (values.Count > 1 && result.Parent?.Parent is CommandResult { Command.Name: var verb } && verb != "run")
+        if (values.Count > 1 && result.Parent?.Parent is CommandResult { Command.Name: var verb } && verb is not ("run" or "estimate"))
         {
-            result.AddError($"{option} takes one value with '{verb}'; only 'batchpilot run' compares several");
+            result.AddError($"{option} takes one value with '{verb}'; only 'batchpilot run' compares several (and 'batchpilot estimate' estimates them)");
         }
 
         return values.Count == 0 ? null : values[0];
@@ -87,13 +87,8 @@ internal static class CompareFlow
             return null;
         }
 
-        if (pr.GetValue(RunCommand.EstimateCost))
-        {
-            throw new InputException("works with one model and one prompt", field: "--estimate-cost",
-                hint: "run 'batchpilot estimate' once per model and prompt");
-        }
-
-        if (pr.GetValue(RunCommand.Budget) is not null)
+        var estimating = !Has(pr, RunCommand.Mode) || pr.GetValue(RunCommand.EstimateCost);
+        if (!estimating && pr.GetValue(RunCommand.Budget) is not null)
         {
             throw new InputException("a budget is set per job, and a comparison runs one job per model and prompt", field: "--budget",
                 hint: "set budget.daily_usd in config/user.yaml to cap the whole day's spend, or run each variant alone with --budget");
@@ -128,7 +123,7 @@ internal static class CompareFlow
         foreach (var model in models)
         {
             var p = JobFlow.ProviderFor(ctx, model, provider);
-            if (RunCommand.ParseMode(pr.GetValue(RunCommand.Mode)) == JobMode.Batch)
+            if (!estimating && RunCommand.ParseMode(pr.GetValue(RunCommand.Mode)) == JobMode.Batch)
             {
                 JobFlow.RequireBatchApi(p, model);
             }
@@ -141,6 +136,9 @@ internal static class CompareFlow
 
         return new Comparison(variants);
     }
+
+    /// <summary>True when the command parsed has the option (estimate has none of run's sending options).</summary>
+    private static bool Has(ParseResult pr, Option option) => pr.CommandResult.Command.Options.Contains(option);
 
     private static List<(string Label, string Text, string Option, string Name)> InlinePrompts(List<string> prompts)
     {

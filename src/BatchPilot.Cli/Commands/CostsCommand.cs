@@ -181,5 +181,6 @@ internal sealed record UnknownPriceModel
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, WriteIndented = true)]
 [JsonSerializable(typeof(EstimateView))]
+[JsonSerializable(typeof(ComparisonEstimateView))]
 [JsonSerializable(typeof(CostsView))]
 internal sealed partial class CostJson : JsonSerializerContext;

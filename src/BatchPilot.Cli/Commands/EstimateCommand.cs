@@ -42,21 +42,37 @@ internal static class EstimateCommand
     {
         ArgumentNullException.ThrowIfNull(pr);
         ArgumentNullException.ThrowIfNull(ctx);
+        if (CompareFlow.Read(pr, ctx) is { } comparison)
+        {
+            // Several models or prompts: one estimate per variant (each one the job that run would create), and the total.
+            var estimates = new List<(Variant Variant, JobEstimate Estimate)>();
+            foreach (var variant in comparison.Variants)
+            {
+                estimates.Add((variant, await ComputeAsync(pr, ctx, ct, variant).ConfigureAwait(false)));
+            }
+
+            PrintComparison(ctx, estimates);
+            return ExitCodes.Success;
+        }
+
         var estimate = await ComputeAsync(pr, ctx, ct).ConfigureAwait(false);
         Print(ctx, estimate);
         return ExitCodes.Success;
     }
 
-    /// <summary>Computes the estimate of the run described by <paramref name="pr"/>; warns when the model has no price.</summary>
-    public static async Task<JobEstimate> ComputeAsync(ParseResult pr, CliContext ctx, CancellationToken ct)
+    /// <summary>
+    /// Computes the estimate of the run described by <paramref name="pr"/> (or of one <paramref name="variant"/> of the
+    /// comparison it describes: its model and prompt); warns when the model has no price.
+    /// </summary>
+    public static async Task<JobEstimate> ComputeAsync(ParseResult pr, CliContext ctx, CancellationToken ct, Variant? variant = null)
     {
         ArgumentNullException.ThrowIfNull(pr);
         ArgumentNullException.ThrowIfNull(ctx);
         var inputArg = ctx.Resolve(pr.GetValue(RunCommand.Input)!);
-        var model = pr.GetValue(RunCommand.Model)!.Trim();
-        var prompt = pr.GetValue(RunCommand.Prompt);
-        var promptFile = pr.GetValue(RunCommand.PromptFile);
-        if (prompt is null == (promptFile is null))
+        var model = variant?.Model ?? pr.GetValue(RunCommand.Model)!.Trim();
+        var prompt = variant?.Prompt ?? pr.GetValue(RunCommand.Prompt);
+        var promptFile = variant is null ? pr.GetValue(RunCommand.PromptFile) : null;
+        if (variant is null && prompt is null == (promptFile is null))
         {
             throw new InputException("give exactly one of --prompt and --prompt-file", field: "--prompt", hint: "e.g. --prompt \"Classify: {{review_text}}\"");
         }
@@ -87,7 +103,7 @@ internal static class EstimateCommand
             throw new InputException("must be at least 1", field: "--max-batch-tokens");
         }
 
-        var provider = JobFlow.ProviderFor(ctx, model, pr.GetValue(RunCommand.Provider));
+        var provider = variant?.Provider ?? JobFlow.ProviderFor(ctx, model, pr.GetValue(RunCommand.Provider));
         var exact = pr.CommandResult.Command.Options.Contains(Exact) && pr.GetValue(Exact);
         string? exactKey = null;
         if (exact && provider != ProviderNames.Anthropic)
@@ -221,6 +237,47 @@ internal static class EstimateCommand
         return total;
     }
 
+    private static void PrintComparison(CliContext ctx, List<(Variant Variant, JobEstimate Estimate)> estimates)
+    {
+        var all = estimates.Select(e => e.Estimate).ToList();
+        var known = all.TrueForAll(e => e.PriceKnown);
+        var total = new ComparisonTotalView
+        {
+            Items = all.Sum(e => e.Items),
+            InputTokens = all.Sum(e => e.InputTokens),
+            OutputTokens = all.Sum(e => e.OutputTokens),
+            // The sums of the variants' costs as shown (rounded to a millionth of a dollar, as each estimate is).
+            CostSyncUsd = known ? all.Sum(e => Math.Round(e.CostSyncUsd ?? 0, 6)) : null,
+            CostBatchUsd = known ? all.Sum(e => Math.Round(e.CostBatchUsd ?? 0, 6)) : null,
+            Batches = all.Sum(e => e.Batches),
+            PriceKnown = known,
+        };
+        if (ctx.Ui.Json)
+        {
+            var view = new ComparisonEstimateView
+            {
+                Variants = [.. estimates.Select(e => new VariantEstimateView { Label = e.Variant.Label, Estimate = EstimateView.Of(e.Estimate) })],
+                Total = total,
+            };
+            ctx.Ui.WriteJson(view, CostJson.Default.ComparisonEstimateView);
+            return;
+        }
+
+        var t = new Table().Border(TableBorder.Rounded)
+            .AddColumn("Variant").AddColumn(new TableColumn("Items").RightAligned()).AddColumn(new TableColumn("Input tokens").RightAligned())
+            .AddColumn(new TableColumn("Output tokens").RightAligned()).AddColumn(new TableColumn("Sync API").RightAligned())
+            .AddColumn(new TableColumn("Batch API").RightAligned()).AddColumn(new TableColumn("Batches").RightAligned());
+        foreach (var (variant, e) in estimates)
+        {
+            t.AddRow(Markup.Escape($"{variant.Label} ({e.Provider})"), Ui.Format.Number(e.Items), Ui.Format.Number(e.InputTokens), Ui.Format.Number(e.OutputTokens),
+                Ui.Format.Money(e.CostSyncUsd), Ui.Format.Money(e.CostBatchUsd), e.Batches.ToString(CultureInfo.InvariantCulture));
+        }
+
+        t.AddRow("[bold]Total[/]", Ui.Format.Number(total.Items), Ui.Format.Number(total.InputTokens), Ui.Format.Number(total.OutputTokens),
+            Ui.Format.Money(total.CostSyncUsd), Ui.Format.Money(total.CostBatchUsd), total.Batches.ToString(CultureInfo.InvariantCulture));
+        ctx.Ui.Write(t);
+    }
+
     private static void Print(CliContext ctx, JobEstimate e)
     {
         if (ctx.Ui.Json)
@@ -263,6 +320,43 @@ internal static class EstimateCommand
         OutputTokenSource.MaxTokens => $"(at most {e.OutputTokensPerItem.ToString("0", CultureInfo.InvariantCulture)} per item: --max-tokens)",
         _ => $"(assumed {e.OutputTokensPerItem.ToString("0", CultureInfo.InvariantCulture)} per item: no --max-tokens, no earlier run)",
     };
+}
+
+/// <summary>The estimate of a comparison (<c>estimate --model a,b</c> or several prompts): one per variant, and the total.</summary>
+internal sealed record ComparisonEstimateView
+{
+    public required IReadOnlyList<VariantEstimateView> Variants { get; init; }
+
+    public required ComparisonTotalView Total { get; init; }
+}
+
+/// <summary>One variant's estimate, with the label its columns carry in the comparison's output.</summary>
+internal sealed record VariantEstimateView
+{
+    public required string Label { get; init; }
+
+    /// <summary>The same fields as the estimate of one job.</summary>
+    public required EstimateView Estimate { get; init; }
+}
+
+/// <summary>The sums over a comparison's variants; the costs are null when one variant's model has no price.</summary>
+internal sealed record ComparisonTotalView
+{
+    public required long Items { get; init; }
+
+    public required long InputTokens { get; init; }
+
+    public required long OutputTokens { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
+    public decimal? CostSyncUsd { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
+    public decimal? CostBatchUsd { get; init; }
+
+    public required int Batches { get; init; }
+
+    public required bool PriceKnown { get; init; }
 }
 
 /// <summary>The JSON of <c>batchpilot estimate --json</c>.</summary>
