@@ -352,7 +352,16 @@ public sealed class SyncRunner
             while (true)
             {
                 await Task.Delay(every, _time, cancellationToken).ConfigureAwait(false);
-                await _store.UpdateBatchAsync(batchId, new BatchUpdate { LeaseUntil = _time.GetUtcNow() + _options.LeaseDuration }, cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    await _store.UpdateBatchAsync(batchId, new BatchUpdate { LeaseUntil = _time.GetUtcNow() + _options.LeaseDuration }, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    // A renewal the store refused (busy, full disk) is tried again a third of a lease later; the chunk's
+                    // own writes report the store's state, this must not end the chunk.
+                    _observer.Warn($"The lease of chunk {batchId.ToString(CultureInfo.InvariantCulture)} could not be renewed: {ex.Message}");
+                }
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
