@@ -356,6 +356,9 @@ public sealed class CompareTests
         await cli.RunAsync("run", input, "--model", Models, "--prompt", Prompt, "--name", "same");
         var ambiguous = await cli.RunAsync("status", "same");
 
+        var previewModels = await cli.RunAsync("preview", input, "--model", Models, "--prompt", Prompt);
+        Assert.Equal(2, previewModels.ExitCode);
+        Assert.StartsWith($"error: '--model': '{Models}' is a list of models; preview shows the requests of one.", previewModels.StdErr, StringComparison.Ordinal);
         Assert.Equal(2, preview.ExitCode);
         Assert.StartsWith("error: --prompt takes one value with 'preview'; only 'batchpilot run' compares several (and 'batchpilot estimate' estimates them)", preview.StdErr, StringComparison.Ordinal);
         Assert.Equal(2, ambiguous.ExitCode);

@@ -44,6 +44,13 @@ internal static class PreviewCommand
         }
 
         var model = pr.GetValue(PreviewModel)!.Trim();
+        if (model.Contains(',', StringComparison.Ordinal))
+        {
+            // A model id has no comma: this is a comparison's list, which preview does not show.
+            throw new InputException($"'{model}' is a list of models; preview shows the requests of one", field: "--model",
+                hint: "give one model (the requests of each model differ only by the provider's body shape)");
+        }
+
         var prompt = pr.GetValue(RunCommand.Prompt);
         var promptFile = pr.GetValue(RunCommand.PromptFile);
         if (prompt is null == (promptFile is null))
