@@ -183,13 +183,16 @@ public sealed partial class SqliteJobStore : IJobStore
 
     /// <inheritdoc/>
     public Task<JobRecord?> FindJobByFingerprintAsync(string fingerprint, CancellationToken cancellationToken = default) =>
-        Task.FromResult(Run(c =>
-        {
-            using var cmd = Cmd(c, null, $"SELECT {JobColumns} FROM jobs WHERE fingerprint=$f ORDER BY created_at DESC LIMIT 1");
-            cmd.Parameters.AddWithValue("$f", fingerprint);
-            using var r = cmd.ExecuteReader();
-            return r.Read() ? ReadJob(r) : null;
-        }));
+        Task.FromResult(Run(c => FindByFingerprint(c, null, fingerprint)));
+
+    /// <summary>The newest job with the fingerprint, or null.</summary>
+    private static JobRecord? FindByFingerprint(SqliteConnection c, SqliteTransaction? tx, string fingerprint)
+    {
+        using var cmd = Cmd(c, tx, $"SELECT {JobColumns} FROM jobs WHERE fingerprint=$f ORDER BY created_at DESC LIMIT 1");
+        cmd.Parameters.AddWithValue("$f", fingerprint);
+        using var r = cmd.ExecuteReader();
+        return r.Read() ? ReadJob(r) : null;
+    }
 
     /// <inheritdoc/>
     public Task<JobRecord?> GetJobAsync(string idOrName, CancellationToken cancellationToken = default) =>
@@ -271,14 +274,9 @@ public sealed partial class SqliteJobStore : IJobStore
         // One IMMEDIATE transaction: the look-up and the insert cannot interleave with another process's.
         return Task.FromResult(Write((c, tx) =>
         {
-            using (var find = Cmd(c, tx, $"SELECT {JobColumns} FROM jobs WHERE fingerprint=$f ORDER BY created_at DESC LIMIT 1"))
+            if (FindByFingerprint(c, tx, job.Fingerprint) is { } existing)
             {
-                find.Parameters.AddWithValue("$f", job.Fingerprint);
-                using var r = find.ExecuteReader();
-                if (r.Read())
-                {
-                    return ReadJob(r);
-                }
+                return existing;
             }
 
             InsertJob(c, tx, job);

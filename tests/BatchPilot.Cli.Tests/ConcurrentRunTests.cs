@@ -32,6 +32,10 @@ public sealed class ConcurrentRunTests
         MaxRequestsPerBatch = 10,
     });
 
+    /// <summary>An OpenAI chat completions client of the emulator.</summary>
+    private static ISyncClient SyncClient(EmulatorServer emu) =>
+        SyncClients.Create(new BatchClientOptions { Provider = ProviderNames.OpenAI, BaseUrl = new Uri(emu.BaseAddress, "v1"), ApiKey = "sk-test", SpoolDirectory = Path.GetTempPath() });
+
     private static IEnumerable<SourceRow> Source(Action? beforeFirstRow = null)
     {
         beforeFirstRow?.Invoke();
@@ -104,11 +108,10 @@ public sealed class ConcurrentRunTests
         using var two = new TwoProcesses();
         var (store, other, client) = (two.Store, two.Other, two.Client);
         await using var emu = await EmulatorServer.StartAsync(new EmulatorOptions());
-        var baseUrl = new Uri(emu.BaseAddress, "v1");
         var job = (await CreateJob.RunAsync(store, Request(mode: JobMode.Sync), client, TimeProvider.System)).Job;
         var interleaved = BeforeFirstCall.Wrap(store, nameof(IJobStore.CreatePlannedBatchAsync),
             () => other.CreatePlannedBatchAsync(job.Id, [.. Enumerable.Range(1, 10).Select(i => (long)i)], 0, "bp-sync-other").GetAwaiter().GetResult());
-        using var sync = SyncClients.Create(new BatchClientOptions { Provider = ProviderNames.OpenAI, BaseUrl = baseUrl, ApiKey = "sk-test", SpoolDirectory = Path.GetTempPath() });
+        using var sync = SyncClient(emu);
 
         // When this process runs the job synchronously
         var report = await new SyncRunner(interleaved, sync, new SyncLimiter(TimeProvider.System), TimeProvider.System, options: new SyncOptions { ChunkSize = 15 }).RunAsync(job);
@@ -138,7 +141,7 @@ public sealed class ConcurrentRunTests
         Assert.True(await other.TryTransitionBatchAsync(chunk.Id, [BatchState.Planned], BatchState.Submitted,
             new BatchUpdate { ProviderBatchId = "sync-other", ProviderStatus = SyncRunner.SyncStatus, SubmittingAt = now, SubmittedAt = now, LeaseOwner = ProcessIdentity.Current, LeaseUntil = now.AddMinutes(15) },
             "Sending 10 requests through the synchronous API."));
-        using var sync = SyncClients.Create(new BatchClientOptions { Provider = ProviderNames.OpenAI, BaseUrl = new Uri(emu.BaseAddress, "v1"), ApiKey = "sk-test", SpoolDirectory = Path.GetTempPath() });
+        using var sync = SyncClient(emu);
 
         // When this process runs the job synchronously
         var run = new SyncRunner(store, sync, new SyncLimiter(TimeProvider.System), TimeProvider.System, options: new SyncOptions { ChunkSize = 15 }).RunAsync(job);
@@ -172,7 +175,7 @@ public sealed class ConcurrentRunTests
         var (store, client) = (two.Store, two.Client);
         await using var emu = await EmulatorServer.StartAsync(new EmulatorOptions { LatencyMs = 1000 });
         var job = (await CreateJob.RunAsync(store, Request(mode: JobMode.Sync), client, TimeProvider.System)).Job;
-        using var sync = SyncClients.Create(new BatchClientOptions { Provider = ProviderNames.OpenAI, BaseUrl = new Uri(emu.BaseAddress, "v1"), ApiKey = "sk-test", SpoolDirectory = Path.GetTempPath() });
+        using var sync = SyncClient(emu);
         var options = new SyncOptions { ChunkSize = 8, Concurrency = 1, LeaseDuration = TimeSpan.FromSeconds(3) };
         using var stop = new CancellationTokenSource();
 

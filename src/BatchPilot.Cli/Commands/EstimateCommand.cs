@@ -239,16 +239,16 @@ internal static class EstimateCommand
 
     private static void PrintComparison(CliContext ctx, List<(Variant Variant, JobEstimate Estimate)> estimates)
     {
-        var all = estimates.Select(e => e.Estimate).ToList();
+        // The total sums the variants as shown (each cost rounded to a millionth of a dollar by its view).
+        var all = estimates.Select(e => EstimateView.Of(e.Estimate)).ToList();
         var known = all.TrueForAll(e => e.PriceKnown);
         var total = new ComparisonTotalView
         {
             Items = all.Sum(e => e.Items),
             InputTokens = all.Sum(e => e.InputTokens),
             OutputTokens = all.Sum(e => e.OutputTokens),
-            // The sums of the variants' costs as shown (rounded to a millionth of a dollar, as each estimate is).
-            CostSyncUsd = known ? all.Sum(e => Math.Round(e.CostSyncUsd ?? 0, 6)) : null,
-            CostBatchUsd = known ? all.Sum(e => Math.Round(e.CostBatchUsd ?? 0, 6)) : null,
+            CostSyncUsd = known ? all.Sum(e => e.CostSyncUsd ?? 0) : null,
+            CostBatchUsd = known ? all.Sum(e => e.CostBatchUsd ?? 0) : null,
             Batches = all.Sum(e => e.Batches),
             PriceKnown = known,
         };
@@ -256,7 +256,7 @@ internal static class EstimateCommand
         {
             var view = new ComparisonEstimateView
             {
-                Variants = [.. estimates.Select(e => new VariantEstimateView { Label = e.Variant.Label, Estimate = EstimateView.Of(e.Estimate) })],
+                Variants = [.. estimates.Select((e, i) => new VariantEstimateView { Label = e.Variant.Label, Estimate = all[i] })],
                 Total = total,
             };
             ctx.Ui.WriteJson(view, CostJson.Default.ComparisonEstimateView);

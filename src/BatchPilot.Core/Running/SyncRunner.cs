@@ -340,6 +340,14 @@ public sealed class SyncRunner
     /// <summary>How long a chunk recorded but not yet marked sent belongs to the process that recorded it.</summary>
     public static readonly TimeSpan PlannedChunkGrace = TimeSpan.FromMinutes(1);
 
+    /// <summary>True when the batch is a sync chunk a live process is sending (its lease running, its process not known dead).</summary>
+    public static bool IsBeingSent(BatchRecord batch, DateTimeOffset now) =>
+        batch?.State == BatchState.Submitted && batch.ProviderStatus == SyncStatus && batch.LeaseUntil > now && !ProcessIdentity.IsDead(batch.LeaseOwner);
+
+    /// <summary>True when the batch is a sync chunk recorded but not yet marked sent, still within its process's grace.</summary>
+    public static bool IsBeingRecorded(BatchRecord batch, DateTimeOffset now) =>
+        batch?.State == BatchState.Planned && IsSyncChunk(batch) && batch.CreatedAt >= now - PlannedChunkGrace;
+
     /// <summary>How often a run whose own items are all sent looks again at chunks another process is still sending.</summary>
     public static readonly TimeSpan OtherSendersPoll = TimeSpan.FromSeconds(1);
 
@@ -381,8 +389,7 @@ public sealed class SyncRunner
         {
             var now = _time.GetUtcNow();
             var held = (await _store.ListBatchesAsync(job.Id, cancellationToken).ConfigureAwait(false))
-                .Count(b => (b.State == BatchState.Submitted && b.ProviderStatus == SyncStatus && b.LeaseUntil > now && !ProcessIdentity.IsDead(b.LeaseOwner))
-                    || (b.State == BatchState.Planned && IsSyncChunk(b) && b.CreatedAt >= now - PlannedChunkGrace));
+                .Count(b => IsBeingSent(b, now) || IsBeingRecorded(b, now));
             if (held == 0)
             {
                 if (waited)
@@ -432,7 +439,7 @@ public sealed class SyncRunner
         {
             // A chunk recorded but never marked sent (the process died in between, a minute or more ago): nothing of it
             // was sent, so its items simply go back to Pending.
-            if (batch.State == BatchState.Planned && IsSyncChunk(batch) && batch.CreatedAt < time.GetUtcNow() - PlannedChunkGrace)
+            if (batch.State == BatchState.Planned && IsSyncChunk(batch) && !IsBeingRecorded(batch, time.GetUtcNow()))
             {
                 var unsent = await store.ReleaseBatchItemsAsync(batch.Id, cancellationToken).ConfigureAwait(false);
                 var at = time.GetUtcNow();
@@ -447,7 +454,7 @@ public sealed class SyncRunner
                 continue;
             }
 
-            if (batch.LeaseUntil is { } until && until > time.GetUtcNow() && !ProcessIdentity.IsDead(batch.LeaseOwner))
+            if (IsBeingSent(batch, time.GetUtcNow()))
             {
                 continue;
             }

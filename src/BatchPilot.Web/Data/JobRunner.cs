@@ -283,7 +283,7 @@ internal sealed class JobRunner
         CanSync && s.Job.Spec.Mode == JobMode.Sync && s.Job.Status is JobStatus.Pending or JobStatus.Running && s.Counts.Pending > 0
         && now - s.Job.UpdatedAt >= SyncPickUpDelay
         && !(_budgetStops.TryGetValue(s.Id, out var held) && held.Stop.Sync && now - held.At < BudgetRetryDelay)
-        && !s.BatchList.Any(b => b.State == BatchState.Submitted && b.ProviderStatus == SyncRunner.SyncStatus && b.LeaseUntil > now && !ProcessIdentity.IsDead(b.LeaseOwner));
+        && !s.BatchList.Any(b => SyncRunner.IsBeingSent(b, now));
 
     /// <summary>How long a sync-mode job with unsent items must be left alone before the background engine sends them.</summary>
     public static readonly TimeSpan SyncPickUpDelay = TimeSpan.FromMinutes(1);
